@@ -2,8 +2,10 @@
 //! front door (OCI, REST, web) renders in its own way. No HTTP, no SQL here.
 
 pub mod error;
+pub mod manifest;
 pub mod names;
 pub mod perm;
+pub mod sif;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
