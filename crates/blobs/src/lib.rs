@@ -183,10 +183,9 @@ impl BlobStore {
         Ok(Appended { size, interrupted })
     }
 
-    /// Verifies the staged bytes of an upload (`size` of them) against `expected` and
-    /// publishes the blob. On a mismatch nothing is published and the staged data is
-    /// removed.
-    pub async fn finish(&self, upload_id: &str, size: u64, expected: &Digest) -> Result<()> {
+    /// Verifies the staged bytes of an upload (`size` of them) against `expected`.
+    /// On a mismatch the staged data is removed and nothing is published.
+    pub async fn verify(&self, upload_id: &str, size: u64, expected: &Digest) -> Result<()> {
         let path = self.staged(upload_id)?;
         let state = self.state(upload_id);
         let mut guard = state.lock().await;
@@ -214,10 +213,21 @@ impl BlobStore {
             f.set_len(size).map_err(|e| io_err("truncate upload", e))?;
             f.sync_data().map_err(|e| io_err("sync upload", e))?;
         }
-        self.publish(&path, expected).await?;
-        drop(guard);
+        Ok(())
+    }
+
+    /// Publishes a verified upload as the blob `d`.
+    pub async fn publish_upload(&self, upload_id: &str, d: &Digest) -> Result<()> {
+        let path = self.staged(upload_id)?;
+        self.publish(&path, d).await?;
         self.forget(upload_id);
         Ok(())
+    }
+
+    /// Verifies and publishes in one step.
+    pub async fn finish(&self, upload_id: &str, size: u64, expected: &Digest) -> Result<()> {
+        self.verify(upload_id, size, expected).await?;
+        self.publish_upload(upload_id, expected).await
     }
 
     async fn publish(&self, staged: &Path, d: &Digest) -> Result<()> {
@@ -277,6 +287,12 @@ impl BlobStore {
             }
         }
         Ok(out)
+    }
+
+    /// Seconds since a staged upload file was last written.
+    pub async fn staged_age_secs(&self, upload_id: &str) -> Option<u64> {
+        let m = tokio::fs::metadata(self.staged(upload_id).ok()?).await.ok()?;
+        m.modified().ok()?.elapsed().ok().map(|d| d.as_secs())
     }
 
     /// Size of a stored blob, or None.

@@ -1,0 +1,208 @@
+//! Configuration: defaults → TOML file → `GANTRY_*` environment → `GANTRY_*_FILE` secrets.
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use gantry_domain::Visibility;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the server listens on.
+    pub listen: String,
+    /// Where the SQLite database, blobs and uploads live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/gantry.db`.
+    pub database_url: Option<String>,
+    /// The URL users reach the server at (used in download URLs and auth challenges).
+    pub public_url: Option<String>,
+    /// Whether any signed-in user may create a collection (by pushing to it).
+    pub allow_user_collections: bool,
+    /// Visibility of collections created by a push.
+    pub default_visibility: Visibility,
+    /// Unreferenced blobs younger than this are kept by garbage collection.
+    pub gc_grace_secs: u64,
+    /// Upload sessions idle longer than this are removed by garbage collection.
+    pub upload_expiry_secs: u64,
+    /// Largest manifest accepted.
+    pub max_manifest_bytes: usize,
+    /// Lifetime of registry bearer tokens from `/v2/token`.
+    pub registry_token_secs: u64,
+    /// Log filter (tracing's env-filter syntax).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./gantry-data"),
+            database_url: None,
+            public_url: None,
+            allow_user_collections: true,
+            default_visibility: Visibility::Private,
+            gc_grace_secs: 3600,
+            upload_expiry_secs: 7 * 24 * 3600,
+            max_manifest_bytes: 4 * 1024 * 1024,
+            registry_token_secs: 900,
+            log: "info".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(gantry_store::redact_url))
+            .field("public_url", &self.public_url)
+            .field("allow_user_collections", &self.allow_user_collections)
+            .field("default_visibility", &self.default_visibility)
+            .field("gc_grace_secs", &self.gc_grace_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keys that may be given as `GANTRY_<KEY>_FILE` (a path whose content is the value).
+const FILE_KEYS: &[&str] = &["database_url"];
+
+impl Config {
+    /// Loads the configuration from an optional TOML file and the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = env.collect();
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                anyhow::bail!("configuration file {} does not exist", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        for (k, v) in &env {
+            if let Some(key) = k.strip_prefix("GANTRY_") {
+                let key = key.to_ascii_lowercase();
+                if let Some(base) = key.strip_suffix("_file") {
+                    if FILE_KEYS.contains(&base) {
+                        let content = std::fs::read_to_string(v)
+                            .map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
+                        fig = fig.merge((base, content.trim_end().to_string()));
+                    }
+                } else if Config::is_key(&key) {
+                    fig = fig.merge((key.as_str(), parse_env_value(v)));
+                }
+            }
+        }
+        let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn is_key(k: &str) -> bool {
+        matches!(
+            k,
+            "listen"
+                | "data_dir"
+                | "database_url"
+                | "public_url"
+                | "allow_user_collections"
+                | "default_visibility"
+                | "gc_grace_secs"
+                | "upload_expiry_secs"
+                | "max_manifest_bytes"
+                | "registry_token_secs"
+                | "log"
+        )
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(u) = &self.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                anyhow::bail!("public_url {u:?} must start with http:// or https://");
+            }
+        }
+        if self.max_manifest_bytes == 0 {
+            anyhow::bail!("max_manifest_bytes must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("gantry.db").display()),
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", bound.map(|a| a.to_string()).unwrap_or_else(|| self.listen.clone())),
+        }
+    }
+}
+
+/// Environment values are strings; numbers and booleans are recognised.
+fn parse_env_value(v: &str) -> figment::value::Value {
+    if let Ok(b) = v.parse::<bool>() {
+        return b.into();
+    }
+    if let Ok(n) = v.parse::<u64>() {
+        return n.into();
+    }
+    v.to_string().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://./gantry-data/gantry.db");
+        assert_eq!(c.public_url(None), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_then_env_then_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(&f, "listen = \"0.0.0.0:9000\"\ngc_grace_secs = 10\npublic_url = \"https://reg.example.org/\"\n").unwrap();
+        let secret = dir.path().join("db");
+        std::fs::write(&secret, "postgres://u:pw@localhost/g\n").unwrap();
+        let c = Config::load_from(
+            Some(&f),
+            env(&[
+                ("GANTRY_GC_GRACE_SECS", "20"),
+                ("GANTRY_ALLOW_USER_COLLECTIONS", "false"),
+                ("GANTRY_DATABASE_URL_FILE", secret.to_str().unwrap()),
+                ("GANTRY_TOKEN", "not a config key"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.gc_grace_secs, 20);
+        assert!(!c.allow_user_collections);
+        assert_eq!(c.database_url(), "postgres://u:pw@localhost/g");
+        assert_eq!(c.public_url(None), "https://reg.example.org");
+        assert!(!format!("{c:?}").contains("pw"), "secrets are redacted in Debug");
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        assert!(Config::load_from(None, env(&[("GANTRY_PUBLIC_URL", "ftp://x")])).is_err());
+        assert!(Config::load_from(None, env(&[("GANTRY_GC_GRACE_SECS", "soon")])).is_err());
+        assert!(Config::load_from(Some(Path::new("/nonexistent.toml")), env(&[])).is_err());
+    }
+}
