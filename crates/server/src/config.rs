@@ -56,7 +56,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_deref().map(gantry_store::redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(gantry_store::redact_url),
+            )
             .field("public_url", &self.public_url)
             .field("allow_user_collections", &self.allow_user_collections)
             .field("default_visibility", &self.default_visibility)
@@ -74,7 +77,10 @@ impl Config {
         Self::load_from(file, std::env::vars())
     }
 
-    pub fn load_from(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = env.collect();
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
@@ -97,7 +103,9 @@ impl Config {
                 }
             }
         }
-        let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -120,10 +128,10 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if let Some(u) = &self.public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                anyhow::bail!("public_url {u:?} must start with http:// or https://");
-            }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            anyhow::bail!("public_url {u:?} must start with http:// or https://");
         }
         if self.max_manifest_bytes == 0 {
             anyhow::bail!("max_manifest_bytes must be positive");
@@ -142,7 +150,12 @@ impl Config {
     pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> String {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
-            None => format!("http://{}", bound.map(|a| a.to_string()).unwrap_or_else(|| self.listen.clone())),
+            None => format!(
+                "http://{}",
+                bound
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| self.listen.clone())
+            ),
         }
     }
 }
@@ -163,7 +176,11 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>().into_iter()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
@@ -196,7 +213,10 @@ mod tests {
         assert!(!c.allow_user_collections);
         assert_eq!(c.database_url(), "postgres://u:pw@localhost/g");
         assert_eq!(c.public_url(None), "https://reg.example.org");
-        assert!(!format!("{c:?}").contains("pw"), "secrets are redacted in Debug");
+        assert!(
+            !format!("{c:?}").contains("pw"),
+            "secrets are redacted in Debug"
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@ use tokio::net::TcpListener;
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(oci::routes()).with_state(state).layer(axum::middleware::from_fn(access_log))
+    Router::new()
+        .merge(oci::routes())
+        .with_state(state)
+        .layer(axum::middleware::from_fn(access_log))
 }
 
 /// Logs method, path, status and time; never headers or query strings (no secrets).
@@ -39,12 +42,19 @@ pub struct Running {
 }
 
 /// Binds the configured address and serves until `shutdown` resolves.
-pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let (running, fut) = start(config, listener, shutdown).await?;
-    tracing::info!("Gantry listening on {} (public URL {})", running.addr, running.state.public_url);
+    tracing::info!(
+        "Gantry listening on {} (public URL {})",
+        running.addr,
+        running.state.public_url
+    );
     fut.await
 }
 
@@ -59,7 +69,9 @@ pub async fn start(
     let state = AppState::open(config, public_url).await?;
     let app = router(state.clone());
     let fut = async move {
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         Ok(())
     };
     Ok((Running { addr, state }, fut))

@@ -50,7 +50,12 @@ const USER_COLS: &str = "id, username, is_admin, created_at";
 const TOKEN_COLS: &str = "id, user_id, name, scope, created_at, last_used_at, expires_at";
 
 impl Store {
-    pub async fn create_user(&self, username: &str, password_hash: Option<&str>, is_admin: bool) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: Option<&str>,
+        is_admin: bool,
+    ) -> Result<User> {
         let row = sqlx::query(sql!(
             "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING {USER_COLS}"
         ))
@@ -201,11 +206,13 @@ impl Store {
     }
 
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRow>> {
-        let rows = sqlx::query(sql!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id"))
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(sql!(
+            "SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         rows.iter().map(TokenRow::from_row).collect()
     }
 

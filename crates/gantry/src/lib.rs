@@ -1,0 +1,3 @@
+//! The `gantry` command line: server, administration, and the registry client.
+
+pub mod admin;

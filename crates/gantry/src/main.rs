@@ -1,0 +1,245 @@
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gantry::admin;
+use gantry_domain::{Role, TokenScope, Visibility};
+use gantry_server::Config;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "gantry",
+    version,
+    about = "Gantry: container images and datasets, with Globus"
+)]
+struct Cli {
+    /// Configuration file (TOML). GANTRY_* environment variables override it.
+    #[arg(long, global = true, env = "GANTRY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve,
+    /// Administer users, tokens, collections and storage.
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Manage local users.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Manage collections.
+    Collection {
+        #[command(subcommand)]
+        cmd: CollectionCmd,
+    },
+    /// Remove unreferenced blobs and expired uploads.
+    Gc {
+        /// Keep unreferenced blobs younger than this many seconds (default: gc_grace_secs).
+        #[arg(long)]
+        grace: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a local user.
+    Create {
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (for web sign-in).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token and print it (it is shown only once).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, default_value = "write", value_parser = ["read", "write"])]
+        scope: String,
+        /// Expire the token after this many days.
+        #[arg(long)]
+        expires_days: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CollectionCmd {
+    /// Create a collection.
+    Create {
+        name: String,
+        #[arg(long)]
+        public: bool,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Give a user a role on a collection.
+    Member {
+        collection: String,
+        user: String,
+        #[arg(value_parser = ["viewer", "contributor", "owner"])]
+        role: String,
+    },
+}
+
+fn init_logging(filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.cmd {
+        Cmd::Serve => {
+            init_logging(&config.log);
+            gantry_server::serve(config, shutdown_signal()).await
+        }
+        Cmd::Admin { cmd } => {
+            init_logging("warn");
+            let st = admin::open(config).await?;
+            match cmd {
+                AdminCmd::User {
+                    cmd:
+                        UserCmd::Create {
+                            name,
+                            admin: is_admin,
+                            password_stdin,
+                        },
+                } => {
+                    let pw = if password_stdin {
+                        let mut s = String::new();
+                        std::io::stdin()
+                            .read_to_string(&mut s)
+                            .context("read password from stdin")?;
+                        Some(s.trim_end_matches(['\n', '\r']).to_string())
+                    } else {
+                        None
+                    };
+                    admin::create_user(&st, &name, is_admin, pw.as_deref()).await?;
+                    println!(
+                        "created user {name}{}",
+                        if is_admin { " (admin)" } else { "" }
+                    );
+                }
+                AdminCmd::User { cmd: UserCmd::List } => {
+                    for u in st.store.list_users().await? {
+                        println!(
+                            "{}\t{}",
+                            u.username,
+                            if u.is_admin { "admin" } else { "user" }
+                        );
+                    }
+                }
+                AdminCmd::Token {
+                    cmd:
+                        TokenCmd::Create {
+                            user,
+                            name,
+                            scope,
+                            expires_days,
+                        },
+                } => {
+                    let t = admin::create_token(
+                        &st,
+                        &user,
+                        &name,
+                        TokenScope::parse(&scope)?,
+                        expires_days,
+                    )
+                    .await?;
+                    println!("{t}");
+                }
+                AdminCmd::Collection {
+                    cmd:
+                        CollectionCmd::Create {
+                            name,
+                            public,
+                            owner,
+                            description,
+                        },
+                } => {
+                    let v = if public {
+                        Visibility::Public
+                    } else {
+                        Visibility::Private
+                    };
+                    admin::create_collection(&st, &name, v, owner.as_deref(), &description).await?;
+                    println!("created {} collection {name}", v.as_str());
+                }
+                AdminCmd::Collection {
+                    cmd:
+                        CollectionCmd::Member {
+                            collection,
+                            user,
+                            role,
+                        },
+                } => {
+                    admin::add_member(&st, &collection, &user, Role::parse(&role)?).await?;
+                    println!("{user} is now {role} of {collection}");
+                }
+                AdminCmd::Gc { grace } => {
+                    let grace = grace.unwrap_or(st.config.gc_grace_secs);
+                    let r = st.gc(grace).await?;
+                    println!(
+                        "removed {} blobs and {} uploads",
+                        r.blobs_removed, r.uploads_removed
+                    );
+                }
+            }
+            st.store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,203 @@
+//! Starts real Gantry servers in-process on 127.0.0.1:0, on SQLite or on a real
+//! PostgreSQL server (`GANTRY_TEST_POSTGRES`, an admin URL; `scripts/test` starts one).
+
+use gantry_domain::TokenScope;
+use gantry_server::{AppState, Config};
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from `async fn name(b: Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::harness::Backend::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::harness::Backend::Postgres).await }
+            )*
+        }
+    };
+}
+
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        t % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh database URL for the backend (a new PostgreSQL database per call).
+pub async fn database_url(b: Backend, dir: &std::path::Path) -> String {
+    match b {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("gantry.db").display()),
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin = std::env::var("GANTRY_TEST_POSTGRES").expect(
+                "GANTRY_TEST_POSTGRES is not set: run the suite with scripts/test, which starts PostgreSQL",
+            );
+            let name = format!("gantry_test_{}", random_suffix());
+            let mut c = sqlx::postgres::PgConnection::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(b: Backend) -> TestServer {
+        Self::start_with(b, |_| {}).await
+    }
+
+    pub async fn start_with(b: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        init();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().join("data"),
+            log: "warn".into(),
+            ..Config::default()
+        };
+        config.database_url = Some(database_url(b, dir.path()).await);
+        tweak(&mut config);
+        Self::start_config(b, config, dir).await
+    }
+
+    pub async fn start_config(b: Backend, config: Config, dir: tempfile::TempDir) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(&config.listen).await.unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let (running, fut) = gantry_server::start(config.clone(), listener, async move {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server starts");
+        let task = tokio::spawn(async move {
+            fut.await.expect("server runs");
+        });
+        TestServer {
+            url: format!("http://{}", running.addr),
+            state: running.state,
+            dir,
+            backend: b,
+            config,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data (a restart).
+    pub async fn restart(mut self) -> TestServer {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".into();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::start_config(self.backend, config, dir).await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.state.store.close().await;
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// Creates a user and a write token; returns the token.
+    pub async fn user(&self, name: &str) -> String {
+        self.user_with(name, false, TokenScope::Write).await
+    }
+
+    pub async fn admin(&self, name: &str) -> String {
+        self.user_with(name, true, TokenScope::Write).await
+    }
+
+    pub async fn user_with(&self, name: &str, admin: bool, scope: TokenScope) -> String {
+        if self.state.store.user_by_name(name).await.unwrap().is_none() {
+            gantry::admin::create_user(&self.state, name, admin, None)
+                .await
+                .unwrap();
+        }
+        gantry::admin::create_token(&self.state, name, "test", scope, None)
+            .await
+            .unwrap()
+    }
+
+    pub fn v2(&self, path: &str) -> String {
+        format!("{}/v2/{}", self.url, path.trim_start_matches('/'))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    init();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
+/// Authorization helper: `Basic user:token`.
+pub fn basic(user: &str, token: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))
+    )
+}
