@@ -1,5 +1,6 @@
 //! The Gantry server: OCI distribution API (`/v2`), REST API (`/api/v1`), downloads.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod oci;
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oci::routes())
+        .merge(api::routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(access_log))
 }

@@ -39,7 +39,7 @@ pub enum Endpoint {
     Referrers(RepoName, String),
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -15,7 +15,7 @@ mod users;
 
 pub use blobs::{GcCandidate, Upload};
 pub use collections::{Collection, CollectionAccess, Member, Repo};
-pub use manifests::{ManifestRow, NewManifest, TagRow};
+pub use manifests::{ManifestRow, NewManifest, TagRow, TaggedManifest};
 pub use users::{TokenRow, User};
 
 use gantry_domain::{Error, Result};

@@ -345,3 +345,59 @@ impl Store {
         rows.iter().map(ManifestRow::from_row).collect()
     }
 }
+
+/// A tagged manifest found by search, with its repository name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedManifest {
+    pub repo: String,
+    pub tag: String,
+    pub manifest: ManifestRow,
+}
+
+impl Store {
+    /// Tagged manifests in repositories the caller may read whose repository name
+    /// contains `needle` (lower case), newest first, at most `limit`.
+    pub async fn search_tagged(
+        &self,
+        user_id: Option<i64>,
+        is_admin: bool,
+        needle: &str,
+        collection: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<TaggedManifest>> {
+        let pattern = format!(
+            "%{}%",
+            needle
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(sql!(
+            "SELECT r.name AS repo_name, t.name AS tag_name, {MANIFEST_COLS} FROM tags t \
+             JOIN manifests m ON m.id = t.manifest_id JOIN repositories r ON r.id = t.repo_id \
+             JOIN collections c ON c.id = r.collection_id \
+             LEFT JOIN members mb ON mb.collection_id = c.id AND mb.user_id = $1 \
+             LEFT JOIN users u ON u.id = m.pushed_by \
+             WHERE ($2 = 1 OR c.visibility = 'public' OR mb.role IS NOT NULL) \
+               AND r.name LIKE $3 ESCAPE '\\' AND ($4 IS NULL OR c.name = $4) \
+             ORDER BY t.updated_at DESC, r.name, t.name LIMIT $5"
+        ))
+        .bind(user_id)
+        .bind(is_admin as i64)
+        .bind(pattern)
+        .bind(collection)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaggedManifest {
+                    repo: get(r, "repo_name")?,
+                    tag: get(r, "tag_name")?,
+                    manifest: ManifestRow::from_row(r)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,6 +1,7 @@
 //! Gantry's integration suite: one test binary, real servers on 127.0.0.1:0, every
 //! registry test on both SQLite and PostgreSQL.
 
+mod api;
 mod clients;
 #[allow(dead_code)]
 mod harness;
