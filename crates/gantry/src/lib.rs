@@ -1,3 +1,4 @@
 //! The `gantry` command line: server, administration, and the registry client.
 
 pub mod admin;
+pub mod cli_cmd;

@@ -1,6 +1,6 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gantry::admin;
+use gantry::{admin, cli_cmd};
 use gantry_domain::{Role, TokenScope, Visibility};
 use gantry_server::Config;
 use std::io::Read;
@@ -24,6 +24,38 @@ struct Cli {
 enum Cmd {
     /// Run the server.
     Serve,
+    /// Log in to a server with an API token (stored in ~/.config/gantry, mode 0600).
+    Login {
+        /// Server URL, e.g. https://gantry.example.org
+        url: String,
+        /// Read the token from standard input instead of asking for it.
+        #[arg(long)]
+        token_stdin: bool,
+    },
+    /// Push a SIF image, a file or a directory (dataset) as collection/name:tag.
+    Push { path: PathBuf, reference: String },
+    /// Pull an image: a SIF to a file, a dataset to a directory, others to an OCI layout.
+    Pull {
+        reference: String,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// List collections, or the images of one collection.
+    Ls {
+        collection: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an image: digest, size, SIF header, files.
+    Inspect {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an image another tag (possibly in another repository).
+    Tag { source: String, target: String },
+    /// Remove a tag, or by digest an image and all its tags.
+    Rm { reference: String },
     /// Administer users, tokens, collections and storage.
     Admin {
         #[command(subcommand)]
@@ -127,6 +159,18 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Login { url, token_stdin } => return cli_cmd::login(&url, token_stdin).await,
+        Cmd::Push { path, reference } => return cli_cmd::push(&path, &reference).await,
+        Cmd::Pull { reference, output } => {
+            return cli_cmd::pull(&reference, output.as_deref()).await;
+        }
+        Cmd::Ls { collection, json } => return cli_cmd::ls(collection.as_deref(), json).await,
+        Cmd::Inspect { reference, json } => return cli_cmd::inspect(&reference, json).await,
+        Cmd::Tag { source, target } => return cli_cmd::tag(&source, &target).await,
+        Cmd::Rm { reference } => return cli_cmd::rm(&reference).await,
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.cmd {
         Cmd::Serve => {
@@ -228,6 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             st.store.close().await;
             Ok(())
         }
+        _ => unreachable!("client commands are handled above"),
     }
 }
 

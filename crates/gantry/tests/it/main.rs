@@ -2,6 +2,7 @@
 //! registry test on both SQLite and PostgreSQL.
 
 mod api;
+mod cli;
 mod clients;
 #[allow(dead_code)]
 mod harness;

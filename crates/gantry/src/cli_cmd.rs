@@ -1,0 +1,223 @@
+//! The client commands of the CLI.
+
+use anyhow::Context;
+use gantry_client::{Client, config, human_size, pull, push};
+use gantry_domain::ImageRef;
+use reqwest::Method;
+use serde_json::Value;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+fn client() -> anyhow::Result<Client> {
+    let (url, token) = config::resolve(None)?;
+    Client::new(&url, token)
+}
+
+fn parse_ref(s: &str) -> anyhow::Result<ImageRef> {
+    ImageRef::parse(s).map_err(|e| {
+        anyhow::anyhow!(
+            "{}; references look like collection/name:tag or collection/name@sha256:…",
+            e.message
+        )
+    })
+}
+
+pub async fn login(url: &str, token_stdin: bool) -> anyhow::Result<()> {
+    let token = match std::env::var("GANTRY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty() && !token_stdin)
+    {
+        Some(t) => t,
+        None => {
+            if !token_stdin && std::io::stdin().is_terminal() {
+                eprint!(
+                    "API token for {url} (create one with `gantry admin token create` or in Settings): "
+                );
+                std::io::stderr().flush().ok();
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("read token")?;
+            line.trim().to_string()
+        }
+    };
+    if token.is_empty() {
+        anyhow::bail!("no token given");
+    }
+    let c = Client::new(url, Some(token.clone()))?;
+    let me = c.get_json("/api/v1/me", "log in").await?;
+    let username = me["username"].as_str().unwrap_or_default().to_string();
+    let path = config::save(&config::Credentials {
+        url: c.base.clone(),
+        token,
+        username: username.clone(),
+    })?;
+    println!(
+        "logged in to {} as {username} (saved in {})",
+        c.base,
+        path.display()
+    );
+    Ok(())
+}
+
+pub async fn push(path: &Path, reference: &str) -> anyhow::Result<()> {
+    let r = parse_ref(reference)?;
+    let c = client()?;
+    let rep = push::push(&c, path, &r).await?;
+    println!(
+        "pushed {r} ({}, {} sent, {} blobs already there)\ndigest: {}",
+        rep.kind,
+        human_size(rep.bytes_sent),
+        rep.blobs_skipped,
+        rep.digest
+    );
+    Ok(())
+}
+
+pub async fn pull(reference: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    let r = parse_ref(reference)?;
+    let c = client()?;
+    let p = pull::pull(&c, &r, out).await?;
+    println!("pulled {r} to {} (digest verified)", p.display());
+    Ok(())
+}
+
+pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let c = client()?;
+    match collection {
+        None => {
+            let v = c
+                .get_json("/api/v1/collections", "list collections")
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v["collections"])?);
+                return Ok(());
+            }
+            println!("{:<30} {:<10} ROLE", "COLLECTION", "VISIBILITY");
+            for col in v["collections"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<30} {:<10} {}",
+                    s(&col["name"]),
+                    s(&col["visibility"]),
+                    col["role"].as_str().unwrap_or("-")
+                );
+            }
+        }
+        Some(name) => {
+            let v = c
+                .get_json(
+                    &format!("/api/v1/collections/{name}/images"),
+                    &format!("list {name}"),
+                )
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v["images"])?);
+                return Ok(());
+            }
+            println!("{:<45} {:<8} {:>10}  PUSHED", "IMAGE", "KIND", "SIZE");
+            for i in v["images"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<45} {:<8} {:>10}  {}",
+                    s(&i["ref"]),
+                    s(&i["kind"]),
+                    human_size(i["size"].as_u64().unwrap_or(0)),
+                    s(&i["created"])
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
+    let r = parse_ref(reference)?;
+    let c = client()?;
+    let v = c
+        .get_json(&format!("/api/v1/images/{r}"), &r.to_string())
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("image:        {}", r);
+    println!("digest:       {}", s(&v["digest"]));
+    println!("kind:         {}", s(&v["kind"]));
+    println!(
+        "size:         {}",
+        human_size(v["size"].as_u64().unwrap_or(0))
+    );
+    println!(
+        "pushed:       {} by {}",
+        s(&v["created"]),
+        s(&v["pushed_by"])
+    );
+    let tags: Vec<&str> = v["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    println!("tags:         {}", tags.join(", "));
+    println!("download:     {}", s(&v["download_url"]));
+    if v["kind"] == "sif" {
+        println!("architecture: {}", s(&v["architecture"]));
+        println!("created:      {}", s(&v["image_created"]));
+        if let Some(l) = v["labels"].as_object() {
+            println!("labels:");
+            for (k, val) in l {
+                println!(
+                    "  {k}: {}",
+                    val.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| val.to_string())
+                );
+            }
+        }
+        if let Some(d) = v["definition"].as_str() {
+            println!(
+                "definition:\n{}",
+                d.lines()
+                    .map(|l| format!("  {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+    if let Some(files) = v["files"].as_array() {
+        println!("files:");
+        for f in files {
+            println!(
+                "  {:>10}  {}",
+                human_size(f["size"].as_u64().unwrap_or(0)),
+                s(&f["path"])
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn tag(src: &str, dst: &str) -> anyhow::Result<()> {
+    let (a, b) = (parse_ref(src)?, parse_ref(dst)?);
+    let c = client()?;
+    let d = gantry_client::tag(&c, &a, &b).await?;
+    println!("tagged {b} -> {d}");
+    Ok(())
+}
+
+pub async fn rm(reference: &str) -> anyhow::Result<()> {
+    let r = parse_ref(reference)?;
+    let c = client()?;
+    c.send(
+        c.req(Method::DELETE, &format!("/api/v1/images/{r}")),
+        &format!("remove {r}"),
+    )
+    .await?;
+    println!("removed {r}");
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The `gantry` binary as a user runs it: login, push, pull, ls, inspect, tag, rm, and
+//! resuming interrupted pushes and pulls.
+
+use crate::clients::make_sif;
+use crate::harness::{Backend, TestServer, sha256};
+use serde_json::Value;
+use std::path::Path;
+use tokio::process::Command;
+
+struct Cli {
+    home: tempfile::TempDir,
+    url: String,
+}
+
+impl Cli {
+    fn new(url: &str) -> Cli {
+        Cli {
+            home: tempfile::tempdir().unwrap(),
+            url: url.to_string(),
+        }
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .current_dir(self.home.path());
+        c
+    }
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.cmd().args(args).output().await.unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args).await;
+        assert!(ok, "gantry {args:?} failed:\n{out}\n{err}");
+        out
+    }
+    async fn login(&self, token: &str) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = self
+            .cmd()
+            .args(["login", &self.url, "--token-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{token}\n").as_bytes())
+            .await
+            .unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    fn path(&self, p: &str) -> std::path::PathBuf {
+        self.home.path().join(p)
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+async fn push_pull_and_friends(b: Backend) {
+    let s = TestServer::start(b).await;
+    let tok = s.user("alice").await;
+    let cli = Cli::new(&s.url);
+    // Without login: a clear error naming the fix.
+    let (ok, _, err) = cli.run(&["ls"]).await;
+    assert!(!ok && err.contains("gantry login"), "{err}");
+    // A wrong token is refused at login.
+    let (ok, _, _) = {
+        let mut c = cli.cmd();
+        c.args(["login", &s.url, "--token-stdin"])
+            .stdin(std::process::Stdio::null());
+        let o = c.output().await.unwrap();
+        (o.status.success(), (), ())
+    };
+    assert!(!ok);
+    cli.login(&tok).await;
+    let cred = cli.path(".config/gantry/credentials.json");
+    assert_eq!(mode(&cred), 0o600);
+
+    let sif = make_sif(cli.home.path(), "app.sif", &vec![9u8; 200_000]).await;
+    let out = cli
+        .ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"])
+        .await;
+    assert!(out.contains("pushed lab/app:1.0 (sif"), "{out}");
+    // Pushing again sends nothing new.
+    let out = cli
+        .ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"])
+        .await;
+    assert!(out.contains("0 B sent"), "{out}");
+
+    let v: Value = serde_json::from_str(&cli.ok(&["ls", "--json"]).await).unwrap();
+    assert_eq!(v[0]["name"], "lab");
+    let v: Value = serde_json::from_str(&cli.ok(&["ls", "lab", "--json"]).await).unwrap();
+    assert_eq!(v[0]["ref"], "lab/app:1.0");
+    let v: Value =
+        serde_json::from_str(&cli.ok(&["inspect", "lab/app:1.0", "--json"]).await).unwrap();
+    assert_eq!(v["architecture"], "amd64");
+    let human = cli.ok(&["inspect", "lab/app:1.0"]).await;
+    assert!(
+        human.contains("architecture: amd64") && human.contains("Bootstrap: docker"),
+        "{human}"
+    );
+
+    cli.ok(&["pull", "lab/app:1.0"]).await;
+    assert_eq!(
+        sha256(&std::fs::read(cli.path("app_1.0.sif")).unwrap()),
+        sha256(&std::fs::read(&sif).unwrap())
+    );
+    let digest = v["digest"].as_str().unwrap().to_string();
+    cli.ok(&["pull", &format!("lab/app@{digest}"), "-o", "by-digest.sif"])
+        .await;
+    assert_eq!(
+        std::fs::read(cli.path("by-digest.sif")).unwrap(),
+        std::fs::read(&sif).unwrap()
+    );
+
+    // Datasets: a directory in, the same directory out.
+    let ds = cli.path("ds");
+    std::fs::create_dir_all(ds.join("raw/deep")).unwrap();
+    std::fs::write(ds.join("README"), "about\n").unwrap();
+    std::fs::write(ds.join("raw/deep/x.bin"), vec![1u8; 70_000]).unwrap();
+    cli.ok(&["push", "ds", "lab/ds:v1"]).await;
+    cli.ok(&["pull", "lab/ds:v1", "-o", "ds-out"]).await;
+    assert_eq!(
+        std::fs::read(cli.path("ds-out/raw/deep/x.bin")).unwrap(),
+        vec![1u8; 70_000]
+    );
+    assert_eq!(
+        std::fs::read_to_string(cli.path("ds-out/README")).unwrap(),
+        "about\n"
+    );
+
+    // tag within and across repositories; rm.
+    cli.ok(&["tag", "lab/app:1.0", "lab/app:stable"]).await;
+    cli.ok(&["tag", "lab/app:1.0", "lab/mirror:1.0"]).await;
+    let v: Value =
+        serde_json::from_str(&cli.ok(&["inspect", "lab/mirror:1.0", "--json"]).await).unwrap();
+    assert_eq!(v["digest"], digest.as_str());
+    cli.ok(&["rm", "lab/app:stable"]).await;
+    let (ok, _, err) = cli.run(&["inspect", "lab/app:stable"]).await;
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    // Bad input names the problem.
+    let (ok, _, err) = cli.run(&["push", "ds", "Lab/Bad:1"]).await;
+    assert!(!ok && err.contains("collection/name:tag"), "{err}");
+    let (ok, _, err) = cli.run(&["pull", "lab/absent:1"]).await;
+    assert!(!ok && err.contains("not found"), "{err}");
+    // GANTRY_TOKEN overrides the saved login.
+    let mut c = cli.cmd();
+    let o = c
+        .env("GANTRY_TOKEN", "gnt_revoked")
+        .args(["ls"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refused your token"));
+}
+
+async fn interrupted_transfers_resume(b: Backend) {
+    let s = TestServer::start(b).await;
+    let tok = s.user("alice").await;
+    let cli = Cli::new(&s.url);
+    cli.login(&tok).await;
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let file = cli.path("big.bin");
+    std::fs::write(&file, &data).unwrap();
+    let d = sha256(&data);
+
+    // A push that stopped after 1 MB: the session exists on the server and the CLI
+    // remembers it. Re-running the push sends only the rest.
+    let o = crate::ocikit::Oci::as_user(&s.url, "alice", &tok);
+    let r = o
+        .req(reqwest::Method::POST, "/v2/lab/big/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let r = o
+        .req(reqwest::Method::PATCH, &loc)
+        .header("content-range", "0-999999")
+        .body(data[..1_000_000].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let key = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            format!("{}|lab/big|{d}", s.url).as_bytes(),
+        ))
+    };
+    let state = cli.path(&format!(".cache/gantry/uploads/{key}.json"));
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(&state, serde_json::to_vec(&loc).unwrap()).unwrap();
+    let out = cli.ok(&["push", "big.bin", "lab/big:v1"]).await;
+    assert!(
+        out.contains("1.9 MiB sent"),
+        "only the missing 2 MB are sent: {out}"
+    );
+    assert!(!state.exists(), "the resume note is removed once done");
+
+    // A pull that stopped half-way continues from the .part file...
+    std::fs::write(cli.path("big.bin.part"), &data[..1_500_000]).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    cli.ok(&["pull", "lab/big:v1", "-o", "."]).await;
+    assert_eq!(std::fs::read(&file).unwrap(), data);
+    assert!(!cli.path("big.bin.part").exists());
+    // ...and a .part holding wrong bytes is caught by the digest check, not kept.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(cli.path("big.bin.part"), vec![0u8; 1_500_000]).unwrap();
+    let (ok, _, err) = cli.run(&["pull", "lab/big:v1", "-o", "."]).await;
+    assert!(!ok && err.contains("does not match its digest"), "{err}");
+    assert!(!file.exists() && !cli.path("big.bin.part").exists());
+    cli.ok(&["pull", "lab/big:v1", "-o", "."]).await;
+    assert_eq!(std::fs::read(&file).unwrap(), data);
+}
+
+crate::both_backends!(push_pull_and_friends, interrupted_transfers_resume);
