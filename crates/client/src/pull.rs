@@ -37,10 +37,10 @@ pub async fn manifest(c: &Client, r: &ImageRef) -> anyhow::Result<(Vec<u8>, Stri
         .to_string();
     let body = res.bytes().await?.to_vec();
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
-    if let RefTarget::Digest(d) = &r.target {
-        if d.as_str() != digest {
-            bail!("the server sent a manifest with digest {digest}, not {d}; refusing it");
-        }
+    if let RefTarget::Digest(d) = &r.target
+        && d.as_str() != digest
+    {
+        bail!("the server sent a manifest with digest {digest}, not {d}; refusing it");
     }
     Ok((body, mt, digest))
 }

@@ -240,12 +240,11 @@ pub async fn upload_blob(
     }
     let state = state_file(c, repo, digest)?;
     let mut session: Option<(String, u64)> = None;
-    if let Ok(b) = std::fs::read(&state) {
-        if let Ok(loc) = serde_json::from_slice::<String>(&b) {
-            if let Some(off) = session_offset(c, &loc).await? {
-                session = Some((loc, off.min(size)));
-            }
-        }
+    if let Ok(b) = std::fs::read(&state)
+        && let Ok(loc) = serde_json::from_slice::<String>(&b)
+        && let Some(off) = session_offset(c, &loc).await?
+    {
+        session = Some((loc, off.min(size)));
     }
     let (mut loc, mut offset) = match session {
         Some(s) => s,

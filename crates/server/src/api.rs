@@ -632,18 +632,18 @@ pub async fn image_detail(st: &AppState, ctx: &RepoCtx, row: &ManifestRow) -> Re
             .map(|d| json!({"digest": d.digest, "size": d.size, "media_type": d.media_type}))
             .collect();
     }
-    if kind_of(row) == "sif" {
-        if let Some(i) = &info {
-            v["sif"] = i.clone();
-            v["architecture"] = i.get("architecture").cloned().unwrap_or(Value::Null);
-            v["definition"] = i.get("definition").cloned().unwrap_or(Value::Null);
-            v["labels"] = i.get("labels").cloned().unwrap_or(Value::Null);
-            v["image_created"] = i
-                .get("created")
-                .and_then(Value::as_i64)
-                .map(time::rfc3339)
-                .into();
-        }
+    if kind_of(row) == "sif"
+        && let Some(i) = &info
+    {
+        v["sif"] = i.clone();
+        v["architecture"] = i.get("architecture").cloned().unwrap_or(Value::Null);
+        v["definition"] = i.get("definition").cloned().unwrap_or(Value::Null);
+        v["labels"] = i.get("labels").cloned().unwrap_or(Value::Null);
+        v["image_created"] = i
+            .get("created")
+            .and_then(Value::as_i64)
+            .map(time::rfc3339)
+            .into();
     }
     if kind_of(row) == "dataset" {
         v["files"] = m
