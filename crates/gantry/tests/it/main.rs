@@ -4,6 +4,8 @@
 mod api;
 mod cli;
 mod clients;
+mod crash;
+mod gc;
 #[allow(dead_code)]
 mod harness;
 mod oci;
