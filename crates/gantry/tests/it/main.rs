@@ -8,5 +8,6 @@ mod crash;
 mod gc;
 #[allow(dead_code)]
 mod harness;
+mod matrix;
 mod oci;
 mod ocikit;
