@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
-runs=3
+runs=5
 
 need=()
 command -v nginx >/dev/null || need+=(nginx-light)

@@ -22,8 +22,12 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-/// Size of the pieces a blob is read and written in.
+/// Size of the pieces uploads are written and hashed in.
 pub const CHUNK: usize = 512 * 1024;
+/// Size of the pieces downloads are read in; with `READ_AHEAD` pieces queued per
+/// download this bounds the memory of each one.
+pub const READ_CHUNK: usize = 512 * 1024;
+pub const READ_AHEAD: usize = 1;
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
@@ -468,7 +472,7 @@ fn hash_file(path: &Path, size: u64) -> Result<Digest> {
 
 /// Streams `range` of a local file in large pieces from a blocking thread.
 fn file_stream(mut file: std::fs::File, range: Range<u64>) -> ByteStream {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = file.seek(SeekFrom::Start(range.start)) {
             let _ = tx.blocking_send(Err(e));
@@ -476,7 +480,7 @@ fn file_stream(mut file: std::fs::File, range: Range<u64>) -> ByteStream {
         }
         let mut left = range.end - range.start;
         while left > 0 {
-            let want = (CHUNK as u64).min(left) as usize;
+            let want = (READ_CHUNK as u64).min(left) as usize;
             let mut buf = BytesMut::zeroed(want);
             match file.read(&mut buf) {
                 Ok(0) => {
