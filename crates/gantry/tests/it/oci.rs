@@ -337,6 +337,42 @@ async fn push_workflow(b: Backend) {
     let r = a.put_manifest("lab/data", "v1", &good, OCI_MANIFEST).await;
     assert_eq!(r.status(), 201);
 
+    // Docker schema 2 manifests are accepted and served with their media type.
+    let docker = serde_json::to_vec(&json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cfg, "size": 2},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": d, "size": data.len()}]}))
+    .unwrap();
+    let r = a
+        .put_manifest(
+            "lab/data",
+            "docker",
+            &docker,
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = a
+        .req(Method::GET, "/v2/lab/data/manifests/docker")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(r.bytes().await.unwrap().to_vec(), docker);
+    // A schema 1 manifest is refused with a clear error.
+    let r = a
+        .put_manifest(
+            "lab/data",
+            "old",
+            br#"{"schemaVersion":1,"name":"x"}"#,
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        )
+        .await;
+    assert_eq!(error_code(r).await, "MANIFEST_INVALID");
+
     // Cross-repository mount from a repository the caller can read.
     let r = a
         .req(
@@ -748,6 +784,26 @@ async fn token_endpoint(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // An expired API token: 401 with the login challenge.
+    let exp = s.user("alice").await;
+    sqlx::query("UPDATE api_tokens SET expires_at = 1 WHERE token_hash = $1")
+        .bind(gantry_server::auth::hash_token(&exp))
+        .execute(s.state.store.pool())
+        .await
+        .unwrap();
+    let r = Oci::as_user(&s.url, "alice", &exp)
+        .req(Method::GET, "/v2/lab/app/manifests/v1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("/v2/token")
+    );
+    assert_eq!(error_code(r).await, "UNAUTHORIZED");
     // Revoking the API token ends the registry token too.
     let user = s.state.store.user_by_name("alice").await.unwrap().unwrap();
     for t in s.state.store.list_tokens(user.id).await.unwrap() {
