@@ -302,10 +302,7 @@ async fn update_collection(
     Path(name): Path<String>,
     body: Json<CollectionUpdate>,
 ) -> ApiResult<Json<Value>> {
-    let name = CollectionName::parse(&name)?;
-    let (c, _) = st
-        .collection_access(caller.get(), &name, Access::Manage)
-        .await?;
+    let c = managed(&st, &caller, &name).await?;
     if let Some(d) = &body.description {
         check_description(d)?;
     }
@@ -313,7 +310,7 @@ async fn update_collection(
         .update_collection(c.id, body.visibility, body.description.as_deref())
         .await?;
     let (c, access) = st
-        .collection_access(caller.get(), &name, Access::Read)
+        .collection_access(caller.get(), &CollectionName::parse(&name)?, Access::Read)
         .await?;
     Ok(Json(collection_json(&c, None, access)))
 }
@@ -323,10 +320,7 @@ async fn delete_collection(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let name = CollectionName::parse(&name)?;
-    let (c, _) = st
-        .collection_access(caller.get(), &name, Access::Manage)
-        .await?;
+    let c = managed(&st, &caller, &name).await?;
     st.store.delete_collection(c.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -336,10 +330,7 @@ async fn list_members(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let name = CollectionName::parse(&name)?;
-    let (c, _) = st
-        .collection_access(caller.get(), &name, Access::Manage)
-        .await?;
+    let c = managed(&st, &caller, &name).await?;
     let ms = st.store.list_members(c.id).await?;
     Ok(Json(
         json!({"members": ms.iter().map(|m| json!({"user": m.username, "role": m.role})).collect::<Vec<_>>()}),
@@ -357,20 +348,29 @@ async fn set_member(
     Path((name, user)): Path<(String, String)>,
     body: Json<MemberBody>,
 ) -> ApiResult<Json<Value>> {
-    let name = CollectionName::parse(&name)?;
-    let (c, _) = st
-        .collection_access(caller.get(), &name, Access::Manage)
-        .await?;
-    let u = st
-        .store
-        .user_by_name(&user)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("user {user} not found")))?;
+    let c = managed(&st, &caller, &name).await?;
+    let u = user_named(&st, &user).await?;
     if body.role != Role::Owner {
         ensure_other_owner(&st, c.id, u.id).await?;
     }
     st.store.set_member(c.id, u.id, body.role).await?;
     Ok(Json(json!({"user": u.username, "role": body.role})))
+}
+
+/// A collection the caller manages (owner or admin).
+async fn managed(st: &AppState, caller: &Caller, name: &str) -> Result<gantry_store::Collection> {
+    let name = CollectionName::parse(name)?;
+    Ok(st
+        .collection_access(caller.get(), &name, Access::Manage)
+        .await?
+        .0)
+}
+
+async fn user_named(st: &AppState, user: &str) -> Result<gantry_store::User> {
+    st.store
+        .user_by_name(user)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("user {user} not found")))
 }
 
 /// A collection keeps at least one owner.
@@ -393,15 +393,8 @@ async fn remove_member(
     caller: Caller,
     Path((name, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let name = CollectionName::parse(&name)?;
-    let (c, _) = st
-        .collection_access(caller.get(), &name, Access::Manage)
-        .await?;
-    let u = st
-        .store
-        .user_by_name(&user)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("user {user} not found")))?;
+    let c = managed(&st, &caller, &name).await?;
+    let u = user_named(&st, &user).await?;
     ensure_other_owner(&st, c.id, u.id).await?;
     if !st.store.remove_member(c.id, u.id).await? {
         return Err(Error::not_found(format!("{user} is not a member of {name}")).into());

@@ -244,17 +244,6 @@ impl Store {
         rows.iter().map(ManifestRow::from_row).collect()
     }
 
-    /// Blob digests a manifest references.
-    pub async fn manifest_blobs(&self, manifest_id: i64) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT digest FROM manifest_blobs WHERE manifest_id = $1 ORDER BY digest")
-                .bind(manifest_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-        rows.iter().map(|r| get(r, "digest")).collect()
-    }
-
     /// Tag names in lexical order after `last`, at most `n`.
     pub async fn tag_names(&self, repo_id: i64, last: &str, n: i64) -> Result<Vec<String>> {
         let rows = sqlx::query(
@@ -287,22 +276,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Points an existing tag name at an existing manifest of the same repository.
-    pub async fn set_tag(&self, repo_id: i64, tag: &Tag, manifest_id: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
-        )
-        .bind(repo_id)
-        .bind(tag.as_str())
-        .bind(manifest_id)
-        .bind(now_unix())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     pub async fn delete_tag(&self, repo_id: i64, tag: &Tag) -> Result<bool> {

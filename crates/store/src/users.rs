@@ -100,39 +100,6 @@ impl Store {
         rows.iter().map(User::from_row).collect()
     }
 
-    /// The stored password hash of a user, if the user has a password.
-    pub async fn password_hash(&self, user_id: i64) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        match row {
-            Some(r) => get(&r, "password_hash"),
-            None => Ok(None),
-        }
-    }
-
-    pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    pub async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<()> {
-        sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
-            .bind(is_admin as i64)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
     /// Stores a new API token; only its hash is kept.
     pub async fn create_token(
         &self,
