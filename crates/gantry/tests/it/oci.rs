@@ -859,11 +859,48 @@ async fn read_tokens_cannot_write(b: Backend) {
     );
 }
 
+async fn collection_creation_can_be_reserved_to_admins(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.allow_user_collections = false).await;
+    let tok = s.user("alice").await;
+    let a = Oci::as_user(&s.url, "alice", &tok);
+    let r = a.push_blob("newcoll/app", b"x").await;
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ask an admin"),
+        "{v}"
+    );
+    let r = crate::harness::http()
+        .post(format!("{}/api/v1/collections", s.url))
+        .bearer_auth(&tok)
+        .json(&json!({"name": "newcoll"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // An admin creates it and makes alice a contributor: now she pushes.
+    let root = Oci::as_user(&s.url, "root", &s.admin("root").await);
+    root.image("newcoll/base", "v1", b"base").await;
+    gantry::admin::add_member(
+        &s.state,
+        "newcoll",
+        "alice",
+        gantry_domain::Role::Contributor,
+    )
+    .await
+    .unwrap();
+    a.image("newcoll/app", "v1", b"app").await;
+}
+
 crate::both_backends!(
     pull_workflow,
     push_workflow,
     content_discovery,
     content_management,
     token_endpoint,
-    read_tokens_cannot_write
+    read_tokens_cannot_write,
+    collection_creation_can_be_reserved_to_admins
 );
