@@ -38,12 +38,7 @@ pub fn save(c: &Credentials) -> anyhow::Result<PathBuf> {
     let p = path()?;
     std::fs::create_dir_all(p.parent().unwrap())?;
     let tmp = p.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(serde_json::to_string_pretty(c)?.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, &p)?;
@@ -53,9 +48,10 @@ pub fn save(c: &Credentials) -> anyhow::Result<PathBuf> {
 pub fn load() -> anyhow::Result<Option<Credentials>> {
     let p = path()?;
     match std::fs::read(&p) {
-        Ok(b) => Ok(Some(serde_json::from_slice(&b).with_context(|| {
-            format!("{} is damaged; run gantry login again", p.display())
-        })?)),
+        Ok(b) => Ok(Some(
+            serde_json::from_slice(&b)
+                .with_context(|| format!("{} is damaged; run gantry login again", p.display()))?,
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
     }
@@ -72,10 +68,6 @@ pub fn resolve(url_flag: Option<&str>) -> anyhow::Result<(String, Option<String>
     let token = std::env::var("GANTRY_TOKEN")
         .ok()
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            saved
-                .filter(|c| c.url.trim_end_matches('/') == url.trim_end_matches('/'))
-                .map(|c| c.token)
-        });
+        .or_else(|| saved.filter(|c| c.url.trim_end_matches('/') == url.trim_end_matches('/')).map(|c| c.token));
     Ok((url, token))
 }

@@ -28,20 +28,13 @@ impl Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let base = base.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            anyhow::bail!(
-                "server URL {base:?} must start with https:// (or http:// for a local server)"
-            );
+            anyhow::bail!("server URL {base:?} must start with https:// (or http:// for a local server)");
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(15))
             .build()?;
-        Ok(Client {
-            http,
-            base,
-            token,
-            progress: std::io::stderr().is_terminal(),
-        })
+        Ok(Client { http, base, token, progress: std::io::stderr().is_terminal() })
     }
 
     pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
@@ -54,10 +47,7 @@ impl Client {
 
     /// Sends and turns error statuses into messages that say what to do.
     pub async fn send(&self, r: RequestBuilder, what: &str) -> anyhow::Result<Response> {
-        let res = r
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach {}: {e}; is the server running?", self.base))?;
+        let res = r.send().await.map_err(|e| anyhow!("cannot reach {}: {e}; is the server running?", self.base))?;
         if res.status().is_success() {
             return Ok(res);
         }
@@ -74,10 +64,7 @@ impl Client {
             .to_string();
         match status {
             StatusCode::UNAUTHORIZED if self.token.is_none() => {
-                anyhow!(
-                    "{what}: you are not logged in; run `gantry login {}` (or set GANTRY_TOKEN)",
-                    self.base
-                )
+                anyhow!("{what}: you are not logged in; run `gantry login {}` (or set GANTRY_TOKEN)", self.base)
             }
             StatusCode::UNAUTHORIZED => {
                 anyhow!(
@@ -95,9 +82,7 @@ impl Client {
 
     pub async fn get_json(&self, path: &str, what: &str) -> anyhow::Result<Value> {
         let r = self.send(self.req(Method::GET, path), what).await?;
-        r.json()
-            .await
-            .with_context(|| format!("{what}: invalid JSON from the server"))
+        r.json().await.with_context(|| format!("{what}: invalid JSON from the server"))
     }
 
     pub fn bar(&self, len: u64, msg: &str) -> ProgressBar {
@@ -106,11 +91,9 @@ impl Client {
         }
         let pb = ProgressBar::new(len);
         pb.set_style(
-            ProgressStyle::with_template(
-                "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .unwrap()
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg:20!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap()
+                .progress_chars("=> "),
         );
         pb.set_message(msg.to_string());
         pb
@@ -119,49 +102,30 @@ impl Client {
 
 /// `gantry tag SRC DST`: points DST at SRC's manifest. Across repositories the blobs
 /// are mounted first (the server checks the caller may read SRC).
-pub async fn tag(
-    c: &Client,
-    src: &gantry_domain::ImageRef,
-    dst: &gantry_domain::ImageRef,
-) -> anyhow::Result<String> {
+pub async fn tag(c: &Client, src: &gantry_domain::ImageRef, dst: &gantry_domain::ImageRef) -> anyhow::Result<String> {
     let (body, mt, digest) = pull::manifest(c, src).await?;
     if src.repo != dst.repo {
-        let m = gantry_domain::manifest::Manifest::parse(&body, Some(&mt))
-            .map_err(|e| anyhow!("{}", e.message))?;
+        let m = gantry_domain::manifest::Manifest::parse(&body, Some(&mt)).map_err(|e| anyhow!("{}", e.message))?;
         if m.is_index() {
-            anyhow::bail!(
-                "tagging an index into another repository is not supported; copy it with skopeo"
-            );
+            anyhow::bail!("tagging an index into another repository is not supported; copy it with skopeo");
         }
         for d in m.blobs() {
             let r = self_mount(c, dst.repo.as_str(), d.as_str(), src.repo.as_str()).await?;
             if !r {
-                anyhow::bail!(
-                    "could not mount blob {d} from {} into {}",
-                    src.repo,
-                    dst.repo
-                );
+                anyhow::bail!("could not mount blob {d} from {} into {}", src.repo, dst.repo);
             }
         }
     }
     let reference = dst.target.to_string();
-    let r = c
-        .req(
-            Method::PUT,
-            &format!("/v2/{}/manifests/{reference}", dst.repo),
-        )
-        .header("content-type", mt)
-        .body(body);
+    let r =
+        c.req(Method::PUT, &format!("/v2/{}/manifests/{reference}", dst.repo)).header("content-type", mt).body(body);
     c.send(r, "tag").await?;
     Ok(digest)
 }
 
 async fn self_mount(c: &Client, repo: &str, digest: &str, from: &str) -> anyhow::Result<bool> {
     let r = c
-        .req(
-            Method::POST,
-            &format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"),
-        )
+        .req(Method::POST, &format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"))
         .send()
         .await
         .map_err(|e| anyhow!("cannot reach {}: {e}", c.base))?;
@@ -186,9 +150,5 @@ pub fn human_size(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
+    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", U[i]) }
 }

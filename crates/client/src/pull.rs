@@ -5,9 +5,7 @@
 use crate::Client;
 use anyhow::{Context, anyhow, bail};
 use futures::StreamExt;
-use gantry_domain::manifest::{
-    DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST, SIF_LAYER,
-};
+use gantry_domain::manifest::{DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST, SIF_LAYER};
 use gantry_domain::{ImageRef, RefTarget};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
@@ -21,20 +19,11 @@ const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vn
 pub async fn manifest(c: &Client, r: &ImageRef) -> anyhow::Result<(Vec<u8>, String, String)> {
     let res = c
         .send(
-            c.req(
-                Method::GET,
-                &format!("/v2/{}/manifests/{}", r.repo, r.target),
-            )
-            .header("accept", ACCEPT),
+            c.req(Method::GET, &format!("/v2/{}/manifests/{}", r.repo, r.target)).header("accept", ACCEPT),
             &r.to_string(),
         )
         .await?;
-    let mt = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(OCI_MANIFEST)
-        .to_string();
+    let mt = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(OCI_MANIFEST).to_string();
     let body = res.bytes().await?.to_vec();
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
     if let RefTarget::Digest(d) = &r.target
@@ -63,50 +52,26 @@ pub async fn pull(c: &Client, r: &ImageRef, out: Option<&Path>) -> anyhow::Resul
     let base = r.repo.basename().to_string();
     let tag = r.tag().map(|t| t.to_string());
     if m.is_sif() {
-        let layer = m
-            .layers
-            .iter()
-            .find(|l| l.media_type == SIF_LAYER)
-            .context("SIF image without a SIF layer")?;
+        let layer = m.layers.iter().find(|l| l.media_type == SIF_LAYER).context("SIF image without a SIF layer")?;
         let dest = out.map(Path::to_path_buf).unwrap_or_else(|| match &tag {
             Some(t) => PathBuf::from(format!("{base}_{t}.sif")),
             None => PathBuf::from(format!("{base}.sif")),
         });
-        download(
-            c,
-            r.repo.as_str(),
-            layer.digest.as_str(),
-            layer.size as u64,
-            &dest,
-            "image",
-        )
-        .await?;
+        download(c, r.repo.as_str(), layer.digest.as_str(), layer.size as u64, &dest, "image").await?;
         return Ok(dest);
     }
     if m.is_dataset() || (m.layers.len() == 1 && m.layers[0].title().is_some() && out.is_none()) {
-        let dir = out
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(&base));
+        let dir = out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(&base));
         for l in &m.layers {
             let title = safe_relative(l.title().context("dataset file without a name")?)?;
             let dest = dir.join(title);
             std::fs::create_dir_all(dest.parent().unwrap())?;
-            download(
-                c,
-                r.repo.as_str(),
-                l.digest.as_str(),
-                l.size as u64,
-                &dest,
-                title,
-            )
-            .await?;
+            download(c, r.repo.as_str(), l.digest.as_str(), l.size as u64, &dest, title).await?;
         }
         return Ok(dir);
     }
     // Any other image: an OCI image layout.
-    let dir = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(&base));
+    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(&base));
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs)?;
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -115,8 +80,7 @@ pub async fn pull(c: &Client, r: &ImageRef, out: Option<&Path>) -> anyhow::Resul
     if let Some(t) = &tag {
         entry["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": t});
     }
-    let index =
-        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]});
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]});
     std::fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
     Ok(dir)
 }
@@ -137,20 +101,11 @@ fn layout_manifest<'a>(
         std::fs::write(blobs.join(&digest[7..]), body)?;
         let m = Manifest::parse(body, Some(mt)).map_err(|e| anyhow!("{}", e.message))?;
         for d in m.config.iter().chain(&m.layers) {
-            download(
-                c,
-                repo,
-                d.digest.as_str(),
-                d.size as u64,
-                &blobs.join(d.digest.hex()),
-                &d.digest.as_str()[7..19],
-            )
-            .await?;
+            download(c, repo, d.digest.as_str(), d.size as u64, &blobs.join(d.digest.hex()), &d.digest.as_str()[7..19])
+                .await?;
         }
         for child in &m.manifests {
-            if ![OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]
-                .contains(&child.media_type.as_str())
-            {
+            if ![OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].contains(&child.media_type.as_str()) {
                 continue;
             }
             let r = ImageRef::parse(&format!("{repo}@{}", child.digest))?;
@@ -183,14 +138,7 @@ fn hash_prefix(path: &Path) -> std::io::Result<(Sha256, u64)> {
 }
 
 /// Downloads one blob to `dest`, resuming `dest.part`, verifying the digest.
-pub async fn download(
-    c: &Client,
-    repo: &str,
-    digest: &str,
-    size: u64,
-    dest: &Path,
-    label: &str,
-) -> anyhow::Result<()> {
+pub async fn download(c: &Client, repo: &str, digest: &str, size: u64, dest: &Path, label: &str) -> anyhow::Result<()> {
     if dest.exists() {
         let d2 = dest.to_path_buf();
         let (h, n) = tokio::task::spawn_blocking(move || hash_prefix(&d2)).await??;
@@ -227,7 +175,9 @@ pub async fn download(
             .with_context(|| format!("cannot write {}", part.display()))?;
         let mut stream = res.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| anyhow!("download of {label} interrupted at {have} bytes ({e}); run the same pull again to resume"))?;
+            let chunk = chunk.map_err(|e| {
+                anyhow!("download of {label} interrupted at {have} bytes ({e}); run the same pull again to resume")
+            })?;
             f.write_all(&chunk)?;
             hasher.update(&chunk);
             have += chunk.len() as u64;

@@ -5,9 +5,7 @@
 
 use crate::{Client, config};
 use anyhow::{Context, anyhow, bail};
-use gantry_domain::manifest::{
-    DATASET_ARTIFACT, DATASET_CONFIG, OCI_MANIFEST, SIF_CONFIG, SIF_LAYER, TITLE,
-};
+use gantry_domain::manifest::{DATASET_ARTIFACT, DATASET_CONFIG, OCI_MANIFEST, SIF_CONFIG, SIF_LAYER, TITLE};
 use gantry_domain::{ImageRef, RefTarget};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -36,15 +34,11 @@ struct Item {
 
 pub fn is_sif(path: &Path) -> bool {
     let mut b = [0u8; 42];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_ok()
-        && &b[32..42] == b"SIF_MAGIC\0"
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut b)).is_ok() && &b[32..42] == b"SIF_MAGIC\0"
 }
 
 fn hash_file(path: &Path, c: &Client, label: &str) -> anyhow::Result<(String, u64)> {
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = f.metadata()?.len();
     let pb = c.bar(size, &format!("hashing {label}"));
     let mut h = Sha256::new();
@@ -71,17 +65,11 @@ fn walk(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
             let t = e.file_type()?;
             let p = e.path();
             if t.is_symlink() {
-                bail!(
-                    "{} is a symbolic link; datasets hold regular files only",
-                    p.display()
-                );
+                bail!("{} is a symbolic link; datasets hold regular files only", p.display());
             } else if t.is_dir() {
                 stack.push(p);
             } else if t.is_file() {
-                let rel = p
-                    .strip_prefix(dir)?
-                    .to_str()
-                    .with_context(|| format!("{} is not UTF-8", p.display()))?;
+                let rel = p.strip_prefix(dir)?.to_str().with_context(|| format!("{} is not UTF-8", p.display()))?;
                 out.push((rel.to_string(), p));
             }
         }
@@ -99,10 +87,7 @@ pub async fn push(c: &Client, src: &Path, r: &ImageRef) -> anyhow::Result<PushRe
     let files: Vec<(String, PathBuf)> = if meta.is_dir() {
         walk(src)?
     } else {
-        let name = src
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("file name is not UTF-8")?;
+        let name = src.file_name().and_then(|n| n.to_str()).context("file name is not UTF-8")?;
         vec![(name.to_string(), src.to_path_buf())]
     };
     let mut items = vec![];
@@ -111,12 +96,7 @@ pub async fn push(c: &Client, src: &Path, r: &ImageRef) -> anyhow::Result<PushRe
             let (c2, p2, t2) = (c.clone(), path.clone(), title.clone());
             tokio::task::spawn_blocking(move || hash_file(&p2, &c2, &t2)).await??
         };
-        items.push(Item {
-            title,
-            path,
-            size,
-            digest,
-        });
+        items.push(Item { title, path, size, digest });
     }
     let repo = r.repo.as_str();
     let config = b"{}".to_vec();
@@ -131,10 +111,7 @@ pub async fn push(c: &Client, src: &Path, r: &ImageRef) -> anyhow::Result<PushRe
         report.blobs_skipped += 1;
     } else {
         let r = c
-            .req(
-                Method::POST,
-                &format!("/v2/{repo}/blobs/uploads/?digest={config_digest}"),
-            )
+            .req(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={config_digest}"))
             .header("content-type", "application/octet-stream")
             .body(config.clone());
         c.send(r, "upload config").await?;
@@ -145,11 +122,7 @@ pub async fn push(c: &Client, src: &Path, r: &ImageRef) -> anyhow::Result<PushRe
             Some(sent) => report.bytes_sent += sent,
         }
     }
-    let layer_type = if sif {
-        SIF_LAYER
-    } else {
-        "application/octet-stream"
-    };
+    let layer_type = if sif { SIF_LAYER } else { "application/octet-stream" };
     let layers: Vec<_> = items
         .iter()
         .map(|it| json!({"mediaType": layer_type, "digest": it.digest, "size": it.size, "annotations": {TITLE: it.title}}))
@@ -188,12 +161,8 @@ async fn blob_exists(c: &Client, repo: &str, digest: &str) -> anyhow::Result<boo
 }
 
 fn state_file(c: &Client, repo: &str, digest: &str) -> anyhow::Result<PathBuf> {
-    let key = hex::encode(Sha256::digest(
-        format!("{}|{repo}|{digest}", c.base).as_bytes(),
-    ));
-    Ok(config::cache_dir()?
-        .join("uploads")
-        .join(format!("{key}.json")))
+    let key = hex::encode(Sha256::digest(format!("{}|{repo}|{digest}", c.base).as_bytes()));
+    Ok(config::cache_dir()?.join("uploads").join(format!("{key}.json")))
 }
 
 fn absolute(c: &Client, loc: &str) -> String {
@@ -206,23 +175,12 @@ fn absolute(c: &Client, loc: &str) -> String {
 
 /// Where an upload session stands: Some(bytes received) or None if it is gone.
 async fn session_offset(c: &Client, loc: &str) -> anyhow::Result<Option<u64>> {
-    let r = c
-        .req(Method::GET, loc)
-        .send()
-        .await
-        .map_err(|e| anyhow!("cannot reach {}: {e}", c.base))?;
+    let r = c.req(Method::GET, loc).send().await.map_err(|e| anyhow!("cannot reach {}: {e}", c.base))?;
     if r.status() != StatusCode::NO_CONTENT {
         return Ok(None);
     }
-    let range = r
-        .headers()
-        .get("range")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("0-0");
-    let end: u64 = range
-        .split_once('-')
-        .and_then(|(_, e)| e.parse().ok())
-        .unwrap_or(0);
+    let range = r.headers().get("range").and_then(|v| v.to_str().ok()).unwrap_or("0-0");
+    let end: u64 = range.split_once('-').and_then(|(_, e)| e.parse().ok()).unwrap_or(0);
     Ok(Some(if end == 0 { 0 } else { end + 1 }))
 }
 
@@ -249,17 +207,9 @@ pub async fn upload_blob(
     let (mut loc, mut offset) = match session {
         Some(s) => s,
         None => {
-            let r = c
-                .send(
-                    c.req(Method::POST, &format!("/v2/{repo}/blobs/uploads/")),
-                    "start upload",
-                )
-                .await?;
-            let loc = r
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .context("server gave no upload location")?;
+            let r = c.send(c.req(Method::POST, &format!("/v2/{repo}/blobs/uploads/")), "start upload").await?;
+            let loc =
+                r.headers().get("location").and_then(|v| v.to_str().ok()).context("server gave no upload location")?;
             let loc = absolute(c, loc);
             std::fs::create_dir_all(state.parent().unwrap())?;
             std::fs::write(&state, serde_json::to_vec(&loc)?)?;
@@ -297,23 +247,15 @@ pub async fn upload_blob(
             }
             Ok(r) if r.status() == StatusCode::RANGE_NOT_SATISFIABLE => {
                 // The server has a different length: ask and continue from there.
-                offset = session_offset(c, &loc)
-                    .await?
-                    .context("upload session vanished; run push again")?;
+                offset = session_offset(c, &loc).await?.context("upload session vanished; run push again")?;
                 pb.set_position(offset);
             }
             Ok(r) => return Err(c.error_of(r, "upload").await),
-            Err(e) => bail!(
-                "upload of {label} interrupted at {offset} bytes ({e}); run the same push again to resume"
-            ),
+            Err(e) => bail!("upload of {label} interrupted at {offset} bytes ({e}); run the same push again to resume"),
         }
     }
     let sep = if loc.contains('?') { '&' } else { '?' };
-    c.send(
-        c.req(Method::PUT, &format!("{loc}{sep}digest={digest}")),
-        "finish upload",
-    )
-    .await?;
+    c.send(c.req(Method::PUT, &format!("{loc}{sep}digest={digest}")), "finish upload").await?;
     pb.finish_and_clear();
     let _ = std::fs::remove_file(&state);
     Ok(Some(size - sent_from))

@@ -38,8 +38,8 @@ impl ErrorKind {
         match self {
             Unauthorized => 401,
             Denied => 403,
-            NameInvalid | DigestInvalid | ManifestInvalid | ManifestBlobUnknown | SizeInvalid
-            | BlobUploadInvalid | Invalid => 400,
+            NameInvalid | DigestInvalid | ManifestInvalid | ManifestBlobUnknown | SizeInvalid | BlobUploadInvalid
+            | Invalid => 400,
             NameUnknown | BlobUnknown | BlobUploadUnknown | ManifestUnknown | NotFound => 404,
             RangeInvalid => 416,
             TooLarge => 413,
@@ -89,10 +89,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-        }
+        Error { kind, message: message.into() }
     }
     pub fn unauthorized(m: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unauthorized, m)

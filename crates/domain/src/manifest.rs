@@ -51,23 +51,15 @@ fn invalid(m: impl Into<String>) -> Error {
 }
 
 fn descriptor(v: &Value, what: &str) -> Result<Descriptor> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| invalid(format!("{what} must be an object")))?;
+    let o = v.as_object().ok_or_else(|| invalid(format!("{what} must be an object")))?;
     let media_type = o
         .get("mediaType")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("{what} has no mediaType")))?
         .to_string();
-    let digest_s = o
-        .get("digest")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(format!("{what} has no digest")))?;
+    let digest_s = o.get("digest").and_then(Value::as_str).ok_or_else(|| invalid(format!("{what} has no digest")))?;
     let digest = Digest::parse(digest_s).map_err(|e| invalid(format!("{what}: {}", e.message)))?;
-    let size = o
-        .get("size")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| invalid(format!("{what} has no size")))?;
+    let size = o.get("size").and_then(Value::as_i64).ok_or_else(|| invalid(format!("{what} has no size")))?;
     if size < 0 {
         return Err(invalid(format!("{what} has a negative size")));
     }
@@ -76,27 +68,14 @@ fn descriptor(v: &Value, what: &str) -> Result<Descriptor> {
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => return Err(invalid(format!("{what}: annotations must be an object"))),
     };
-    let artifact_type = o
-        .get("artifactType")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(Descriptor {
-        media_type,
-        digest,
-        size,
-        annotations,
-        artifact_type,
-    })
+    let artifact_type = o.get("artifactType").and_then(Value::as_str).map(str::to_string);
+    Ok(Descriptor { media_type, digest, size, annotations, artifact_type })
 }
 
 fn descriptors(o: &Map<String, Value>, key: &str) -> Result<Vec<Descriptor>> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(vec![]),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| descriptor(v, &format!("{key}[{i}]")))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().enumerate().map(|(i, v)| descriptor(v, &format!("{key}[{i}]"))).collect(),
         Some(_) => Err(invalid(format!("{key} must be an array"))),
     }
 }
@@ -110,23 +89,18 @@ impl Manifest {
     /// Parses a manifest body. `content_type` is the request's Content-Type; when the
     /// body names a mediaType too, the two must agree.
     pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest> {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| invalid(format!("manifest is not valid JSON: {e}")))?;
-        let o = v
-            .as_object()
-            .ok_or_else(|| invalid("manifest must be a JSON object"))?;
+        let v: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("manifest is not valid JSON: {e}")))?;
+        let o = v.as_object().ok_or_else(|| invalid("manifest must be a JSON object"))?;
         if o.get("schemaVersion").and_then(Value::as_i64) != Some(2) {
             return Err(invalid("schemaVersion must be 2"));
         }
         let body_type = o.get("mediaType").and_then(Value::as_str);
-        let header_type = content_type.map(base_media_type).filter(|t| {
-            !t.is_empty() && *t != "application/json" && *t != "application/octet-stream"
-        });
+        let header_type = content_type
+            .map(base_media_type)
+            .filter(|t| !t.is_empty() && *t != "application/json" && *t != "application/octet-stream");
         let media_type = match (body_type, header_type) {
             (Some(b), Some(h)) if b != h => {
-                return Err(invalid(format!(
-                    "Content-Type {h} does not match the manifest's mediaType {b}"
-                )));
+                return Err(invalid(format!("Content-Type {h} does not match the manifest's mediaType {b}")));
             }
             (Some(b), _) => b.to_string(),
             (None, Some(h)) => h.to_string(),
@@ -142,17 +116,10 @@ impl Manifest {
             None | Some(Value::Null) => None,
             Some(s) => Some(descriptor(s, "subject")?),
         };
-        let artifact_type = o
-            .get("artifactType")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let artifact_type = o.get("artifactType").and_then(Value::as_str).map(str::to_string);
         match media_type.as_str() {
             OCI_MANIFEST | DOCKER_MANIFEST => {
-                let config = descriptor(
-                    o.get("config")
-                        .ok_or_else(|| invalid("manifest has no config"))?,
-                    "config",
-                )?;
+                let config = descriptor(o.get("config").ok_or_else(|| invalid("manifest has no config"))?, "config")?;
                 let layers = descriptors(o, "layers")?;
                 if o.contains_key("manifests") {
                     return Err(invalid("an image manifest cannot have manifests"));
@@ -195,42 +162,26 @@ impl Manifest {
     /// The artifact type shown by the referrers API: `artifactType`, else the config's
     /// media type.
     pub fn effective_artifact_type(&self) -> Option<String> {
-        self.artifact_type
-            .clone()
-            .or_else(|| self.config.as_ref().map(|c| c.media_type.clone()))
+        self.artifact_type.clone().or_else(|| self.config.as_ref().map(|c| c.media_type.clone()))
     }
 
     /// Blobs that must exist for this manifest: config and layers.
     pub fn blobs(&self) -> Vec<Digest> {
-        self.config
-            .iter()
-            .chain(self.layers.iter())
-            .map(|d| d.digest.clone())
-            .collect()
+        self.config.iter().chain(self.layers.iter()).map(|d| d.digest.clone()).collect()
     }
 
     /// Sum of the sizes of what the manifest references.
     pub fn content_size(&self) -> i64 {
-        self.config
-            .iter()
-            .chain(&self.layers)
-            .chain(&self.manifests)
-            .map(|d| d.size)
-            .sum()
+        self.config.iter().chain(&self.layers).chain(&self.manifests).map(|d| d.size).sum()
     }
 
     pub fn is_sif(&self) -> bool {
-        self.config
-            .as_ref()
-            .is_some_and(|c| c.media_type == SIF_CONFIG)
+        self.config.as_ref().is_some_and(|c| c.media_type == SIF_CONFIG)
     }
 
     pub fn is_dataset(&self) -> bool {
         self.artifact_type.as_deref() == Some(DATASET_ARTIFACT)
-            || self
-                .config
-                .as_ref()
-                .is_some_and(|c| c.media_type == DATASET_CONFIG)
+            || self.config.as_ref().is_some_and(|c| c.media_type == DATASET_CONFIG)
     }
 }
 
@@ -264,18 +215,9 @@ mod tests {
             ("not json", None),
             ("[]", None),
             (r#"{"schemaVersion":1}"#, None),
-            (
-                r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#,
-                None,
-            ),
-            (
-                r#"{"schemaVersion":2,"mediaType":"text/plain","config":{}}"#,
-                None,
-            ),
-            (
-                r#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:00","size":1}}"#,
-                None,
-            ),
+            (r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#, None),
+            (r#"{"schemaVersion":2,"mediaType":"text/plain","config":{}}"#, None),
+            (r#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:00","size":1}}"#, None),
             (
                 r#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":-1}}"#,
                 None,
@@ -297,11 +239,7 @@ mod tests {
             r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5}}]}}"#,
             d("m")
         );
-        let m = Manifest::parse(
-            body.as_bytes(),
-            Some(&format!("{OCI_INDEX}; charset=utf-8")),
-        )
-        .unwrap();
+        let m = Manifest::parse(body.as_bytes(), Some(&format!("{OCI_INDEX}; charset=utf-8"))).unwrap();
         assert!(m.is_index());
         assert_eq!(m.manifests.len(), 1);
         assert!(m.blobs().is_empty());

@@ -64,9 +64,7 @@ pub struct CollectionName(String);
 impl CollectionName {
     pub fn parse(s: &str) -> Result<Self> {
         if s.len() > 64 {
-            return Err(name_err(format!(
-                "collection name {s:?} is longer than 64 characters"
-            )));
+            return Err(name_err(format!("collection name {s:?} is longer than 64 characters")));
         }
         if !valid_component(s) {
             return Err(name_err(format!(
@@ -88,15 +86,11 @@ pub struct RepoName(String);
 impl RepoName {
     pub fn parse(s: &str) -> Result<Self> {
         if s.len() > MAX_NAME_LEN {
-            return Err(name_err(format!(
-                "repository name is longer than {MAX_NAME_LEN} characters"
-            )));
+            return Err(name_err(format!("repository name is longer than {MAX_NAME_LEN} characters")));
         }
         let parts: Vec<&str> = s.split('/').collect();
         if parts.len() < 2 {
-            return Err(name_err(format!(
-                "invalid repository name {s:?}: it must be COLLECTION/NAME"
-            )));
+            return Err(name_err(format!("invalid repository name {s:?}: it must be COLLECTION/NAME")));
         }
         for p in &parts {
             if !valid_component(p) {
@@ -134,16 +128,13 @@ impl Tag {
         let ok = !b.is_empty()
             && b.len() <= 128
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
         if ok {
             Ok(Tag(s.to_string()))
         } else {
             Err(Error::new(
                 ErrorKind::ManifestInvalid,
-                format!(
-                    "invalid tag {s:?}: up to 128 letters, digits, '_', '.', '-', not starting with '.' or '-'"
-                ),
+                format!("invalid tag {s:?}: up to 128 letters, digits, '_', '.', '-', not starting with '.' or '-'"),
             ))
         }
     }
@@ -171,11 +162,7 @@ impl Digest {
                 format!("unsupported digest algorithm {alg:?}: only sha256 is accepted"),
             ));
         }
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
+        if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
             return Err(Error::new(
                 ErrorKind::DigestInvalid,
                 format!("invalid digest {s:?}: expected sha256:<64 lowercase hex>"),
@@ -236,11 +223,7 @@ pub enum RefTarget {
 impl RefTarget {
     /// Parses the `<reference>` of `/v2/<name>/manifests/<reference>`.
     pub fn parse(s: &str) -> Result<Self> {
-        if s.contains(':') {
-            Digest::parse(s).map(RefTarget::Digest)
-        } else {
-            Tag::parse(s).map(RefTarget::Tag)
-        }
+        if s.contains(':') { Digest::parse(s).map(RefTarget::Digest) } else { Tag::parse(s).map(RefTarget::Tag) }
     }
 }
 
@@ -264,20 +247,14 @@ impl ImageRef {
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.strip_prefix("oras://").unwrap_or(s);
         if let Some((repo, digest)) = s.split_once('@') {
-            return Ok(ImageRef {
-                repo: RepoName::parse(repo)?,
-                target: RefTarget::Digest(Digest::parse(digest)?),
-            });
+            return Ok(ImageRef { repo: RepoName::parse(repo)?, target: RefTarget::Digest(Digest::parse(digest)?) });
         }
         // A ':' after the last '/' separates the tag.
         let (repo, tag) = match s.rfind(':') {
             Some(i) if !s[i..].contains('/') => (&s[..i], &s[i + 1..]),
             _ => (s, "latest"),
         };
-        Ok(ImageRef {
-            repo: RepoName::parse(repo)?,
-            target: RefTarget::Tag(Tag::parse(tag)?),
-        })
+        Ok(ImageRef { repo: RepoName::parse(repo)?, target: RefTarget::Tag(Tag::parse(tag)?) })
     }
     pub fn tag(&self) -> Option<&Tag> {
         match &self.target {
@@ -302,22 +279,10 @@ mod tests {
 
     #[test]
     fn components_follow_the_oci_grammar() {
-        for ok in [
-            "a",
-            "abc",
-            "a.b",
-            "a_b",
-            "a__b",
-            "a-b",
-            "a---b",
-            "a1.b2_c3__d4-e5",
-            "0",
-        ] {
+        for ok in ["a", "abc", "a.b", "a_b", "a__b", "a-b", "a---b", "a1.b2_c3__d4-e5", "0"] {
             assert!(valid_component(ok), "{ok} should be valid");
         }
-        for bad in [
-            "", ".", "..", "a.", ".a", "a..b", "a___b", "A", "a/b", "a_-b", "-a", "a-", "a b", "ä",
-        ] {
+        for bad in ["", ".", "..", "a.", ".a", "a..b", "a___b", "A", "a/b", "a_-b", "-a", "a-", "a b", "ä"] {
             assert!(!valid_component(bad), "{bad} should be invalid");
         }
     }
@@ -326,27 +291,9 @@ mod tests {
     fn repository_names_need_a_collection() {
         assert!(RepoName::parse("lab/tools").is_ok());
         assert!(RepoName::parse("lab/tools/gcc").is_ok());
-        assert_eq!(
-            RepoName::parse("lab/tools/gcc")
-                .unwrap()
-                .collection()
-                .as_str(),
-            "lab"
-        );
-        assert_eq!(
-            RepoName::parse("lab/tools/gcc").unwrap().image(),
-            "tools/gcc"
-        );
-        for bad in [
-            "tools",
-            "lab/",
-            "/tools",
-            "lab//tools",
-            "lab/../etc",
-            "lab/..",
-            "Lab/tools",
-            "lab/tools/",
-        ] {
+        assert_eq!(RepoName::parse("lab/tools/gcc").unwrap().collection().as_str(), "lab");
+        assert_eq!(RepoName::parse("lab/tools/gcc").unwrap().image(), "tools/gcc");
+        for bad in ["tools", "lab/", "/tools", "lab//tools", "lab/../etc", "lab/..", "Lab/tools", "lab/tools/"] {
             let e = RepoName::parse(bad).unwrap_err();
             assert_eq!(e.kind, ErrorKind::NameInvalid, "{bad}");
         }
@@ -361,10 +308,7 @@ mod tests {
             assert!(Tag::parse(bad).is_err(), "{bad}");
         }
         let d = Digest::of(b"hello");
-        assert_eq!(
-            d.as_str(),
-            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-        );
+        assert_eq!(d.as_str(), "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
         assert!(Digest::parse(d.as_str()).is_ok());
         for bad in [
             "sha256:abc",
@@ -373,11 +317,7 @@ mod tests {
             "sha256:2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824",
             "sha256:../../../../etc/passwd00000000000000000000000000000000000000",
         ] {
-            assert_eq!(
-                Digest::parse(bad).unwrap_err().kind,
-                ErrorKind::DigestInvalid,
-                "{bad}"
-            );
+            assert_eq!(Digest::parse(bad).unwrap_err().kind, ErrorKind::DigestInvalid, "{bad}");
         }
     }
 

@@ -28,9 +28,7 @@ impl Role {
             "viewer" => Ok(Role::Viewer),
             "contributor" => Ok(Role::Contributor),
             "owner" => Ok(Role::Owner),
-            _ => Err(Error::invalid(format!(
-                "unknown role {s:?}: use viewer, contributor or owner"
-            ))),
+            _ => Err(Error::invalid(format!("unknown role {s:?}: use viewer, contributor or owner"))),
         }
     }
 }
@@ -53,9 +51,7 @@ impl Visibility {
         match s {
             "public" => Ok(Visibility::Public),
             "private" => Ok(Visibility::Private),
-            _ => Err(Error::invalid(format!(
-                "unknown visibility {s:?}: use public or private"
-            ))),
+            _ => Err(Error::invalid(format!("unknown visibility {s:?}: use public or private"))),
         }
     }
 }
@@ -79,9 +75,7 @@ impl TokenScope {
         match s {
             "read" => Ok(TokenScope::Read),
             "write" => Ok(TokenScope::Write),
-            _ => Err(Error::invalid(format!(
-                "unknown token scope {s:?}: use read or write"
-            ))),
+            _ => Err(Error::invalid(format!("unknown token scope {s:?}: use read or write"))),
         }
     }
 }
@@ -108,11 +102,7 @@ pub enum Access {
 impl Access {
     /// Decides the caller's access to a collection with the given visibility, where
     /// `role` is the caller's role on it (if any).
-    pub fn decide(
-        caller: Option<&Principal>,
-        visibility: Visibility,
-        role: Option<Role>,
-    ) -> Access {
+    pub fn decide(caller: Option<&Principal>, visibility: Visibility, role: Option<Role>) -> Access {
         let base = match caller {
             Some(p) if p.is_admin => Access::Manage,
             _ => match role {
@@ -123,11 +113,7 @@ impl Access {
                 _ => Access::None,
             },
         };
-        let base = if visibility == Visibility::Public {
-            base.max(Access::Read)
-        } else {
-            base
-        };
+        let base = if visibility == Visibility::Public { base.max(Access::Read) } else { base };
         match caller {
             Some(p) if p.scope == TokenScope::Read => base.min(Access::Read),
             _ => base,
@@ -144,10 +130,7 @@ impl Access {
             return Err(Error::unauthorized("authentication required"));
         }
         if self == Access::None {
-            return Err(Error::new(
-                ErrorKind::NameUnknown,
-                format!("{what} not found"),
-            ));
+            return Err(Error::new(ErrorKind::NameUnknown, format!("{what} not found")));
         }
         let verb = match needed {
             Access::Write => "push to",
@@ -163,12 +146,7 @@ mod tests {
     use super::*;
 
     fn user(admin: bool, scope: TokenScope) -> Principal {
-        Principal {
-            user_id: 1,
-            username: "u".into(),
-            is_admin: admin,
-            scope,
-        }
+        Principal { user_id: 1, username: "u".into(), is_admin: admin, scope }
     }
 
     #[test]
@@ -180,72 +158,24 @@ mod tests {
         assert_eq!(Access::decide(None, Private, None), Access::None);
         assert_eq!(Access::decide(None, Public, None), Access::Read);
         // A role is meaningless without a caller.
-        assert_eq!(
-            Access::decide(None, Private, Some(Role::Owner)),
-            Access::None
-        );
+        assert_eq!(Access::decide(None, Private, Some(Role::Owner)), Access::None);
         assert_eq!(Access::decide(Some(&w), Private, None), Access::None);
         assert_eq!(Access::decide(Some(&w), Public, None), Access::Read);
-        assert_eq!(
-            Access::decide(Some(&w), Private, Some(Role::Viewer)),
-            Access::Read
-        );
-        assert_eq!(
-            Access::decide(Some(&w), Private, Some(Role::Contributor)),
-            Access::Write
-        );
-        assert_eq!(
-            Access::decide(Some(&w), Private, Some(Role::Owner)),
-            Access::Manage
-        );
-        assert_eq!(
-            Access::decide(Some(&r), Private, Some(Role::Owner)),
-            Access::Read
-        );
+        assert_eq!(Access::decide(Some(&w), Private, Some(Role::Viewer)), Access::Read);
+        assert_eq!(Access::decide(Some(&w), Private, Some(Role::Contributor)), Access::Write);
+        assert_eq!(Access::decide(Some(&w), Private, Some(Role::Owner)), Access::Manage);
+        assert_eq!(Access::decide(Some(&r), Private, Some(Role::Owner)), Access::Read);
         assert_eq!(Access::decide(Some(&admin), Private, None), Access::Manage);
-        assert_eq!(
-            Access::decide(Some(&user(true, TokenScope::Read)), Private, None),
-            Access::Read
-        );
+        assert_eq!(Access::decide(Some(&user(true, TokenScope::Read)), Private, None), Access::Read);
     }
 
     #[test]
     fn require_hides_private_things() {
-        assert_eq!(
-            Access::None
-                .require(Access::Read, true, "x")
-                .unwrap_err()
-                .kind,
-            ErrorKind::Unauthorized
-        );
-        assert_eq!(
-            Access::None
-                .require(Access::Read, false, "x")
-                .unwrap_err()
-                .kind,
-            ErrorKind::NameUnknown
-        );
-        assert_eq!(
-            Access::None
-                .require(Access::Write, false, "x")
-                .unwrap_err()
-                .kind,
-            ErrorKind::NameUnknown
-        );
-        assert_eq!(
-            Access::Read
-                .require(Access::Write, false, "x")
-                .unwrap_err()
-                .kind,
-            ErrorKind::Denied
-        );
-        assert_eq!(
-            Access::Read
-                .require(Access::Write, true, "x")
-                .unwrap_err()
-                .kind,
-            ErrorKind::Unauthorized
-        );
+        assert_eq!(Access::None.require(Access::Read, true, "x").unwrap_err().kind, ErrorKind::Unauthorized);
+        assert_eq!(Access::None.require(Access::Read, false, "x").unwrap_err().kind, ErrorKind::NameUnknown);
+        assert_eq!(Access::None.require(Access::Write, false, "x").unwrap_err().kind, ErrorKind::NameUnknown);
+        assert_eq!(Access::Read.require(Access::Write, false, "x").unwrap_err().kind, ErrorKind::Denied);
+        assert_eq!(Access::Read.require(Access::Write, true, "x").unwrap_err().kind, ErrorKind::Unauthorized);
         assert!(Access::Write.require(Access::Write, false, "x").is_ok());
     }
 }

@@ -31,10 +31,7 @@ pub const DT_OCI_ROOT_INDEX: i32 = 0x400a;
 pub const DT_OCI_BLOB: i32 = 0x400b;
 
 fn bad(m: impl Into<String>) -> Error {
-    Error::new(
-        ErrorKind::Invalid,
-        format!("not a valid SIF image: {}", m.into()),
-    )
+    Error::new(ErrorKind::Invalid, format!("not a valid SIF image: {}", m.into()))
 }
 
 fn le_i64(b: &[u8], at: usize) -> i64 {
@@ -133,16 +130,10 @@ impl Header {
         };
         let fs = file_size as i64;
         if !(0..=MAX_DESCRIPTORS).contains(&h.descriptors_total) {
-            return Err(bad(format!(
-                "implausible descriptor count {}",
-                h.descriptors_total
-            )));
+            return Err(bad(format!("implausible descriptor count {}", h.descriptors_total)));
         }
         let need = h.descriptors_total * DESCRIPTOR_LEN as i64;
-        if h.descriptors_offset < HEADER_LEN as i64
-            || h.descriptors_offset
-                .checked_add(need)
-                .is_none_or(|end| end > fs)
+        if h.descriptors_offset < HEADER_LEN as i64 || h.descriptors_offset.checked_add(need).is_none_or(|end| end > fs)
         {
             return Err(bad("descriptor table lies outside the file"));
         }
@@ -181,24 +172,12 @@ pub fn parse_descriptors(b: &[u8], file_size: u64) -> Result<Vec<Descriptor>> {
         let data_type = le_i32(raw, 0);
         let offset = le_i64(raw, 17);
         let size = le_i64(raw, 25);
-        if offset < 0
-            || size < 0
-            || offset
-                .checked_add(size)
-                .is_none_or(|e| e as u64 > file_size)
-        {
-            return Err(bad(format!(
-                "object {} lies outside the file",
-                le_u32(raw, 5)
-            )));
+        if offset < 0 || size < 0 || offset.checked_add(size).is_none_or(|e| e as u64 > file_size) {
+            return Err(bad(format!("object {} lies outside the file", le_u32(raw, 5))));
         }
         let extra = &raw[201..];
         let (fs_type, part_type, arch_code) = if data_type == DT_PARTITION {
-            (
-                Some(le_i32(extra, 0)),
-                Some(le_i32(extra, 4)),
-                Some(cstr(&extra[8..11])),
-            )
+            (Some(le_i32(extra, 0)), Some(le_i32(extra, 4)), Some(cstr(&extra[8..11])))
         } else {
             (None, None, None)
         };
@@ -273,11 +252,7 @@ pub struct SifObject {
 impl SifInfo {
     /// Builds the summary from header and descriptors. `text_of` returns the bytes of a
     /// small object (definition file, labels) when they were read.
-    pub fn build(
-        h: &Header,
-        ds: &[Descriptor],
-        text_of: impl Fn(&Descriptor) -> Option<Vec<u8>>,
-    ) -> SifInfo {
+    pub fn build(h: &Header, ds: &[Descriptor], text_of: impl Fn(&Descriptor) -> Option<Vec<u8>>) -> SifInfo {
         let partitions: Vec<SifPartition> = ds
             .iter()
             .filter(|d| d.data_type == DT_PARTITION)
@@ -285,11 +260,7 @@ impl SifInfo {
                 id: d.id,
                 fs_type: fs_type_name(d.fs_type.unwrap_or(0)).into(),
                 part_type: part_type_name(d.part_type.unwrap_or(0)).into(),
-                architecture: d
-                    .arch_code
-                    .as_deref()
-                    .and_then(arch_name)
-                    .map(str::to_string),
+                architecture: d.arch_code.as_deref().and_then(arch_name).map(str::to_string),
                 size: d.size,
             })
             .collect();
@@ -321,11 +292,7 @@ impl SifInfo {
             partitions,
             objects: ds
                 .iter()
-                .map(|d| SifObject {
-                    id: d.id,
-                    kind: data_type_name(d.data_type).into(),
-                    size: d.size,
-                })
+                .map(|d| SifObject { id: d.id, kind: data_type_name(d.data_type).into(), size: d.size })
                 .collect(),
         }
     }
@@ -341,9 +308,7 @@ pub fn parse_bytes(b: &[u8]) -> Result<SifInfo> {
     let h = Header::parse(b, b.len() as u64)?;
     let r = h.descriptor_range();
     let ds = parse_descriptors(&b[r.start as usize..r.end as usize], b.len() as u64)?;
-    Ok(SifInfo::build(&h, &ds, |d| {
-        wants_text(d).then(|| b[d.offset as usize..(d.offset + d.size) as usize].to_vec())
-    }))
+    Ok(SifInfo::build(&h, &ds, |d| wants_text(d).then(|| b[d.offset as usize..(d.offset + d.size) as usize].to_vec())))
 }
 
 #[cfg(test)]
@@ -388,10 +353,7 @@ mod tests {
         assert_eq!(info.version, "01");
         assert_eq!(info.created, 1_700_000_000);
         assert_eq!(info.architecture.as_deref(), Some("amd64"));
-        assert_eq!(
-            info.definition.as_deref(),
-            Some("Bootstrap: docker\nFrom: alpine\n")
-        );
+        assert_eq!(info.definition.as_deref(), Some("Bootstrap: docker\nFrom: alpine\n"));
         assert_eq!(info.partitions.len(), 1);
         assert_eq!(info.partitions[0].fs_type, "squashfs");
         assert_eq!(info.partitions[0].part_type, "primary-system");

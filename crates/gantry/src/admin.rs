@@ -11,12 +11,7 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
 }
 
 /// Creates a local user; returns its id.
-pub async fn create_user(
-    st: &AppState,
-    name: &str,
-    admin: bool,
-    password: Option<&str>,
-) -> anyhow::Result<i64> {
+pub async fn create_user(st: &AppState, name: &str, admin: bool, password: Option<&str>) -> anyhow::Result<i64> {
     validate_username(name)?;
     let hash = password.map(auth::hash_password).transpose()?;
     let u = st.store.create_user(name, hash.as_deref(), admin).await?;
@@ -26,9 +21,7 @@ pub async fn create_user(
 pub fn validate_username(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-@".contains(&c))
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-@".contains(&c))
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if !ok {
         bail!(
@@ -46,16 +39,10 @@ pub async fn create_token(
     scope: TokenScope,
     expires_days: Option<u64>,
 ) -> anyhow::Result<String> {
-    let u = st
-        .store
-        .user_by_name(user)
-        .await?
-        .with_context(|| format!("no user named {user:?}"))?;
+    let u = st.store.user_by_name(user).await?.with_context(|| format!("no user named {user:?}"))?;
     let token = auth::new_api_token();
     let expires = expires_days.map(|d| now_unix() + (d as i64) * 86_400);
-    st.store
-        .create_token(u.id, label, scope, &auth::hash_token(&token), expires)
-        .await?;
+    st.store.create_token(u.id, label, scope, &auth::hash_token(&token), expires).await?;
     Ok(token)
 }
 
@@ -68,37 +55,20 @@ pub async fn create_collection(
 ) -> anyhow::Result<()> {
     let name = CollectionName::parse(name)?;
     let owner_id = match owner {
-        Some(o) => Some(
-            st.store
-                .user_by_name(o)
-                .await?
-                .with_context(|| format!("no user named {o:?}"))?
-                .id,
-        ),
+        Some(o) => Some(st.store.user_by_name(o).await?.with_context(|| format!("no user named {o:?}"))?.id),
         None => None,
     };
-    st.store
-        .create_collection(name.as_str(), visibility, description, owner_id)
-        .await?;
+    st.store.create_collection(name.as_str(), visibility, description, owner_id).await?;
     Ok(())
 }
 
-pub async fn add_member(
-    st: &AppState,
-    collection: &str,
-    user: &str,
-    role: Role,
-) -> anyhow::Result<()> {
+pub async fn add_member(st: &AppState, collection: &str, user: &str, role: Role) -> anyhow::Result<()> {
     let c = st
         .store
         .collection_access(collection, None)
         .await?
         .with_context(|| format!("no collection named {collection:?}"))?;
-    let u = st
-        .store
-        .user_by_name(user)
-        .await?
-        .with_context(|| format!("no user named {user:?}"))?;
+    let u = st.store.user_by_name(user).await?.with_context(|| format!("no user named {user:?}"))?;
     st.store.set_member(c.collection.id, u.id, role).await?;
     Ok(())
 }

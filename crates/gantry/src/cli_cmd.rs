@@ -15,31 +15,20 @@ fn client() -> anyhow::Result<Client> {
 
 fn parse_ref(s: &str) -> anyhow::Result<ImageRef> {
     ImageRef::parse(s).map_err(|e| {
-        anyhow::anyhow!(
-            "{}; references look like collection/name:tag or collection/name@sha256:…",
-            e.message
-        )
+        anyhow::anyhow!("{}; references look like collection/name:tag or collection/name@sha256:…", e.message)
     })
 }
 
 pub async fn login(url: &str, token_stdin: bool) -> anyhow::Result<()> {
-    let token = match std::env::var("GANTRY_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty() && !token_stdin)
-    {
+    let token = match std::env::var("GANTRY_TOKEN").ok().filter(|t| !t.is_empty() && !token_stdin) {
         Some(t) => t,
         None => {
             if !token_stdin && std::io::stdin().is_terminal() {
-                eprint!(
-                    "API token for {url} (create one with `gantry admin token create` or in Settings): "
-                );
+                eprint!("API token for {url} (create one with `gantry admin token create` or in Settings): ");
                 std::io::stderr().flush().ok();
             }
             let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("read token")?;
+            std::io::stdin().lock().read_line(&mut line).context("read token")?;
             line.trim().to_string()
         }
     };
@@ -49,16 +38,8 @@ pub async fn login(url: &str, token_stdin: bool) -> anyhow::Result<()> {
     let c = Client::new(url, Some(token.clone()))?;
     let me = c.get_json("/api/v1/me", "log in").await?;
     let username = me["username"].as_str().unwrap_or_default().to_string();
-    let path = config::save(&config::Credentials {
-        url: c.base.clone(),
-        token,
-        username: username.clone(),
-    })?;
-    println!(
-        "logged in to {} as {username} (saved in {})",
-        c.base,
-        path.display()
-    );
+    let path = config::save(&config::Credentials { url: c.base.clone(), token, username: username.clone() })?;
+    println!("logged in to {} as {username} (saved in {})", c.base, path.display());
     Ok(())
 }
 
@@ -88,9 +69,7 @@ pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
     let c = client()?;
     match collection {
         None => {
-            let v = c
-                .get_json("/api/v1/collections", "list collections")
-                .await?;
+            let v = c.get_json("/api/v1/collections", "list collections").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v["collections"])?);
                 return Ok(());
@@ -106,12 +85,7 @@ pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
             }
         }
         Some(name) => {
-            let v = c
-                .get_json(
-                    &format!("/api/v1/collections/{name}/images"),
-                    &format!("list {name}"),
-                )
-                .await?;
+            let v = c.get_json(&format!("/api/v1/collections/{name}/images"), &format!("list {name}")).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v["images"])?);
                 return Ok(());
@@ -138,9 +112,7 @@ fn s(v: &Value) -> &str {
 pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
     let c = client()?;
-    let v = c
-        .get_json(&format!("/api/v1/images/{r}"), &r.to_string())
-        .await?;
+    let v = c.get_json(&format!("/api/v1/images/{r}"), &r.to_string()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -148,21 +120,9 @@ pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
     println!("image:        {}", r);
     println!("digest:       {}", s(&v["digest"]));
     println!("kind:         {}", s(&v["kind"]));
-    println!(
-        "size:         {}",
-        human_size(v["size"].as_u64().unwrap_or(0))
-    );
-    println!(
-        "pushed:       {} by {}",
-        s(&v["created"]),
-        s(&v["pushed_by"])
-    );
-    let tags: Vec<&str> = v["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    println!("size:         {}", human_size(v["size"].as_u64().unwrap_or(0)));
+    println!("pushed:       {} by {}", s(&v["created"]), s(&v["pushed_by"]));
+    let tags: Vec<&str> = v["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     println!("tags:         {}", tags.join(", "));
     println!("download:     {}", s(&v["download_url"]));
     if v["kind"] == "sif" {
@@ -171,32 +131,17 @@ pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
         if let Some(l) = v["labels"].as_object() {
             println!("labels:");
             for (k, val) in l {
-                println!(
-                    "  {k}: {}",
-                    val.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| val.to_string())
-                );
+                println!("  {k}: {}", val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string()));
             }
         }
         if let Some(d) = v["definition"].as_str() {
-            println!(
-                "definition:\n{}",
-                d.lines()
-                    .map(|l| format!("  {l}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
+            println!("definition:\n{}", d.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"));
         }
     }
     if let Some(files) = v["files"].as_array() {
         println!("files:");
         for f in files {
-            println!(
-                "  {:>10}  {}",
-                human_size(f["size"].as_u64().unwrap_or(0)),
-                s(&f["path"])
-            );
+            println!("  {:>10}  {}", human_size(f["size"].as_u64().unwrap_or(0)), s(&f["path"]));
         }
     }
     Ok(())
@@ -213,11 +158,7 @@ pub async fn tag(src: &str, dst: &str) -> anyhow::Result<()> {
 pub async fn rm(reference: &str) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
     let c = client()?;
-    c.send(
-        c.req(Method::DELETE, &format!("/api/v1/images/{r}")),
-        &format!("remove {r}"),
-    )
-    .await?;
+    c.send(c.req(Method::DELETE, &format!("/api/v1/images/{r}")), &format!("remove {r}")).await?;
     println!("removed {r}");
     Ok(())
 }

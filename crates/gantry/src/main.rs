@@ -7,11 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "gantry",
-    version,
-    about = "Gantry: container images and datasets, with Globus"
-)]
+#[command(name = "gantry", version, about = "Gantry: container images and datasets, with Globus")]
 struct Cli {
     /// Configuration file (TOML). GANTRY_* environment variables override it.
     #[arg(long, global = true, env = "GANTRY_CONFIG")]
@@ -181,92 +177,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn");
             let st = admin::open(config).await?;
             match cmd {
-                AdminCmd::User {
-                    cmd:
-                        UserCmd::Create {
-                            name,
-                            admin: is_admin,
-                            password_stdin,
-                        },
-                } => {
+                AdminCmd::User { cmd: UserCmd::Create { name, admin: is_admin, password_stdin } } => {
                     let pw = if password_stdin {
                         let mut s = String::new();
-                        std::io::stdin()
-                            .read_to_string(&mut s)
-                            .context("read password from stdin")?;
+                        std::io::stdin().read_to_string(&mut s).context("read password from stdin")?;
                         Some(s.trim_end_matches(['\n', '\r']).to_string())
                     } else {
                         None
                     };
                     admin::create_user(&st, &name, is_admin, pw.as_deref()).await?;
-                    println!(
-                        "created user {name}{}",
-                        if is_admin { " (admin)" } else { "" }
-                    );
+                    println!("created user {name}{}", if is_admin { " (admin)" } else { "" });
                 }
                 AdminCmd::User { cmd: UserCmd::List } => {
                     for u in st.store.list_users().await? {
-                        println!(
-                            "{}\t{}",
-                            u.username,
-                            if u.is_admin { "admin" } else { "user" }
-                        );
+                        println!("{}\t{}", u.username, if u.is_admin { "admin" } else { "user" });
                     }
                 }
-                AdminCmd::Token {
-                    cmd:
-                        TokenCmd::Create {
-                            user,
-                            name,
-                            scope,
-                            expires_days,
-                        },
-                } => {
-                    let t = admin::create_token(
-                        &st,
-                        &user,
-                        &name,
-                        TokenScope::parse(&scope)?,
-                        expires_days,
-                    )
-                    .await?;
+                AdminCmd::Token { cmd: TokenCmd::Create { user, name, scope, expires_days } } => {
+                    let t = admin::create_token(&st, &user, &name, TokenScope::parse(&scope)?, expires_days).await?;
                     println!("{t}");
                 }
-                AdminCmd::Collection {
-                    cmd:
-                        CollectionCmd::Create {
-                            name,
-                            public,
-                            owner,
-                            description,
-                        },
-                } => {
-                    let v = if public {
-                        Visibility::Public
-                    } else {
-                        Visibility::Private
-                    };
+                AdminCmd::Collection { cmd: CollectionCmd::Create { name, public, owner, description } } => {
+                    let v = if public { Visibility::Public } else { Visibility::Private };
                     admin::create_collection(&st, &name, v, owner.as_deref(), &description).await?;
                     println!("created {} collection {name}", v.as_str());
                 }
-                AdminCmd::Collection {
-                    cmd:
-                        CollectionCmd::Member {
-                            collection,
-                            user,
-                            role,
-                        },
-                } => {
+                AdminCmd::Collection { cmd: CollectionCmd::Member { collection, user, role } } => {
                     admin::add_member(&st, &collection, &user, Role::parse(&role)?).await?;
                     println!("{user} is now {role} of {collection}");
                 }
                 AdminCmd::Gc { grace } => {
                     let grace = grace.unwrap_or(st.config.gc_grace_secs);
                     let r = st.gc(grace).await?;
-                    println!(
-                        "removed {} blobs and {} uploads",
-                        r.blobs_removed, r.uploads_removed
-                    );
+                    println!("removed {} blobs and {} uploads", r.blobs_removed, r.uploads_removed);
                 }
             }
             st.store.close().await;
@@ -281,8 +224,7 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -12,8 +12,8 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use gantry_domain::manifest::{self, Manifest};
 use gantry_domain::{
-    Access, CollectionName, Digest, Error, ErrorKind, ImageRef, Principal, RefTarget, RepoName,
-    Result, Role, Tag, TokenScope, Visibility, time,
+    Access, CollectionName, Digest, Error, ErrorKind, ImageRef, Principal, RefTarget, RepoName, Result, Role, Tag,
+    TokenScope, Visibility, time,
 };
 use gantry_store::ManifestRow;
 use serde::Deserialize;
@@ -29,38 +29,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
-        .route(
-            "/api/v1/collections",
-            get(list_collections).post(create_collection),
-        )
-        .route(
-            "/api/v1/collections/{name}",
-            get(get_collection)
-                .patch(update_collection)
-                .delete(delete_collection),
-        )
+        .route("/api/v1/collections", get(list_collections).post(create_collection))
+        .route("/api/v1/collections/{name}", get(get_collection).patch(update_collection).delete(delete_collection))
         .route("/api/v1/collections/{name}/members", get(list_members))
-        .route(
-            "/api/v1/collections/{name}/members/{user}",
-            put(set_member).delete(remove_member),
-        )
+        .route("/api/v1/collections/{name}/members/{user}", put(set_member).delete(remove_member))
         .route("/api/v1/collections/{name}/images", get(collection_images))
         .route("/api/v1/search", get(search))
         .route("/api/v1/repositories/{*name}", get(repository))
-        .route(
-            "/api/v1/images/{*reference}",
-            get(image).delete(delete_image),
-        )
+        .route("/api/v1/images/{*reference}", get(image).delete(delete_image))
         .route("/download/{*rest}", get(download).head(download))
         .fallback(api_not_found)
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> Response {
-    ApiError(Error::not_found(format!(
-        "no such endpoint: {}",
-        uri.path()
-    )))
-    .into_response()
+    ApiError(Error::not_found(format!("no such endpoint: {}", uri.path()))).into_response()
 }
 
 /// An error rendered as `{"error": {"code", "message"}}`.
@@ -79,16 +61,10 @@ impl IntoResponse for ApiError {
             tracing::error!("internal error: {}", e.message);
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (
-            status,
-            Json(json!({"error": {"code": e.kind.code(), "message": e.public_message()}})),
-        )
-            .into_response();
+        let mut r =
+            (status, Json(json!({"error": {"code": e.kind.code(), "message": e.public_message()}}))).into_response();
         if e.kind == ErrorKind::Unauthorized {
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"gantry\""),
-            );
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gantry\""));
         }
         r
     }
@@ -108,9 +84,7 @@ impl FromRequestParts<AppState> for Caller {
 
 impl Caller {
     fn require(&self) -> Result<&Principal> {
-        self.0
-            .as_ref()
-            .ok_or_else(|| Error::unauthorized("authentication required"))
+        self.0.as_ref().ok_or_else(|| Error::unauthorized("authentication required"))
     }
     fn require_write(&self) -> Result<&Principal> {
         let p = self.require()?;
@@ -130,9 +104,7 @@ async fn openapi() -> Response {
 
 async fn me(caller: Caller) -> ApiResult<Json<Value>> {
     let p = caller.require()?;
-    Ok(Json(
-        json!({"username": p.username, "is_admin": p.is_admin, "token_scope": p.scope}),
-    ))
+    Ok(Json(json!({"username": p.username, "is_admin": p.is_admin, "token_scope": p.scope})))
 }
 
 async fn list_tokens(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
@@ -156,45 +128,24 @@ fn default_scope() -> TokenScope {
     TokenScope::Read
 }
 
-async fn create_token(
-    State(st): State<AppState>,
-    caller: Caller,
-    body: Json<NewToken>,
-) -> ApiResult<Response> {
+async fn create_token(State(st): State<AppState>, caller: Caller, body: Json<NewToken>) -> ApiResult<Response> {
     let p = caller.require_write()?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(Error::invalid("token name must be 1 to 100 characters").into());
     }
     let token = auth::new_api_token();
-    let expires = body
-        .expires_days
-        .map(|d| time::now_unix() + d as i64 * 86_400);
-    let row = st
-        .store
-        .create_token(
-            p.user_id,
-            name,
-            body.scope,
-            &auth::hash_token(&token),
-            expires,
-        )
-        .await?;
+    let expires = body.expires_days.map(|d| time::now_unix() + d as i64 * 86_400);
+    let row = st.store.create_token(p.user_id, name, body.scope, &auth::hash_token(&token), expires).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": row.id, "name": row.name, "scope": row.scope, "token": token,
-            "expires": row.expires_at.map(time::rfc3339)}),
-        ),
+        Json(json!({"id": row.id, "name": row.name, "scope": row.scope, "token": token,
+            "expires": row.expires_at.map(time::rfc3339)})),
     )
         .into_response())
 }
 
-async fn revoke_token(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+async fn revoke_token(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let p = caller.require_write()?;
     if !st.store.revoke_token(p.user_id, id).await? {
         return Err(Error::not_found(format!("token {id} not found")).into());
@@ -212,19 +163,10 @@ fn collection_json(c: &gantry_store::Collection, role: Option<Role>, access: Acc
 
 async fn list_collections(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let p = caller.get();
-    let cs = st
-        .store
-        .visible_collections(p.map(|p| p.user_id), p.is_some_and(|p| p.is_admin))
-        .await?;
+    let cs = st.store.visible_collections(p.map(|p| p.user_id), p.is_some_and(|p| p.is_admin)).await?;
     let list: Vec<Value> = cs
         .iter()
-        .map(|ca| {
-            collection_json(
-                &ca.collection,
-                ca.role,
-                Access::decide(p, ca.collection.visibility, ca.role),
-            )
-        })
+        .map(|ca| collection_json(&ca.collection, ca.role, Access::decide(p, ca.collection.visibility, ca.role)))
         .collect();
     Ok(Json(json!({ "collections": list })))
 }
@@ -249,15 +191,8 @@ async fn create_collection(
     }
     check_description(&body.description)?;
     let vis = body.visibility.unwrap_or(st.config.default_visibility);
-    let c = st
-        .store
-        .create_collection(name.as_str(), vis, &body.description, Some(p.user_id))
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(collection_json(&c, Some(Role::Owner), Access::Manage)),
-    )
-        .into_response())
+    let c = st.store.create_collection(name.as_str(), vis, &body.description, Some(p.user_id)).await?;
+    Ok((StatusCode::CREATED, Json(collection_json(&c, Some(Role::Owner), Access::Manage))).into_response())
 }
 
 fn check_description(d: &str) -> Result<()> {
@@ -273,20 +208,11 @@ async fn get_collection(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let name = CollectionName::parse(&name)?;
-    let (c, access) = st
-        .collection_access(caller.get(), &name, Access::Read)
-        .await?;
-    let role = st
-        .store
-        .collection_access(name.as_str(), caller.get().map(|p| p.user_id))
-        .await?
-        .and_then(|ca| ca.role);
+    let (c, access) = st.collection_access(caller.get(), &name, Access::Read).await?;
+    let role = st.store.collection_access(name.as_str(), caller.get().map(|p| p.user_id)).await?.and_then(|ca| ca.role);
     let mut v = collection_json(&c, role, access);
     let repos = st.store.repos_in_collection(c.id).await?;
-    v["images"] = repos
-        .iter()
-        .map(|r| Value::String(r.name.clone()))
-        .collect();
+    v["images"] = repos.iter().map(|r| Value::String(r.name.clone())).collect();
     Ok(Json(v))
 }
 
@@ -306,12 +232,8 @@ async fn update_collection(
     if let Some(d) = &body.description {
         check_description(d)?;
     }
-    st.store
-        .update_collection(c.id, body.visibility, body.description.as_deref())
-        .await?;
-    let (c, access) = st
-        .collection_access(caller.get(), &CollectionName::parse(&name)?, Access::Read)
-        .await?;
+    st.store.update_collection(c.id, body.visibility, body.description.as_deref()).await?;
+    let (c, access) = st.collection_access(caller.get(), &CollectionName::parse(&name)?, Access::Read).await?;
     Ok(Json(collection_json(&c, None, access)))
 }
 
@@ -325,16 +247,10 @@ async fn delete_collection(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_members(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn list_members(State(st): State<AppState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     let c = managed(&st, &caller, &name).await?;
     let ms = st.store.list_members(c.id).await?;
-    Ok(Json(
-        json!({"members": ms.iter().map(|m| json!({"user": m.username, "role": m.role})).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"members": ms.iter().map(|m| json!({"user": m.username, "role": m.role})).collect::<Vec<_>>()})))
 }
 
 #[derive(Deserialize)]
@@ -360,30 +276,20 @@ async fn set_member(
 /// A collection the caller manages (owner or admin).
 async fn managed(st: &AppState, caller: &Caller, name: &str) -> Result<gantry_store::Collection> {
     let name = CollectionName::parse(name)?;
-    Ok(st
-        .collection_access(caller.get(), &name, Access::Manage)
-        .await?
-        .0)
+    Ok(st.collection_access(caller.get(), &name, Access::Manage).await?.0)
 }
 
 async fn user_named(st: &AppState, user: &str) -> Result<gantry_store::User> {
-    st.store
-        .user_by_name(user)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("user {user} not found")))
+    st.store.user_by_name(user).await?.ok_or_else(|| Error::not_found(format!("user {user} not found")))
 }
 
 /// A collection keeps at least one owner.
 async fn ensure_other_owner(st: &AppState, collection_id: i64, user_id: i64) -> Result<()> {
     let ms = st.store.list_members(collection_id).await?;
-    let is_owner = ms
-        .iter()
-        .any(|m| m.user_id == user_id && m.role == Role::Owner);
+    let is_owner = ms.iter().any(|m| m.user_id == user_id && m.role == Role::Owner);
     let owners = ms.iter().filter(|m| m.role == Role::Owner).count();
     if is_owner && owners == 1 {
-        return Err(Error::conflict(
-            "this is the collection's last owner; add another owner first",
-        ));
+        return Err(Error::conflict("this is the collection's last owner; add another owner first"));
     }
     Ok(())
 }
@@ -408,55 +314,31 @@ async fn collection_images(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let name = CollectionName::parse(&name)?;
-    st.collection_access(caller.get(), &name, Access::Read)
-        .await?;
+    st.collection_access(caller.get(), &name, Access::Read).await?;
     let p = caller.get();
     let found = st
         .store
-        .search_tagged(
-            p.map(|p| p.user_id),
-            p.is_some_and(|p| p.is_admin),
-            "",
-            Some(name.as_str()),
-            1000,
-        )
+        .search_tagged(p.map(|p| p.user_id), p.is_some_and(|p| p.is_admin), "", Some(name.as_str()), 1000)
         .await?;
-    let images: Vec<Value> = found
-        .iter()
-        .map(|t| summary(&st, &t.repo, &t.tag, &t.manifest))
-        .collect();
+    let images: Vec<Value> = found.iter().map(|t| summary(&st, &t.repo, &t.tag, &t.manifest)).collect();
     Ok(Json(json!({ "images": images })))
 }
 
 /// What kind of thing a manifest describes.
 pub fn kind_of(row: &ManifestRow) -> &'static str {
-    match (
-        row.media_type.as_str(),
-        row.config_media_type.as_deref(),
-        row.artifact_type.as_deref(),
-    ) {
+    match (row.media_type.as_str(), row.config_media_type.as_deref(), row.artifact_type.as_deref()) {
         (_, Some(manifest::SIF_CONFIG), _) => "sif",
-        (_, Some(manifest::DATASET_CONFIG), _) | (_, _, Some(manifest::DATASET_ARTIFACT)) => {
-            "dataset"
-        }
+        (_, Some(manifest::DATASET_CONFIG), _) | (_, _, Some(manifest::DATASET_ARTIFACT)) => "dataset",
         (manifest::OCI_INDEX | manifest::DOCKER_LIST, _, _) => "index",
-        (
-            _,
-            Some(
-                "application/vnd.oci.image.config.v1+json"
-                | "application/vnd.docker.container.image.v1+json",
-            ),
-            _,
-        ) => "image",
+        (_, Some("application/vnd.oci.image.config.v1+json" | "application/vnd.docker.container.image.v1+json"), _) => {
+            "image"
+        }
         _ => "artifact",
     }
 }
 
 fn summary(st: &AppState, repo: &str, tag: &str, row: &ManifestRow) -> Value {
-    let info: Option<Value> = row
-        .info
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok());
+    let info: Option<Value> = row.info.as_deref().and_then(|s| serde_json::from_str(s).ok());
     json!({
         "ref": format!("{repo}:{tag}"), "repository": repo, "tag": tag, "digest": row.digest,
         "kind": kind_of(row), "size": row.total_size, "created": time::rfc3339(row.created_at),
@@ -467,11 +349,7 @@ fn summary(st: &AppState, repo: &str, tag: &str, row: &ManifestRow) -> Value {
 
 pub fn download_url(st: &AppState, repo: &str, digest: &str, path: Option<&str>) -> String {
     match path {
-        Some(p) => format!(
-            "{}/download/{repo}@{digest}/{}",
-            st.public_url,
-            encode_path(p)
-        ),
+        Some(p) => format!("{}/download/{repo}@{digest}/{}", st.public_url, encode_path(p)),
         None => format!("{}/download/{repo}@{digest}", st.public_url),
     }
 }
@@ -498,11 +376,7 @@ struct SearchQuery {
     limit: Option<i64>,
 }
 
-async fn search(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+async fn search(State(st): State<AppState>, caller: Caller, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
     let p = caller.get();
     if q.q.len() > 200 {
         return Err(Error::invalid("search text is longer than 200 characters").into());
@@ -528,9 +402,7 @@ async fn search(
         .iter()
         .filter(|t| match &label {
             None => true,
-            Some((k, v)) => labels_of(&t.manifest)
-                .get(k)
-                .is_some_and(|have| v.as_ref().is_none_or(|v| have == v)),
+            Some((k, v)) => labels_of(&t.manifest).get(k).is_some_and(|have| v.as_ref().is_none_or(|v| have == v)),
         })
         .take(limit as usize)
         .map(|t| summary(&st, &t.repo, &t.tag, &t.manifest))
@@ -552,23 +424,12 @@ fn labels_of(row: &ManifestRow) -> HashMap<String, String> {
             }
         }
     };
-    add(row
-        .annotations
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok()));
-    add(row
-        .info
-        .as_deref()
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .and_then(|i| i.get("labels").cloned()));
+    add(row.annotations.as_deref().and_then(|s| serde_json::from_str(s).ok()));
+    add(row.info.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).and_then(|i| i.get("labels").cloned()));
     out
 }
 
-async fn repository(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn repository(State(st): State<AppState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     let name = RepoName::parse(&name)?;
     let ctx = st.repo(caller.get(), &name, Access::Read).await?;
     let tags = st.store.tags_in_repo(ctx.repo.id).await?;
@@ -582,11 +443,7 @@ async fn repository(
 }
 
 /// Image detail for `collection/name:tag` or `collection/name@sha256:…`.
-async fn image(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(reference): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn image(State(st): State<AppState>, caller: Caller, Path(reference): Path<String>) -> ApiResult<Json<Value>> {
     let r = ImageRef::parse(&reference)?;
     let ctx = st.repo(caller.get(), &r.repo, Access::Read).await?;
     let row = st.resolve(&ctx.repo, &r.target).await?;
@@ -605,10 +462,7 @@ pub async fn image_detail(st: &AppState, ctx: &RepoCtx, row: &ManifestRow) -> Re
         .filter(|t| t.digest == row.digest)
         .map(|t| t.name)
         .collect();
-    let info: Option<Value> = row
-        .info
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok());
+    let info: Option<Value> = row.info.as_deref().and_then(|s| serde_json::from_str(s).ok());
     let mut v = json!({
         "repository": repo, "collection": ctx.collection.name, "digest": row.digest, "tags": tags,
         "kind": kind_of(row), "media_type": row.media_type, "artifact_type": row.artifact_type,
@@ -632,11 +486,7 @@ pub async fn image_detail(st: &AppState, ctx: &RepoCtx, row: &ManifestRow) -> Re
         v["architecture"] = i.get("architecture").cloned().unwrap_or(Value::Null);
         v["definition"] = i.get("definition").cloned().unwrap_or(Value::Null);
         v["labels"] = i.get("labels").cloned().unwrap_or(Value::Null);
-        v["image_created"] = i
-            .get("created")
-            .and_then(Value::as_i64)
-            .map(time::rfc3339)
-            .into();
+        v["image_created"] = i.get("created").and_then(Value::as_i64).map(time::rfc3339).into();
     }
     if kind_of(row) == "dataset" {
         v["files"] = m
@@ -672,18 +522,13 @@ async fn delete_image(
 
 /// Splits `repo@digest[/path]` or `repo:tag[/path]`.
 pub fn parse_download(rest: &str) -> Result<(RepoName, RefTarget, Option<String>)> {
-    let bad =
-        || Error::not_found("download URLs look like /download/COLLECTION/NAME@sha256:…[/FILE]");
+    let bad = || Error::not_found("download URLs look like /download/COLLECTION/NAME@sha256:…[/FILE]");
     if let Some((repo, after)) = rest.split_once('@') {
         let (d, path) = match after.split_once('/') {
             Some((d, p)) => (d, Some(p.to_string())),
             None => (after, None),
         };
-        return Ok((
-            RepoName::parse(repo)?,
-            RefTarget::Digest(Digest::parse(d)?),
-            path,
-        ));
+        return Ok((RepoName::parse(repo)?, RefTarget::Digest(Digest::parse(d)?), path));
     }
     let (repo, after) = rest.split_once(':').ok_or_else(bad)?;
     let (t, path) = match after.split_once('/') {
@@ -719,13 +564,8 @@ async fn download(
                 .find(|l| l.title() == Some(p.as_str()))
                 .ok_or_else(|| Error::not_found(format!("{p} is not a file of {repo}")))?,
         ),
-        None if m.is_sif() => m
-            .layers
-            .iter()
-            .find(|l| l.media_type == manifest::SIF_LAYER),
-        None if m.layers.len() == 1 && !m.is_dataset() && kind_of(&row) != "image" => {
-            m.layers.first()
-        }
+        None if m.is_sif() => m.layers.iter().find(|l| l.media_type == manifest::SIF_LAYER),
+        None if m.layers.len() == 1 && !m.is_dataset() && kind_of(&row) != "image" => m.layers.first(),
         None => None,
     };
     match layer {
@@ -734,29 +574,16 @@ async fn download(
                 .store
                 .blob_in_repo(ctx.repo.id, &l.digest)
                 .await?
-                .ok_or_else(|| {
-                    Error::internal(format!("blob {} of {repo} is missing", l.digest))
-                })?;
+                .ok_or_else(|| Error::internal(format!("blob {} of {repo} is missing", l.digest)))?;
             let filename = match (&path, m.is_sif()) {
                 (Some(p), _) => p.rsplit('/').next().unwrap_or(p).to_string(),
                 (None, true) => match &tag {
                     Some(t) => format!("{}_{t}.sif", repo.basename()),
                     None => format!("{}.sif", repo.basename()),
                 },
-                (None, false) => l
-                    .title()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| repo.basename().to_string()),
+                (None, false) => l.title().map(str::to_string).unwrap_or_else(|| repo.basename().to_string()),
             };
-            Ok(serve_blob(
-                &st,
-                &l.digest,
-                size as u64,
-                &method,
-                &headers,
-                Some(&filename),
-            )
-            .await?)
+            Ok(serve_blob(&st, &l.digest, size as u64, &method, &headers, Some(&filename)).await?)
         }
         None => {
             let mut r = if method == Method::HEAD {
@@ -767,14 +594,10 @@ async fn download(
             let h = r.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_str(&row.media_type)
-                    .unwrap_or(HeaderValue::from_static("application/json")),
+                HeaderValue::from_str(&row.media_type).unwrap_or(HeaderValue::from_static("application/json")),
             );
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(content.len()));
-            h.insert(
-                header::ETAG,
-                HeaderValue::from_str(&format!("\"{}\"", row.digest)).unwrap(),
-            );
+            h.insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", row.digest)).unwrap());
             Ok(r)
         }
     }
@@ -788,19 +611,9 @@ mod tests {
     fn download_paths() {
         let d = Digest::of(b"x");
         let (r, t, p) = parse_download(&format!("lab/data@{d}/sub/file.txt")).unwrap();
-        assert_eq!(
-            (r.as_str(), t, p.as_deref()),
-            (
-                "lab/data",
-                RefTarget::Digest(d.clone()),
-                Some("sub/file.txt")
-            )
-        );
+        assert_eq!((r.as_str(), t, p.as_deref()), ("lab/data", RefTarget::Digest(d.clone()), Some("sub/file.txt")));
         let (r, t, p) = parse_download("lab/tool:1.0").unwrap();
-        assert_eq!(
-            (r.as_str(), t, p),
-            ("lab/tool", RefTarget::Tag(Tag::parse("1.0").unwrap()), None)
-        );
+        assert_eq!((r.as_str(), t, p), ("lab/tool", RefTarget::Tag(Tag::parse("1.0").unwrap()), None));
         assert!(parse_download("lab/tool").is_err());
         assert!(parse_download("../etc@sha256:00").is_err());
     }

@@ -45,11 +45,7 @@ pub fn hash_password(password: &str) -> Result<String> {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,8 +75,7 @@ pub fn verify_registry_token(key: &[u8], token: &str) -> Option<RegistryClaims> 
     let mut mac = HmacSha256::new_from_slice(key).ok()?;
     mac.update(payload.as_bytes());
     mac.verify_slice(&sig).ok()?;
-    let claims: RegistryClaims =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let claims: RegistryClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     (claims.exp > now_unix()).then_some(claims)
 }
 
@@ -96,29 +91,17 @@ pub fn credentials(headers: &HeaderMap) -> Result<Credentials> {
     let Some(v) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(Credentials::None);
     };
-    let v = v
-        .to_str()
-        .map_err(|_| Error::unauthorized("malformed Authorization header"))?;
+    let v = v.to_str().map_err(|_| Error::unauthorized("malformed Authorization header"))?;
     let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
     match scheme.to_ascii_lowercase().as_str() {
         "basic" => {
-            let raw = STANDARD
-                .decode(rest.trim())
-                .map_err(|_| Error::unauthorized("malformed Basic credentials"))?;
-            let s = String::from_utf8(raw)
-                .map_err(|_| Error::unauthorized("malformed Basic credentials"))?;
-            let (u, p) = s
-                .split_once(':')
-                .ok_or_else(|| Error::unauthorized("malformed Basic credentials"))?;
-            Ok(Credentials::Basic {
-                username: u.to_string(),
-                secret: p.to_string(),
-            })
+            let raw = STANDARD.decode(rest.trim()).map_err(|_| Error::unauthorized("malformed Basic credentials"))?;
+            let s = String::from_utf8(raw).map_err(|_| Error::unauthorized("malformed Basic credentials"))?;
+            let (u, p) = s.split_once(':').ok_or_else(|| Error::unauthorized("malformed Basic credentials"))?;
+            Ok(Credentials::Basic { username: u.to_string(), secret: p.to_string() })
         }
         "bearer" => Ok(Credentials::Bearer(rest.trim().to_string())),
-        _ => Err(Error::unauthorized(
-            "unsupported Authorization scheme: use Basic or Bearer",
-        )),
+        _ => Err(Error::unauthorized("unsupported Authorization scheme: use Basic or Bearer")),
     }
 }
 
@@ -131,9 +114,7 @@ impl AppState {
             Credentials::Basic { username, secret } => {
                 let p = self.principal_from_api_token(&secret).await?;
                 if p.username != username {
-                    return Err(Error::unauthorized(
-                        "the token does not belong to this user",
-                    ));
+                    return Err(Error::unauthorized("the token does not belong to this user"));
                 }
                 Ok(Some(p))
             }
@@ -141,25 +122,18 @@ impl AppState {
                 Ok(Some(self.principal_from_api_token(&t).await?))
             }
             Credentials::Bearer(t) if t.starts_with(REGISTRY_TOKEN_PREFIX) => {
-                let claims = verify_registry_token(&self.registry_key, &t).ok_or_else(|| {
-                    Error::unauthorized("registry token is invalid or expired; log in again")
-                })?;
+                let claims = verify_registry_token(&self.registry_key, &t)
+                    .ok_or_else(|| Error::unauthorized("registry token is invalid or expired; log in again"))?;
                 let Some(user_id) = claims.u else {
                     return Ok(None);
                 };
-                let token_id = claims
-                    .t
-                    .ok_or_else(|| Error::unauthorized("registry token is invalid"))?;
+                let token_id = claims.t.ok_or_else(|| Error::unauthorized("registry token is invalid"))?;
                 let token = self
                     .store
                     .token_by_id(token_id)
                     .await?
                     .filter(|t| t.user_id == user_id && t.expires_at.is_none_or(|e| e > now_unix()))
-                    .ok_or_else(|| {
-                        Error::unauthorized(
-                            "the API token behind this login was revoked; log in again",
-                        )
-                    })?;
+                    .ok_or_else(|| Error::unauthorized("the API token behind this login was revoked; log in again"))?;
                 let user = self
                     .store
                     .user_by_id(user_id)
@@ -170,12 +144,7 @@ impl AppState {
                 } else {
                     TokenScope::Read
                 };
-                Ok(Some(Principal {
-                    user_id,
-                    username: user.username,
-                    is_admin: user.is_admin,
-                    scope,
-                }))
+                Ok(Some(Principal { user_id, username: user.username, is_admin: user.is_admin, scope }))
             }
             Credentials::Bearer(_) => Err(Error::unauthorized("unknown bearer token")),
         }
@@ -191,24 +160,14 @@ impl AppState {
         tokio::spawn(async move {
             let _ = store.touch_token(t.id).await;
         });
-        Ok(Principal {
-            user_id: u.id,
-            username: u.username,
-            is_admin: u.is_admin,
-            scope: t.scope,
-        })
+        Ok(Principal { user_id: u.id, username: u.username, is_admin: u.is_admin, scope: t.scope })
     }
 
     /// Checks Basic credentials for the token endpoint and returns the claims to sign.
     pub async fn registry_login(&self, headers: &HeaderMap) -> Result<RegistryClaims> {
         let exp = now_unix() + self.config.registry_token_secs as i64;
         match credentials(headers)? {
-            Credentials::None => Ok(RegistryClaims {
-                u: None,
-                t: None,
-                s: TokenScope::Read,
-                exp,
-            }),
+            Credentials::None => Ok(RegistryClaims { u: None, t: None, s: TokenScope::Read, exp }),
             Credentials::Basic { username, secret } => {
                 let (t, u) = self
                     .store
@@ -216,12 +175,7 @@ impl AppState {
                     .await?
                     .filter(|(_, u)| u.username == username)
                     .ok_or_else(|| Error::unauthorized("invalid username or token"))?;
-                Ok(RegistryClaims {
-                    u: Some(u.id),
-                    t: Some(t.id),
-                    s: t.scope,
-                    exp,
-                })
+                Ok(RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp })
             }
             Credentials::Bearer(b) if b.starts_with(API_TOKEN_PREFIX) => {
                 let (t, u) = self
@@ -229,16 +183,9 @@ impl AppState {
                     .token_by_hash(&hash_token(&b))
                     .await?
                     .ok_or_else(|| Error::unauthorized("invalid, expired or revoked token"))?;
-                Ok(RegistryClaims {
-                    u: Some(u.id),
-                    t: Some(t.id),
-                    s: t.scope,
-                    exp,
-                })
+                Ok(RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp })
             }
-            Credentials::Bearer(_) => Err(Error::unauthorized(
-                "use Basic credentials (username and API token)",
-            )),
+            Credentials::Bearer(_) => Err(Error::unauthorized("use Basic credentials (username and API token)")),
         }
     }
 }
@@ -250,34 +197,17 @@ mod tests {
     #[test]
     fn registry_tokens_are_signed_and_expire() {
         let key = b"k".repeat(32);
-        let c = RegistryClaims {
-            u: Some(3),
-            t: Some(9),
-            s: TokenScope::Write,
-            exp: now_unix() + 60,
-        };
+        let c = RegistryClaims { u: Some(3), t: Some(9), s: TokenScope::Write, exp: now_unix() + 60 };
         let t = issue_registry_token(&key, &c);
         assert_eq!(verify_registry_token(&key, &t), Some(c.clone()));
         assert_eq!(verify_registry_token(b"other key", &t), None);
         // Tampering with the payload breaks the signature.
-        let forged = RegistryClaims {
-            u: Some(1),
-            ..c.clone()
-        };
+        let forged = RegistryClaims { u: Some(1), ..c.clone() };
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         let sig = t.rsplit('.').next().unwrap();
-        assert_eq!(
-            verify_registry_token(&key, &format!("grt.{forged_payload}.{sig}")),
-            None
-        );
-        let old = RegistryClaims {
-            exp: now_unix() - 1,
-            ..c
-        };
-        assert_eq!(
-            verify_registry_token(&key, &issue_registry_token(&key, &old)),
-            None
-        );
+        assert_eq!(verify_registry_token(&key, &format!("grt.{forged_payload}.{sig}")), None);
+        let old = RegistryClaims { exp: now_unix() - 1, ..c };
+        assert_eq!(verify_registry_token(&key, &issue_registry_token(&key, &old)), None);
     }
 
     #[test]

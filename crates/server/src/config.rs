@@ -31,6 +31,9 @@ pub struct Config {
     pub registry_token_secs: u64,
     /// Log filter (tracing's env-filter syntax).
     pub log: String,
+    /// PEM certificate chain and private key: when both are set, Gantry serves HTTPS.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -47,6 +50,8 @@ impl Default for Config {
             max_manifest_bytes: 4 * 1024 * 1024,
             registry_token_secs: 900,
             log: "info".into(),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -56,14 +61,12 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(gantry_store::redact_url),
-            )
+            .field("database_url", &self.database_url.as_deref().map(gantry_store::redact_url))
             .field("public_url", &self.public_url)
             .field("allow_user_collections", &self.allow_user_collections)
             .field("default_visibility", &self.default_visibility)
             .field("gc_grace_secs", &self.gc_grace_secs)
+            .field("tls_cert_file", &self.tls_cert_file)
             .finish_non_exhaustive()
     }
 }
@@ -77,10 +80,7 @@ impl Config {
         Self::load_from(file, std::env::vars())
     }
 
-    pub fn load_from(
-        file: Option<&Path>,
-        env: impl Iterator<Item = (String, String)>,
-    ) -> anyhow::Result<Config> {
+    pub fn load_from(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = env.collect();
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
@@ -94,8 +94,8 @@ impl Config {
                 let key = key.to_ascii_lowercase();
                 if let Some(base) = key.strip_suffix("_file") {
                     if FILE_KEYS.contains(&base) {
-                        let content = std::fs::read_to_string(v)
-                            .map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
+                        let content =
+                            std::fs::read_to_string(v).map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
                         fig = fig.merge((base, content.trim_end().to_string()));
                     }
                 } else if Config::is_key(&key) {
@@ -103,9 +103,7 @@ impl Config {
                 }
             }
         }
-        let cfg: Config = fig
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -124,6 +122,8 @@ impl Config {
                 | "max_manifest_bytes"
                 | "registry_token_secs"
                 | "log"
+                | "tls_cert_file"
+                | "tls_key_file"
         )
     }
 
@@ -132,6 +132,9 @@ impl Config {
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
             anyhow::bail!("public_url {u:?} must start with http:// or https://");
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            anyhow::bail!("set both tls_cert_file and tls_key_file to serve HTTPS, or neither");
         }
         if self.max_manifest_bytes == 0 {
             anyhow::bail!("max_manifest_bytes must be positive");
@@ -148,14 +151,10 @@ impl Config {
 
     /// The public base URL without a trailing slash.
     pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> String {
+        let scheme = if self.tls_cert_file.is_some() { "https" } else { "http" };
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
-            None => format!(
-                "http://{}",
-                bound
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| self.listen.clone())
-            ),
+            None => format!("{scheme}://{}", bound.map(|a| a.to_string()).unwrap_or_else(|| self.listen.clone())),
         }
     }
 }
@@ -176,11 +175,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect::<Vec<_>>()
-            .into_iter()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>().into_iter()
     }
 
     #[test]
@@ -195,7 +190,11 @@ mod tests {
     fn file_then_env_then_secret_files() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("g.toml");
-        std::fs::write(&f, "listen = \"0.0.0.0:9000\"\ngc_grace_secs = 10\npublic_url = \"https://reg.example.org/\"\n").unwrap();
+        std::fs::write(
+            &f,
+            "listen = \"0.0.0.0:9000\"\ngc_grace_secs = 10\npublic_url = \"https://reg.example.org/\"\n",
+        )
+        .unwrap();
         let secret = dir.path().join("db");
         std::fs::write(&secret, "postgres://u:pw@localhost/g\n").unwrap();
         let c = Config::load_from(
@@ -213,10 +212,7 @@ mod tests {
         assert!(!c.allow_user_collections);
         assert_eq!(c.database_url(), "postgres://u:pw@localhost/g");
         assert_eq!(c.public_url(None), "https://reg.example.org");
-        assert!(
-            !format!("{c:?}").contains("pw"),
-            "secrets are redacted in Debug"
-        );
+        assert!(!format!("{c:?}").contains("pw"), "secrets are redacted in Debug");
     }
 
     #[test]
@@ -224,5 +220,7 @@ mod tests {
         assert!(Config::load_from(None, env(&[("GANTRY_PUBLIC_URL", "ftp://x")])).is_err());
         assert!(Config::load_from(None, env(&[("GANTRY_GC_GRACE_SECS", "soon")])).is_err());
         assert!(Config::load_from(Some(Path::new("/nonexistent.toml")), env(&[])).is_err());
+        let half = Config::load_from(None, env(&[("GANTRY_TLS_CERT_FILE", "/etc/cert.pem")])).unwrap_err();
+        assert!(half.to_string().contains("tls_key_file"), "{half}");
     }
 }

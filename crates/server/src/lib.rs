@@ -6,6 +6,7 @@ pub mod config;
 pub mod oci;
 pub mod registry;
 pub mod state;
+mod tls;
 
 pub use config::Config;
 pub use state::AppState;
@@ -44,19 +45,12 @@ pub struct Running {
 }
 
 /// Binds the configured address and serves until `shutdown` resolves.
-pub async fn serve(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let (running, fut) = start(config, listener, shutdown).await?;
-    tracing::info!(
-        "Gantry listening on {} (public URL {})",
-        running.addr,
-        running.state.public_url
-    );
+    tracing::info!("Gantry listening on {} (public URL {})", running.addr, running.state.public_url);
     fut.await
 }
 
@@ -68,12 +62,17 @@ pub async fn start(
 ) -> anyhow::Result<(Running, impl Future<Output = anyhow::Result<()>>)> {
     let addr = listener.local_addr()?;
     let public_url = config.public_url(Some(addr));
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+        _ => None,
+    };
     let state = AppState::open(config, public_url).await?;
     let app = router(state.clone());
     let fut = async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        match tls {
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
+            Some(acceptor) => tls::serve(listener, acceptor, app, shutdown).await?,
+        }
         Ok(())
     };
     Ok((Running { addr, state }, fut))

@@ -12,18 +12,13 @@ use axum::routing::any;
 use bytes::Bytes;
 use futures::StreamExt;
 use gantry_domain::manifest::OCI_INDEX;
-use gantry_domain::{
-    Access, Digest, Error, ErrorKind, Principal, RefTarget, RepoName, Result, time,
-};
+use gantry_domain::{Access, Digest, Error, ErrorKind, Principal, RefTarget, RepoName, Result, time};
 use gantry_store::Upload;
 use std::collections::HashMap;
 use std::ops::Range;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2", any(v2))
-        .route("/v2/", any(v2))
-        .route("/v2/{*rest}", any(v2))
+    Router::new().route("/v2", any(v2)).route("/v2/", any(v2)).route("/v2/{*rest}", any(v2))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,22 +90,10 @@ pub fn parse_endpoint(rest: &str) -> Result<Endpoint> {
     Err(Error::not_found("no such endpoint in the distribution API"))
 }
 
-async fn v2(
-    State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let rest = uri
-        .path()
-        .strip_prefix("/v2")
-        .unwrap_or("")
-        .strip_prefix('/')
-        .unwrap_or("");
-    let query: HashMap<String, String> = Query::<HashMap<String, String>>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .unwrap_or_default();
+async fn v2(State(st): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let rest = uri.path().strip_prefix("/v2").unwrap_or("").strip_prefix('/').unwrap_or("");
+    let query: HashMap<String, String> =
+        Query::<HashMap<String, String>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let ep = match parse_endpoint(rest) {
         Ok(ep) => ep,
         Err(e) => return error_response(&st, &e, None),
@@ -120,29 +103,19 @@ async fn v2(
         Ok(r) => r,
         Err(e) => error_response(&st, &e, scope),
     };
-    res.headers_mut().insert(
-        "docker-distribution-api-version",
-        HeaderValue::from_static("registry/2.0"),
-    );
+    res.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
     res
 }
 
 /// The token scope a client should ask for, used in the login challenge.
 fn scope_of(ep: &Endpoint, method: &Method) -> Option<String> {
     let name = match ep {
-        Endpoint::Tags(n)
-        | Endpoint::Manifest(n, _)
-        | Endpoint::Blob(n, _)
-        | Endpoint::Referrers(n, _) => n,
+        Endpoint::Tags(n) | Endpoint::Manifest(n, _) | Endpoint::Blob(n, _) | Endpoint::Referrers(n, _) => n,
         Endpoint::UploadStart(n) | Endpoint::Upload(n, _) => n,
         Endpoint::Catalog => return Some("registry:catalog:*".into()),
         _ => return None,
     };
-    let actions = if method == Method::GET || method == Method::HEAD {
-        "pull"
-    } else {
-        "pull,push"
-    };
+    let actions = if method == Method::GET || method == Method::HEAD { "pull" } else { "pull,push" };
     Some(format!("repository:{name}:{actions}"))
 }
 
@@ -153,17 +126,9 @@ pub fn error_response(st: &AppState, e: &Error, scope: Option<String>) -> Respon
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::json!({"errors": [{"code": e.kind.code(), "message": e.public_message(), "detail": {}}]});
-    let mut res = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     if e.kind == ErrorKind::Unauthorized {
-        let mut c = format!(
-            "Bearer realm=\"{}/v2/token\",service=\"gantry\"",
-            st.public_url
-        );
+        let mut c = format!("Bearer realm=\"{}/v2/token\",service=\"gantry\"", st.public_url);
         if let Some(s) = scope {
             c.push_str(&format!(",scope=\"{s}\""));
         }
@@ -179,21 +144,14 @@ fn hv(s: &str) -> HeaderValue {
 }
 
 fn upload_range(size: i64) -> String {
-    if size <= 0 {
-        "0-0".into()
-    } else {
-        format!("0-{}", size - 1)
-    }
+    if size <= 0 { "0-0".into() } else { format!("0-{}", size - 1) }
 }
 
 fn upload_accepted(status: StatusCode, name: &RepoName, up_id: &str, size: i64) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(
-        header::LOCATION,
-        hv(&format!("/v2/{name}/blobs/uploads/{up_id}")),
-    );
+    h.insert(header::LOCATION, hv(&format!("/v2/{name}/blobs/uploads/{up_id}")));
     h.insert(header::RANGE, hv(&upload_range(size)));
     h.insert("docker-upload-uuid", hv(up_id));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -217,23 +175,19 @@ fn accepted() -> Response {
 }
 
 fn json(status: StatusCode, v: &serde_json::Value, content_type: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, content_type.to_string())],
-        v.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, content_type.to_string())], v.to_string()).into_response()
 }
 
 /// Parses `n` (page size) and `last` for paginated lists.
 fn paging(q: &HashMap<String, String>, default: i64) -> Result<(i64, String)> {
-    let n =
-        match q.get("n") {
-            Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                Error::new(ErrorKind::Invalid, format!("invalid page size n={v:?}"))
-            })?,
-            None => default,
-        };
+    let n = match q.get("n") {
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| Error::new(ErrorKind::Invalid, format!("invalid page size n={v:?}")))?,
+        None => default,
+    };
     Ok((n.min(10_000), q.get("last").cloned().unwrap_or_default()))
 }
 
@@ -257,54 +211,27 @@ async fn handle(
     match (ep, method.clone()) {
         (Endpoint::Base, Method::GET | Method::HEAD) => match caller {
             None => Err(Error::unauthorized("authentication required")),
-            Some(_) => Ok(json(
-                StatusCode::OK,
-                &serde_json::json!({}),
-                "application/json",
-            )),
+            Some(_) => Ok(json(StatusCode::OK, &serde_json::json!({}), "application/json")),
         },
         (Endpoint::Catalog, Method::GET) => {
             let (n, last) = paging(q, 100)?;
-            let names = st
-                .store
-                .catalog(
-                    caller.map(|p| p.user_id),
-                    caller.is_some_and(|p| p.is_admin),
-                    &last,
-                    n,
-                )
-                .await?;
-            let mut r = json(
-                StatusCode::OK,
-                &serde_json::json!({ "repositories": names }),
-                "application/json",
-            );
+            let names =
+                st.store.catalog(caller.map(|p| p.user_id), caller.is_some_and(|p| p.is_admin), &last, n).await?;
+            let mut r = json(StatusCode::OK, &serde_json::json!({ "repositories": names }), "application/json");
             if n > 0 && names.len() as i64 == n {
-                r.headers_mut().insert(
-                    header::LINK,
-                    link_next("/v2/_catalog", n, names.last().unwrap()),
-                );
+                r.headers_mut().insert(header::LINK, link_next("/v2/_catalog", n, names.last().unwrap()));
             }
             Ok(r)
         }
         (Endpoint::Tags(name), Method::GET) => {
             let ctx = st.repo(caller, &name, Access::Read).await?;
             let (n, last) = paging(q, 10_000)?;
-            let tags = if n == 0 {
-                vec![]
-            } else {
-                st.store.tag_names(ctx.repo.id, &last, n).await?
-            };
-            let mut r = json(
-                StatusCode::OK,
-                &serde_json::json!({ "name": name.as_str(), "tags": tags }),
-                "application/json",
-            );
+            let tags = if n == 0 { vec![] } else { st.store.tag_names(ctx.repo.id, &last, n).await? };
+            let mut r =
+                json(StatusCode::OK, &serde_json::json!({ "name": name.as_str(), "tags": tags }), "application/json");
             if q.contains_key("n") && n > 0 && tags.len() as i64 == n {
-                r.headers_mut().insert(
-                    header::LINK,
-                    link_next(&format!("/v2/{name}/tags/list"), n, tags.last().unwrap()),
-                );
+                r.headers_mut()
+                    .insert(header::LINK, link_next(&format!("/v2/{name}/tags/list"), n, tags.last().unwrap()));
             }
             Ok(r)
         }
@@ -313,11 +240,7 @@ async fn handle(
             let ctx = st.repo(caller, &name, Access::Read).await?;
             let row = st.resolve(&ctx.repo, &target).await?;
             let content = st.store.manifest_content(row.id).await?;
-            let mut r = Response::new(if m == Method::HEAD {
-                Body::empty()
-            } else {
-                Body::from(content.clone())
-            });
+            let mut r = Response::new(if m == Method::HEAD { Body::empty() } else { Body::from(content.clone()) });
             let h = r.headers_mut();
             h.insert(header::CONTENT_TYPE, hv(&row.media_type));
             h.insert(header::CONTENT_LENGTH, hv(&content.len().to_string()));
@@ -330,25 +253,12 @@ async fn handle(
             let ctx = st.repo_for_push(caller, &name).await?;
             let limit = st.config.max_manifest_bytes;
             let bytes = read_limited(body, limit).await?;
-            let ct = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            let row = st
-                .put_manifest(
-                    caller.expect("push requires a caller"),
-                    &ctx.repo,
-                    &target,
-                    bytes,
-                    ct,
-                )
-                .await?;
+            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let row = st.put_manifest(caller.expect("push requires a caller"), &ctx.repo, &target, bytes, ct).await?;
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::CREATED;
             let h = r.headers_mut();
-            h.insert(
-                header::LOCATION,
-                hv(&format!("/v2/{name}/manifests/{}", row.digest)),
-            );
+            h.insert(header::LOCATION, hv(&format!("/v2/{name}/manifests/{}", row.digest)));
             h.insert("docker-content-digest", hv(&row.digest));
             h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             if let Some(s) = &row.subject {
@@ -364,10 +274,7 @@ async fn handle(
                 RefTarget::Digest(d) => st.store.delete_manifest(ctx.repo.id, d).await?,
             };
             if !gone {
-                return Err(Error::new(
-                    ErrorKind::ManifestUnknown,
-                    format!("manifest {target} not found"),
-                ));
+                return Err(Error::new(ErrorKind::ManifestUnknown, format!("manifest {target} not found")));
             }
             Ok(accepted())
         }
@@ -378,28 +285,18 @@ async fn handle(
                 .store
                 .blob_in_repo(ctx.repo.id, &d)
                 .await?
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::BlobUnknown,
-                        format!("blob {d} not found in {name}"),
-                    )
-                })?;
+                .ok_or_else(|| Error::new(ErrorKind::BlobUnknown, format!("blob {d} not found in {name}")))?;
             serve_blob(st, &d, size as u64, &m, headers, None).await
         }
         (Endpoint::Blob(name, digest), Method::DELETE) => {
             let d = Digest::parse(&digest)?;
             let ctx = st.repo(caller, &name, Access::Manage).await?;
             if !st.store.unlink_blob(ctx.repo.id, &d).await? {
-                return Err(Error::new(
-                    ErrorKind::BlobUnknown,
-                    format!("blob {d} not found in {name}"),
-                ));
+                return Err(Error::new(ErrorKind::BlobUnknown, format!("blob {d} not found in {name}")));
             }
             Ok(accepted())
         }
-        (Endpoint::UploadStart(name), Method::POST) => {
-            upload_start(st, caller, &name, q, headers, body).await
-        }
+        (Endpoint::UploadStart(name), Method::POST) => upload_start(st, caller, &name, q, headers, body).await,
         (Endpoint::Upload(name, id), m) => {
             let ctx = st.repo_for_push(caller, &name).await?;
             let up = st
@@ -407,19 +304,9 @@ async fn handle(
                 .upload(&id)
                 .await?
                 .filter(|u| u.repo_id == ctx.repo.id && u.user_id == caller.map(|p| p.user_id))
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::BlobUploadUnknown,
-                        format!("upload {id} not found"),
-                    )
-                })?;
+                .ok_or_else(|| Error::new(ErrorKind::BlobUploadUnknown, format!("upload {id} not found")))?;
             match m {
-                Method::GET => Ok(upload_accepted(
-                    StatusCode::NO_CONTENT,
-                    &name,
-                    &up.id,
-                    up.size,
-                )),
+                Method::GET => Ok(upload_accepted(StatusCode::NO_CONTENT, &name, &up.id, up.size)),
                 Method::PATCH => {
                     let size = append(st, &up, headers, body).await?;
                     Ok(upload_accepted(StatusCode::ACCEPTED, &name, &up.id, size))
@@ -444,10 +331,7 @@ async fn handle(
             let d = Digest::parse(&digest)?;
             let ctx = st.repo(caller, &name, Access::Read).await?;
             let filter = q.get("artifactType").filter(|s| !s.is_empty());
-            let rows = st
-                .store
-                .referrers(ctx.repo.id, &d, filter.map(String::as_str))
-                .await?;
+            let rows = st.store.referrers(ctx.repo.id, &d, filter.map(String::as_str)).await?;
             let manifests: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|m| {
@@ -455,7 +339,9 @@ async fn handle(
                     if let Some(a) = &m.artifact_type {
                         o["artifactType"] = a.clone().into();
                     }
-                    if let Some(a) = m.annotations.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+                    if let Some(a) =
+                        m.annotations.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+                    {
                         o["annotations"] = a;
                     }
                     o
@@ -464,10 +350,7 @@ async fn handle(
             let idx = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
             let mut r = json(StatusCode::OK, &idx, OCI_INDEX);
             if filter.is_some() {
-                r.headers_mut().insert(
-                    "oci-filters-applied",
-                    HeaderValue::from_static("artifactType"),
-                );
+                r.headers_mut().insert("oci-filters-applied", HeaderValue::from_static("artifactType"));
             }
             Ok(r)
         }
@@ -476,10 +359,7 @@ async fn handle(
 }
 
 fn unsupported() -> Error {
-    Error::new(
-        ErrorKind::Unsupported,
-        "method not supported on this endpoint",
-    )
+    Error::new(ErrorKind::Unsupported, "method not supported on this endpoint")
 }
 
 fn manifest_unknown(e: Error) -> Error {
@@ -488,14 +368,10 @@ fn manifest_unknown(e: Error) -> Error {
 
 async fn read_limited(body: Body, limit: usize) -> Result<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_big = std::error::Error::source(&e)
-            .is_some_and(|s| s.to_string().contains("length limit"))
+        let too_big = std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
             || e.to_string().contains("length limit");
         if too_big {
-            Error::new(
-                ErrorKind::TooLarge,
-                format!("manifest is larger than {limit} bytes"),
-            )
+            Error::new(ErrorKind::TooLarge, format!("manifest is larger than {limit} bytes"))
         } else {
             Error::invalid(format!("could not read request body: {e}"))
         }
@@ -525,10 +401,7 @@ async fn upload_start(
         }
     }
     let id = random_hex(16);
-    let up = st
-        .store
-        .create_upload(&id, ctx.repo.id, caller.map(|p| p.user_id))
-        .await?;
+    let up = st.store.create_upload(&id, ctx.repo.id, caller.map(|p| p.user_id)).await?;
     st.blobs.begin(&id).await?;
     if let Some(digest) = q.get("digest") {
         let d = Digest::parse(digest)?;
@@ -536,19 +409,12 @@ async fn upload_start(
         st.commit_upload(&up, size as u64, &d).await?;
         return Ok(blob_created(name, &d));
     }
-    let size = if has_body(headers) {
-        append(st, &up, headers, body).await?
-    } else {
-        0
-    };
+    let size = if has_body(headers) { append(st, &up, headers, body).await? } else { 0 };
     Ok(upload_accepted(StatusCode::ACCEPTED, name, &id, size))
 }
 
 fn has_body(headers: &HeaderMap) -> bool {
-    let len = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     match len {
         Some(n) => n > 0,
         None => headers.contains_key(header::TRANSFER_ENCODING),
@@ -563,22 +429,11 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>> {
     let s = v.to_str().unwrap_or("").trim();
     let s = s.strip_prefix("bytes ").unwrap_or(s);
     let s = s.split('/').next().unwrap_or("");
-    let (a, b) = s
-        .split_once('-')
-        .ok_or_else(|| Error::new(ErrorKind::RangeInvalid, "malformed Content-Range"))?;
-    let a: u64 = a
-        .trim()
-        .parse()
-        .map_err(|_| Error::new(ErrorKind::RangeInvalid, "malformed Content-Range"))?;
-    let b: u64 = b
-        .trim()
-        .parse()
-        .map_err(|_| Error::new(ErrorKind::RangeInvalid, "malformed Content-Range"))?;
+    let (a, b) = s.split_once('-').ok_or_else(|| Error::new(ErrorKind::RangeInvalid, "malformed Content-Range"))?;
+    let a: u64 = a.trim().parse().map_err(|_| Error::new(ErrorKind::RangeInvalid, "malformed Content-Range"))?;
+    let b: u64 = b.trim().parse().map_err(|_| Error::new(ErrorKind::RangeInvalid, "malformed Content-Range"))?;
     if b < a {
-        return Err(Error::new(
-            ErrorKind::RangeInvalid,
-            "Content-Range ends before it starts",
-        ));
+        return Err(Error::new(ErrorKind::RangeInvalid, "Content-Range ends before it starts"));
     }
     Ok(Some((a, b)))
 }
@@ -589,37 +444,22 @@ async fn append(st: &AppState, up: &Upload, headers: &HeaderMap, body: Body) -> 
         if start != up.size as u64 {
             return Err(Error::new(
                 ErrorKind::RangeInvalid,
-                format!(
-                    "chunk starts at {start} but the upload has {} bytes; resume from there",
-                    up.size
-                ),
+                format!("chunk starts at {start} but the upload has {} bytes; resume from there", up.size),
             ));
         }
-        let len = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if len.is_some_and(|l| l != end - start + 1) {
-            return Err(Error::new(
-                ErrorKind::RangeInvalid,
-                "Content-Length does not match Content-Range",
-            ));
+            return Err(Error::new(ErrorKind::RangeInvalid, "Content-Length does not match Content-Range"));
         }
     }
     let stream = body.into_data_stream();
     let a = st.blobs.append(&up.id, up.size as u64, stream).await?;
     let size = a.size as i64;
     if !st.store.advance_upload(&up.id, up.size, size).await? {
-        return Err(Error::new(
-            ErrorKind::RangeInvalid,
-            "the upload was changed by another request; check its status",
-        ));
+        return Err(Error::new(ErrorKind::RangeInvalid, "the upload was changed by another request; check its status"));
     }
     if a.interrupted {
-        return Err(Error::new(
-            ErrorKind::BlobUploadInvalid,
-            format!("request body ended early; {size} bytes kept"),
-        ));
+        return Err(Error::new(ErrorKind::BlobUploadInvalid, format!("request body ended early; {size} bytes kept")));
     }
     Ok(size)
 }
@@ -628,12 +468,8 @@ async fn append(st: &AppState, up: &Upload, headers: &HeaderMap, body: Body) -> 
 pub fn parse_range(h: Option<&HeaderValue>, size: u64) -> Result<Option<Range<u64>>> {
     let Some(h) = h else { return Ok(None) };
     let s = h.to_str().unwrap_or("").trim();
-    let unsatisfiable = || {
-        Error::new(
-            ErrorKind::RangeInvalid,
-            format!("range {s:?} cannot be satisfied for {size} bytes"),
-        )
-    };
+    let unsatisfiable =
+        || Error::new(ErrorKind::RangeInvalid, format!("range {s:?} cannot be satisfied for {size} bytes"));
     let Some(spec) = s.strip_prefix("bytes=") else {
         return Err(unsatisfiable());
     };
@@ -653,9 +489,7 @@ pub fn parse_range(h: Option<&HeaderValue>, size: u64) -> Result<Option<Range<u6
         let end = if b.is_empty() {
             size.saturating_sub(1)
         } else {
-            b.parse::<u64>()
-                .map_err(|_| unsatisfiable())?
-                .min(size.saturating_sub(1))
+            b.parse::<u64>().map_err(|_| unsatisfiable())?.min(size.saturating_sub(1))
         };
         if start >= size || end < start {
             return Err(unsatisfiable());
@@ -689,8 +523,7 @@ pub async fn serve_blob(
         Ok(r) => r,
         Err(e) => {
             let mut r = error_response(st, &e, None);
-            r.headers_mut()
-                .insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
+            r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
             return Ok(r);
         }
     };
@@ -702,26 +535,18 @@ pub async fn serve_blob(
         Body::empty()
     } else {
         let stream = st.blobs.open(d, range.clone()).await?;
-        Body::from_stream(
-            stream.map(|r| r.inspect_err(|e| tracing::warn!("blob stream failed: {e}"))),
-        )
+        Body::from_stream(stream.map(|r| r.inspect_err(|e| tracing::warn!("blob stream failed: {e}"))))
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ETAG, hv(&etag));
     h.insert("docker-content-digest", hv(d.as_str()));
     if let Some(r) = &range {
-        h.insert(
-            header::CONTENT_RANGE,
-            hv(&format!("bytes {}-{}/{size}", r.start, r.end - 1)),
-        );
+        h.insert(header::CONTENT_RANGE, hv(&format!("bytes {}-{}/{size}", r.start, r.end - 1)));
     }
     if let Some(f) = filename {
         h.insert(header::CONTENT_DISPOSITION, hv(&content_disposition(f)));
@@ -732,16 +557,8 @@ pub async fn serve_blob(
 /// `attachment; filename="…"` with a safe ASCII fallback and the UTF-8 form.
 pub fn content_disposition(name: &str) -> String {
     let base = name.rsplit('/').next().unwrap_or(name);
-    let ascii: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != ';' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let ascii: String =
+        base.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' && c != ';' { c } else { '_' }).collect();
     let mut enc = String::new();
     for b in base.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -754,20 +571,12 @@ pub fn content_disposition(name: &str) -> String {
 }
 
 /// `GET|POST /v2/token`: the Docker-style token endpoint.
-async fn token(
-    st: &AppState,
-    method: &Method,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response> {
+async fn token(st: &AppState, method: &Method, headers: &HeaderMap, body: Body) -> Result<Response> {
     let claims = if *method == Method::POST {
         // OAuth2 form: grant_type=password with username and password (an API token).
         let raw = read_limited(body, 64 * 1024).await?;
         let form: HashMap<String, String> = serde_json::from_value(serde_json::Value::Object(
-            url_form(&raw)
-                .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
-                .collect(),
+            url_form(&raw).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect(),
         ))
         .unwrap_or_default();
         if let (Some(u), Some(p)) = (form.get("username"), form.get("password")) {
@@ -801,10 +610,7 @@ fn url_form(raw: &[u8]) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            )
+            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
         })
         .collect()
 }
@@ -821,89 +627,37 @@ mod tests {
     fn endpoints_with_slashes_in_names() {
         assert_eq!(parse_endpoint("").unwrap(), Endpoint::Base);
         assert_eq!(parse_endpoint("_catalog").unwrap(), Endpoint::Catalog);
-        assert_eq!(
-            parse_endpoint("a/b/c/tags/list").unwrap(),
-            Endpoint::Tags(rn("a/b/c"))
-        );
-        assert_eq!(
-            parse_endpoint("a/blobs/manifests/v1").unwrap(),
-            Endpoint::Manifest(rn("a/blobs"), "v1".into())
-        );
-        assert_eq!(
-            parse_endpoint("a/b/blobs/uploads/").unwrap(),
-            Endpoint::UploadStart(rn("a/b"))
-        );
-        assert_eq!(
-            parse_endpoint("a/b/blobs/uploads").unwrap(),
-            Endpoint::UploadStart(rn("a/b"))
-        );
-        assert_eq!(
-            parse_endpoint("a/b/blobs/uploads/xyz").unwrap(),
-            Endpoint::Upload(rn("a/b"), "xyz".into())
-        );
-        assert_eq!(
-            parse_endpoint("a/b/blobs/sha256%3Aab").unwrap(),
-            Endpoint::Blob(rn("a/b"), "sha256:ab".into())
-        );
+        assert_eq!(parse_endpoint("a/b/c/tags/list").unwrap(), Endpoint::Tags(rn("a/b/c")));
+        assert_eq!(parse_endpoint("a/blobs/manifests/v1").unwrap(), Endpoint::Manifest(rn("a/blobs"), "v1".into()));
+        assert_eq!(parse_endpoint("a/b/blobs/uploads/").unwrap(), Endpoint::UploadStart(rn("a/b")));
+        assert_eq!(parse_endpoint("a/b/blobs/uploads").unwrap(), Endpoint::UploadStart(rn("a/b")));
+        assert_eq!(parse_endpoint("a/b/blobs/uploads/xyz").unwrap(), Endpoint::Upload(rn("a/b"), "xyz".into()));
+        assert_eq!(parse_endpoint("a/b/blobs/sha256%3Aab").unwrap(), Endpoint::Blob(rn("a/b"), "sha256:ab".into()));
         assert_eq!(
             parse_endpoint("a/b/referrers/sha256:ab").unwrap(),
             Endpoint::Referrers(rn("a/b"), "sha256:ab".into())
         );
-        assert_eq!(
-            parse_endpoint("a/../b/manifests/x").unwrap_err().kind,
-            ErrorKind::NameInvalid
-        );
-        assert_eq!(
-            parse_endpoint("single/manifests/x").unwrap_err().kind,
-            ErrorKind::NameInvalid
-        );
-        assert_eq!(
-            parse_endpoint("nothing/here").unwrap_err().kind,
-            ErrorKind::NotFound
-        );
+        assert_eq!(parse_endpoint("a/../b/manifests/x").unwrap_err().kind, ErrorKind::NameInvalid);
+        assert_eq!(parse_endpoint("single/manifests/x").unwrap_err().kind, ErrorKind::NameInvalid);
+        assert_eq!(parse_endpoint("nothing/here").unwrap_err().kind, ErrorKind::NotFound);
     }
 
     #[test]
     fn ranges() {
         let h = |s: &str| HeaderValue::from_str(s).unwrap();
-        assert_eq!(
-            parse_range(Some(&h("bytes=0-9")), 100).unwrap(),
-            Some(0..10)
-        );
-        assert_eq!(
-            parse_range(Some(&h("bytes=90-")), 100).unwrap(),
-            Some(90..100)
-        );
-        assert_eq!(
-            parse_range(Some(&h("bytes=-10")), 100).unwrap(),
-            Some(90..100)
-        );
-        assert_eq!(
-            parse_range(Some(&h("bytes=50-500")), 100).unwrap(),
-            Some(50..100)
-        );
+        assert_eq!(parse_range(Some(&h("bytes=0-9")), 100).unwrap(), Some(0..10));
+        assert_eq!(parse_range(Some(&h("bytes=90-")), 100).unwrap(), Some(90..100));
+        assert_eq!(parse_range(Some(&h("bytes=-10")), 100).unwrap(), Some(90..100));
+        assert_eq!(parse_range(Some(&h("bytes=50-500")), 100).unwrap(), Some(50..100));
         assert_eq!(parse_range(None, 100).unwrap(), None);
-        for bad in [
-            "bytes=100-",
-            "bytes=5-2",
-            "bytes=x-",
-            "items=0-1",
-            "bytes=-0",
-        ] {
-            assert_eq!(
-                parse_range(Some(&h(bad)), 100).unwrap_err().kind,
-                ErrorKind::RangeInvalid,
-                "{bad}"
-            );
+        for bad in ["bytes=100-", "bytes=5-2", "bytes=x-", "items=0-1", "bytes=-0"] {
+            assert_eq!(parse_range(Some(&h(bad)), 100).unwrap_err().kind, ErrorKind::RangeInvalid, "{bad}");
         }
     }
 
     #[test]
     fn dispositions_are_safe() {
-        assert_eq!(
-            content_disposition("a.sif"),
-            "attachment; filename=\"a.sif\"; filename*=UTF-8''a.sif"
-        );
+        assert_eq!(content_disposition("a.sif"), "attachment; filename=\"a.sif\"; filename*=UTF-8''a.sif");
         let d = content_disposition("dir/x\"y;z.txt");
         assert!(d.starts_with("attachment; filename=\"x_y_z.txt\""), "{d}");
     }

@@ -5,8 +5,8 @@ use crate::state::AppState;
 use bytes::Bytes;
 use gantry_domain::manifest::{self, Manifest};
 use gantry_domain::{
-    Access, CollectionName, Digest, Error, ErrorKind, Principal, RefTarget, RepoName, Result,
-    TokenScope, sif, time::now_unix,
+    Access, CollectionName, Digest, Error, ErrorKind, Principal, RefTarget, RepoName, Result, TokenScope, sif,
+    time::now_unix,
 };
 use gantry_store::{Collection, ManifestRow, NewManifest, Repo, Upload};
 use std::time::Duration;
@@ -34,17 +34,11 @@ impl AppState {
         name: &CollectionName,
         needed: Access,
     ) -> Result<(Collection, Access)> {
-        let found = self
-            .store
-            .collection_access(name.as_str(), caller.map(|p| p.user_id))
-            .await?;
+        let found = self.store.collection_access(name.as_str(), caller.map(|p| p.user_id)).await?;
         let Some(ca) = found else {
             return Err(match caller {
                 None => Error::unauthorized("authentication required"),
-                Some(_) => Error::new(
-                    ErrorKind::NameUnknown,
-                    format!("collection {name} not found"),
-                ),
+                Some(_) => Error::new(ErrorKind::NameUnknown, format!("collection {name} not found")),
             });
         };
         let access = Access::decide(caller, ca.collection.visibility, ca.role);
@@ -53,58 +47,29 @@ impl AppState {
     }
 
     /// An existing repository the caller may access as `needed`.
-    pub async fn repo(
-        &self,
-        caller: Option<&Principal>,
-        name: &RepoName,
-        needed: Access,
-    ) -> Result<RepoCtx> {
-        let (collection, access) = self
-            .collection_access(caller, &name.collection(), needed.min(Access::Read))
-            .await?;
+    pub async fn repo(&self, caller: Option<&Principal>, name: &RepoName, needed: Access) -> Result<RepoCtx> {
+        let (collection, access) = self.collection_access(caller, &name.collection(), needed.min(Access::Read)).await?;
         let repo = self.store.repo_by_name(name.as_str()).await?;
         let Some(repo) = repo else {
-            return Err(Error::new(
-                ErrorKind::NameUnknown,
-                format!("repository {name} not found"),
-            ));
+            return Err(Error::new(ErrorKind::NameUnknown, format!("repository {name} not found")));
         };
         access.require(needed, caller.is_none(), &format!("repository {name}"))?;
-        Ok(RepoCtx {
-            repo,
-            collection,
-            access,
-        })
+        Ok(RepoCtx { repo, collection, access })
     }
 
     /// A repository to push to, creating the collection (owned by the caller) and the
     /// repository on first push when that is allowed.
-    pub async fn repo_for_push(
-        &self,
-        caller: Option<&Principal>,
-        name: &RepoName,
-    ) -> Result<RepoCtx> {
+    pub async fn repo_for_push(&self, caller: Option<&Principal>, name: &RepoName) -> Result<RepoCtx> {
         let Some(p) = caller else {
             return Err(Error::unauthorized("authentication required to push"));
         };
         let cname = name.collection();
-        if self
-            .store
-            .collection_access(cname.as_str(), Some(p.user_id))
-            .await?
-            .is_none()
-        {
+        if self.store.collection_access(cname.as_str(), Some(p.user_id)).await?.is_none() {
             self.create_collection_on_push(p, &cname).await?;
         }
-        let (collection, access) = self
-            .collection_access(caller, &cname, Access::Write)
-            .await?;
+        let (collection, access) = self.collection_access(caller, &cname, Access::Write).await?;
         let repo = self.store.ensure_repo(collection.id, name.as_str()).await?;
-        Ok(RepoCtx {
-            repo,
-            collection,
-            access,
-        })
+        Ok(RepoCtx { repo, collection, access })
     }
 
     async fn create_collection_on_push(&self, p: &Principal, name: &CollectionName) -> Result<()> {
@@ -116,16 +81,7 @@ impl AppState {
                 "collection {name} does not exist and only admins may create collections here; ask an admin to create it"
             )));
         }
-        match self
-            .store
-            .create_collection(
-                name.as_str(),
-                self.config.default_visibility,
-                "",
-                Some(p.user_id),
-            )
-            .await
-        {
+        match self.store.create_collection(name.as_str(), self.config.default_visibility, "", Some(p.user_id)).await {
             Ok(_) => Ok(()),
             // Someone else created it at the same moment: fine, access is checked next.
             Err(e) if e.kind == ErrorKind::Conflict => Ok(()),
@@ -145,11 +101,7 @@ impl AppState {
         for _ in 0..300 {
             if self.store.blob_size(digest).await?.is_some() {
                 // The bytes are already stored (an available row guarantees it).
-                if self
-                    .store
-                    .commit_blob(up.repo_id, digest, size as i64)
-                    .await?
-                {
+                if self.store.commit_blob(up.repo_id, digest, size as i64).await? {
                     if !published {
                         self.blobs.discard(&up.id).await?;
                     }
@@ -163,21 +115,14 @@ impl AppState {
                     self.blobs.publish_upload(&up.id, digest).await?;
                     published = true;
                 }
-                if self
-                    .store
-                    .commit_blob(up.repo_id, digest, size as i64)
-                    .await?
-                {
+                if self.store.commit_blob(up.repo_id, digest, size as i64).await? {
                     self.store.delete_upload(&up.id).await?;
                     return Ok(());
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(Error::new(
-            ErrorKind::Unavailable,
-            "the blob is being garbage-collected; retry the upload",
-        ))
+        Err(Error::new(ErrorKind::Unavailable, "the blob is being garbage-collected; retry the upload"))
     }
 
     /// Validates and stores a manifest pushed to `reference` of the repository.
@@ -192,10 +137,7 @@ impl AppState {
         if body.len() > self.config.max_manifest_bytes {
             return Err(Error::new(
                 ErrorKind::TooLarge,
-                format!(
-                    "manifest is larger than {} bytes",
-                    self.config.max_manifest_bytes
-                ),
+                format!("manifest is larger than {} bytes", self.config.max_manifest_bytes),
             ));
         }
         let m = Manifest::parse(&body, content_type)?;
@@ -219,11 +161,7 @@ impl AppState {
                 check_relative_path(title)?;
             }
         }
-        let info = if m.is_sif() {
-            self.sif_summary(repo, &m).await
-        } else {
-            None
-        };
+        let info = if m.is_sif() { self.sif_summary(repo, &m).await } else { None };
         let new = NewManifest {
             digest,
             media_type: m.media_type.clone(),
@@ -231,10 +169,7 @@ impl AppState {
             config_media_type: m.config.as_ref().map(|c| c.media_type.clone()),
             content: body.to_vec(),
             subject: m.subject.as_ref().map(|s| s.digest.clone()),
-            annotations: m
-                .annotations
-                .as_ref()
-                .map(|a| serde_json::Value::Object(a.clone()).to_string()),
+            annotations: m.annotations.as_ref().map(|a| serde_json::Value::Object(a.clone()).to_string()),
             info: info.map(|v| v.to_string()),
             blobs: m.blobs(),
             children: m.manifests.iter().map(|d| d.digest.clone()).collect(),
@@ -250,16 +185,9 @@ impl AppState {
 
     /// Reads the SIF header of the image layer; a broken SIF is noted, not fatal.
     async fn sif_summary(&self, repo: &Repo, m: &Manifest) -> Option<serde_json::Value> {
-        let layer = m
-            .layers
-            .iter()
-            .find(|l| l.media_type == manifest::SIF_LAYER)?;
+        let layer = m.layers.iter().find(|l| l.media_type == manifest::SIF_LAYER)?;
         // Only read blobs that really are in this repository.
-        let size = self
-            .store
-            .blob_in_repo(repo.id, &layer.digest)
-            .await
-            .ok()??;
+        let size = self.store.blob_in_repo(repo.id, &layer.digest).await.ok()??;
         match self.read_sif(&layer.digest, size as u64).await {
             Ok(info) => serde_json::to_value(info).ok(),
             Err(e) => {
@@ -270,25 +198,17 @@ impl AppState {
     }
 
     pub async fn read_sif(&self, d: &Digest, size: u64) -> Result<sif::SifInfo> {
-        let head = self
-            .blobs
-            .read_range(d, 0..(sif::HEADER_LEN as u64).min(size))
-            .await?;
+        let head = self.blobs.read_range(d, 0..(sif::HEADER_LEN as u64).min(size)).await?;
         let h = sif::Header::parse(&head, size)?;
         let r = h.descriptor_range();
         let table = self.blobs.read_range(d, r).await?;
         let ds = sif::parse_descriptors(&table, size)?;
         let mut texts = std::collections::HashMap::new();
         for desc in ds.iter().filter(|d| sif::wants_text(d)) {
-            let b = self
-                .blobs
-                .read_range(d, desc.offset as u64..(desc.offset + desc.size) as u64)
-                .await?;
+            let b = self.blobs.read_range(d, desc.offset as u64..(desc.offset + desc.size) as u64).await?;
             texts.insert(desc.id, b.to_vec());
         }
-        Ok(sif::SifInfo::build(&h, &ds, |desc| {
-            texts.get(&desc.id).cloned()
-        }))
+        Ok(sif::SifInfo::build(&h, &ds, |desc| texts.get(&desc.id).cloned()))
     }
 
     /// The manifest a reference points at.
@@ -297,12 +217,7 @@ impl AppState {
             RefTarget::Tag(t) => self.store.manifest_by_tag(repo.id, t).await?,
             RefTarget::Digest(d) => self.store.manifest_by_digest(repo.id, d).await?,
         };
-        m.ok_or_else(|| {
-            Error::new(
-                ErrorKind::ManifestUnknown,
-                format!("manifest {target} not found in {}", repo.name),
-            )
-        })
+        m.ok_or_else(|| Error::new(ErrorKind::ManifestUnknown, format!("manifest {target} not found in {}", repo.name)))
     }
 
     /// Removes unreferenced blobs older than `grace_secs` and expired upload sessions.
@@ -310,26 +225,15 @@ impl AppState {
     pub async fn gc(&self, grace_secs: u64) -> Result<GcReport> {
         let now = now_unix();
         let mut report = GcReport::default();
-        for id in self
-            .store
-            .stale_uploads(now - self.config.upload_expiry_secs as i64)
-            .await?
-        {
+        for id in self.store.stale_uploads(now - self.config.upload_expiry_secs as i64).await? {
             self.blobs.discard(&id).await?;
             self.store.delete_upload(&id).await?;
             report.uploads_removed += 1;
         }
         // Staged files without a session (a crash between creating the two).
-        let known: std::collections::HashSet<String> =
-            self.store.upload_ids().await?.into_iter().collect();
+        let known: std::collections::HashSet<String> = self.store.upload_ids().await?.into_iter().collect();
         for id in self.blobs.staged_ids().await? {
-            if !known.contains(&id)
-                && self
-                    .blobs
-                    .staged_age_secs(&id)
-                    .await
-                    .is_some_and(|a| a > grace_secs)
-            {
+            if !known.contains(&id) && self.blobs.staged_age_secs(&id).await.is_some_and(|a| a > grace_secs) {
                 self.blobs.discard(&id).await?;
                 report.uploads_removed += 1;
             }
@@ -372,16 +276,7 @@ mod tests {
         for ok in ["a", "a/b.txt", "dir/sub/file.h5", ".hidden"] {
             assert!(super::check_relative_path(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "a/../b",
-            "a//b",
-            "a/./b",
-            "a\\b",
-            "a/",
-        ] {
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/./b", "a\\b", "a/"] {
             assert!(super::check_relative_path(bad).is_err(), "{bad}");
         }
     }

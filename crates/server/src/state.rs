@@ -18,12 +18,8 @@ pub struct AppState {
 impl AppState {
     /// Opens the database and blob store named by the configuration.
     pub async fn open(config: Config, public_url: String) -> anyhow::Result<AppState> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
         let store = Store::connect(&config.database_url()).await?;
         let blobs = BlobStore::local(&config.data_dir)?;
         let key = store

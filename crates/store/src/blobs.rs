@@ -87,14 +87,12 @@ impl Store {
     pub async fn mount_blob(&self, repo_id: i64, digest: &Digest) -> Result<bool> {
         let now = now_unix();
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let r = sqlx::query(
-            "UPDATE blobs SET touched_at = $1 WHERE digest = $2 AND state = 'available'",
-        )
-        .bind(now)
-        .bind(digest.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let r = sqlx::query("UPDATE blobs SET touched_at = $1 WHERE digest = $2 AND state = 'available'")
+            .bind(now)
+            .bind(digest.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         if r.rows_affected() == 0 {
             return Ok(false);
         }
@@ -131,12 +129,7 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    pub async fn create_upload(
-        &self,
-        id: &str,
-        repo_id: i64,
-        user_id: Option<i64>,
-    ) -> Result<Upload> {
+    pub async fn create_upload(&self, id: &str, repo_id: i64, user_id: Option<i64>) -> Result<Upload> {
         let now = now_unix();
         let row = sqlx::query(
             "INSERT INTO uploads (id, repo_id, user_id, size, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4) \
@@ -153,37 +146,29 @@ impl Store {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
-        let row = sqlx::query(
-            "SELECT id, repo_id, user_id, size, created_at, updated_at FROM uploads WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let row = sqlx::query("SELECT id, repo_id, user_id, size, created_at, updated_at FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         row.as_ref().map(Upload::from_row).transpose()
     }
 
     /// Records that `size` bytes are durably received, if the session is still at `from`.
     pub async fn advance_upload(&self, id: &str, from: i64, size: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE uploads SET size = $1, updated_at = $2 WHERE id = $3 AND size = $4",
-        )
-        .bind(size)
-        .bind(now_unix())
-        .bind(id)
-        .bind(from)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let r = sqlx::query("UPDATE uploads SET size = $1, updated_at = $2 WHERE id = $3 AND size = $4")
+            .bind(size)
+            .bind(now_unix())
+            .bind(id)
+            .bind(from)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(r.rows_affected() == 1)
     }
 
     pub async fn delete_upload(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM uploads WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let r = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(&self.pool).await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -199,10 +184,7 @@ impl Store {
 
     /// All upload ids, to tell staged files that belong to no session.
     pub async fn upload_ids(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM uploads")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query("SELECT id FROM uploads").fetch_all(&self.pool).await.map_err(db_err)?;
         rows.iter().map(|r| get(r, "id")).collect()
     }
 
@@ -218,12 +200,7 @@ impl Store {
         .await
         .map_err(db_err)?;
         rows.iter()
-            .map(|r| {
-                Ok(GcCandidate {
-                    digest: get(r, "digest")?,
-                    marked: get::<String>(r, "state")? == "deleting",
-                })
-            })
+            .map(|r| Ok(GcCandidate { digest: get(r, "digest")?, marked: get::<String>(r, "state")? == "deleting" }))
             .collect()
     }
 
@@ -244,11 +221,7 @@ impl Store {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM repo_blobs WHERE digest = $1")
-            .bind(digest)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query("DELETE FROM repo_blobs WHERE digest = $1").bind(digest).execute(&mut *tx).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -265,22 +238,16 @@ impl Store {
 
     /// True while a blob row exists in state 'deleting'.
     pub async fn blob_is_deleting(&self, digest: &Digest) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM blobs WHERE digest = $1 AND state = 'deleting'")
-                .bind(digest.as_str())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM blobs WHERE digest = $1 AND state = 'deleting'")
+            .bind(digest.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
 }
 
-async fn link(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repo_id: i64,
-    digest: &Digest,
-    now: i64,
-) -> Result<()> {
+async fn link(tx: &mut sqlx::Transaction<'_, sqlx::Any>, repo_id: i64, digest: &Digest, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES ($1, $2, $3) \
          ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at",

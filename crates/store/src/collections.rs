@@ -35,10 +35,7 @@ pub struct CollectionAccess {
 impl CollectionAccess {
     fn from_row(r: &AnyRow) -> Result<CollectionAccess> {
         let role: Option<String> = get(r, "role")?;
-        Ok(CollectionAccess {
-            collection: Collection::from_row(r)?,
-            role: role.map(|s| Role::parse(&s)).transpose()?,
-        })
+        Ok(CollectionAccess { collection: Collection::from_row(r)?, role: role.map(|s| Role::parse(&s)).transpose()? })
     }
 }
 
@@ -72,11 +69,7 @@ const COLL_COLS: &str = "c.id, c.name, c.visibility, c.description, c.created_by
 
 impl Store {
     /// A collection by name with the role `user_id` holds on it.
-    pub async fn collection_access(
-        &self,
-        name: &str,
-        user_id: Option<i64>,
-    ) -> Result<Option<CollectionAccess>> {
+    pub async fn collection_access(&self, name: &str, user_id: Option<i64>) -> Result<Option<CollectionAccess>> {
         let row = sqlx::query(sql!(
             "SELECT {COLL_COLS}, m.role FROM collections c \
              LEFT JOIN members m ON m.collection_id = c.id AND m.user_id = $1 WHERE c.name = $2"
@@ -90,11 +83,7 @@ impl Store {
     }
 
     /// Collections the caller may see: public ones, those it is a member of, all for admins.
-    pub async fn visible_collections(
-        &self,
-        user_id: Option<i64>,
-        is_admin: bool,
-    ) -> Result<Vec<CollectionAccess>> {
+    pub async fn visible_collections(&self, user_id: Option<i64>, is_admin: bool) -> Result<Vec<CollectionAccess>> {
         let rows = sqlx::query(sql!(
             "SELECT {COLL_COLS}, m.role FROM collections c \
              LEFT JOIN members m ON m.collection_id = c.id AND m.user_id = $1 \
@@ -174,11 +163,7 @@ impl Store {
     /// Deletes a collection with its repositories, manifests and tags. Blobs stay until
     /// garbage collection finds them unreferenced.
     pub async fn delete_collection(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM collections WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query("DELETE FROM collections WHERE id = $1").bind(id).execute(&self.pool).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -193,11 +178,7 @@ impl Store {
         .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                Ok(Member {
-                    user_id: get(r, "user_id")?,
-                    username: get(r, "username")?,
-                    role: parse_col(r, "role")?,
-                })
+                Ok(Member { user_id: get(r, "user_id")?, username: get(r, "username")?, role: parse_col(r, "role")? })
             })
             .collect()
     }
@@ -227,13 +208,11 @@ impl Store {
     }
 
     pub async fn repo_by_name(&self, name: &str) -> Result<Option<Repo>> {
-        let row = sqlx::query(
-            "SELECT id, collection_id, name, created_at FROM repositories WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let row = sqlx::query("SELECT id, collection_id, name, created_at FROM repositories WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         row.as_ref().map(Repo::from_row).transpose()
     }
 
@@ -248,9 +227,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        self.repo_by_name(name)
-            .await?
-            .ok_or_else(|| Error::internal("repository vanished after insert"))
+        self.repo_by_name(name).await?.ok_or_else(|| Error::internal("repository vanished after insert"))
     }
 
     pub async fn repos_in_collection(&self, collection_id: i64) -> Result<Vec<Repo>> {
@@ -265,23 +242,13 @@ impl Store {
     }
 
     pub async fn delete_repo(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM repositories WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query("DELETE FROM repositories WHERE id = $1").bind(id).execute(&self.pool).await.map_err(db_err)?;
         Ok(())
     }
 
     /// Names of repositories holding at least one manifest that the caller may read,
     /// in order, after `last`, at most `n`.
-    pub async fn catalog(
-        &self,
-        user_id: Option<i64>,
-        is_admin: bool,
-        last: &str,
-        n: i64,
-    ) -> Result<Vec<String>> {
+    pub async fn catalog(&self, user_id: Option<i64>, is_admin: bool, last: &str, n: i64) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT r.name FROM repositories r JOIN collections c ON c.id = r.collection_id \
              LEFT JOIN members m ON m.collection_id = c.id AND m.user_id = $1 \

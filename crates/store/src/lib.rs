@@ -41,9 +41,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend)
-            .finish()
+        f.debug_struct("Store").field("backend", &self.backend).finish()
     }
 }
 
@@ -58,10 +56,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
         }
     }
     if matches!(e, sqlx::Error::PoolTimedOut) {
-        return Error::new(
-            gantry_domain::ErrorKind::Unavailable,
-            "database busy, retry later",
-        );
+        return Error::new(gantry_domain::ErrorKind::Unavailable, "database busy, retry later");
     }
     Error::internal(format!("database: {e}"))
 }
@@ -87,11 +82,8 @@ impl Store {
                 redact_url(url)
             )));
         };
-        let url = if backend == Backend::Sqlite && !url.contains('?') {
-            format!("{url}?mode=rwc")
-        } else {
-            url.to_string()
-        };
+        let url =
+            if backend == Backend::Sqlite && !url.contains('?') { format!("{url}?mode=rwc") } else { url.to_string() };
         let opts = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(30))
@@ -111,19 +103,13 @@ impl Store {
                 })
             });
         let pool = opts.connect(&url).await.map_err(|e| {
-            Error::new(
-                gantry_domain::ErrorKind::Unavailable,
-                format!("cannot open database {}: {e}", redact_url(&url)),
-            )
+            Error::new(gantry_domain::ErrorKind::Unavailable, format!("cannot open database {}: {e}", redact_url(&url)))
         })?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| Error::internal(format!("database migration failed: {e}")))?;
+        migrator.run(&pool).await.map_err(|e| Error::internal(format!("database migration failed: {e}")))?;
         Ok(Store { pool, backend })
     }
 
@@ -143,14 +129,12 @@ impl Store {
     /// several processes agree on one value).
     pub async fn server_key(&self, name: &str, init: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
         let fresh = init();
-        sqlx::query(
-            "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(fresh)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         let row = sqlx::query("SELECT value FROM server_keys WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
@@ -183,10 +167,7 @@ pub(crate) fn parse_col<T: FromStr<Err = Error>>(row: &AnyRow, col: &str) -> Res
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 }

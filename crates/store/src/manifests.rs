@@ -73,21 +73,14 @@ const MANIFEST_COLS: &str = "m.id, m.repo_id, m.digest, m.media_type, m.artifact
      m.total_size, m.subject, m.annotations, m.info, u.username AS pushed_by_name, m.created_at";
 
 fn select_manifests(cond: &str) -> sqlx::AssertSqlSafe<String> {
-    sql!(
-        "SELECT {MANIFEST_COLS} FROM manifests m LEFT JOIN users u ON u.id = m.pushed_by WHERE {cond}"
-    )
+    sql!("SELECT {MANIFEST_COLS} FROM manifests m LEFT JOIN users u ON u.id = m.pushed_by WHERE {cond}")
 }
 
 impl Store {
     /// Stores a manifest (idempotently) and points `tag` at it, in one transaction.
     /// Every referenced blob must be available in the repository, and is touched so a
     /// concurrent garbage collection cannot remove it.
-    pub async fn put_manifest(
-        &self,
-        repo_id: i64,
-        m: &NewManifest,
-        tag: Option<&Tag>,
-    ) -> Result<ManifestRow> {
+    pub async fn put_manifest(&self, repo_id: i64, m: &NewManifest, tag: Option<&Tag>) -> Result<ManifestRow> {
         let now = now_unix();
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let blobs: BTreeSet<&Digest> = m.blobs.iter().collect();
@@ -105,28 +98,22 @@ impl Store {
             if r.rows_affected() == 0 {
                 return Err(Error::new(
                     ErrorKind::ManifestBlobUnknown,
-                    format!(
-                        "blob {d} referenced by the manifest is not in this repository; push it first"
-                    ),
+                    format!("blob {d} referenced by the manifest is not in this repository; push it first"),
                 ));
             }
         }
         let children: BTreeSet<&Digest> = m.children.iter().collect();
         for c in &children {
-            let n = sqlx::query(
-                "SELECT COUNT(*) AS n FROM manifests WHERE repo_id = $1 AND digest = $2",
-            )
-            .bind(repo_id)
-            .bind(c.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            let n = sqlx::query("SELECT COUNT(*) AS n FROM manifests WHERE repo_id = $1 AND digest = $2")
+                .bind(repo_id)
+                .bind(c.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
             if get::<i64>(&n, "n")? == 0 {
                 return Err(Error::new(
                     ErrorKind::ManifestBlobUnknown,
-                    format!(
-                        "manifest {c} referenced by the index is not in this repository; push it first"
-                    ),
+                    format!("manifest {c} referenced by the index is not in this repository; push it first"),
                 ));
             }
         }
@@ -170,14 +157,12 @@ impl Store {
                     .map_err(db_err)?;
             }
             for c in &children {
-                sqlx::query(
-                    "INSERT INTO manifest_children (manifest_id, child_digest) VALUES ($1, $2)",
-                )
-                .bind(stored.id)
-                .bind(c.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                sqlx::query("INSERT INTO manifest_children (manifest_id, child_digest) VALUES ($1, $2)")
+                    .bind(stored.id)
+                    .bind(c.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
             }
         }
         if let Some(tag) = tag {
@@ -197,11 +182,7 @@ impl Store {
         Ok(stored)
     }
 
-    pub async fn manifest_by_digest(
-        &self,
-        repo_id: i64,
-        digest: &Digest,
-    ) -> Result<Option<ManifestRow>> {
+    pub async fn manifest_by_digest(&self, repo_id: i64, digest: &Digest) -> Result<Option<ManifestRow>> {
         let row = sqlx::query(select_manifests("m.repo_id = $1 AND m.digest = $2"))
             .bind(repo_id)
             .bind(digest.as_str())
@@ -234,27 +215,23 @@ impl Store {
     }
 
     pub async fn manifests_in_repo(&self, repo_id: i64) -> Result<Vec<ManifestRow>> {
-        let rows = sqlx::query(select_manifests(
-            "m.repo_id = $1 ORDER BY m.created_at DESC, m.id DESC",
-        ))
-        .bind(repo_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(select_manifests("m.repo_id = $1 ORDER BY m.created_at DESC, m.id DESC"))
+            .bind(repo_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(ManifestRow::from_row).collect()
     }
 
     /// Tag names in lexical order after `last`, at most `n`.
     pub async fn tag_names(&self, repo_id: i64, last: &str, n: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3",
-        )
-        .bind(repo_id)
-        .bind(last)
-        .bind(n)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query("SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3")
+            .bind(repo_id)
+            .bind(last)
+            .bind(n)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(|r| get(r, "name")).collect()
     }
 
@@ -268,13 +245,7 @@ impl Store {
         .await
         .map_err(db_err)?;
         rows.iter()
-            .map(|r| {
-                Ok(TagRow {
-                    name: get(r, "name")?,
-                    digest: get(r, "digest")?,
-                    updated_at: get(r, "updated_at")?,
-                })
-            })
+            .map(|r| Ok(TagRow { name: get(r, "name")?, digest: get(r, "digest")?, updated_at: get(r, "updated_at")? }))
             .collect()
     }
 
@@ -338,13 +309,7 @@ impl Store {
         collection: Option<&str>,
         limit: i64,
     ) -> Result<Vec<TaggedManifest>> {
-        let pattern = format!(
-            "%{}%",
-            needle
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let rows = sqlx::query(sql!(
             "SELECT r.name AS repo_name, t.name AS tag_name, {MANIFEST_COLS} FROM tags t \
              JOIN manifests m ON m.id = t.manifest_id JOIN repositories r ON r.id = t.repo_id \

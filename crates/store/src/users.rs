@@ -50,12 +50,7 @@ const USER_COLS: &str = "id, username, is_admin, created_at";
 const TOKEN_COLS: &str = "id, user_id, name, scope, created_at, last_used_at, expires_at";
 
 impl Store {
-    pub async fn create_user(
-        &self,
-        username: &str,
-        password_hash: Option<&str>,
-        is_admin: bool,
-    ) -> Result<User> {
+    pub async fn create_user(&self, username: &str, password_hash: Option<&str>, is_admin: bool) -> Result<User> {
         let row = sqlx::query(sql!(
             "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING {USER_COLS}"
         ))
@@ -162,24 +157,24 @@ impl Store {
     /// Records use, at most once a minute per token to keep reads cheap.
     pub async fn touch_token(&self, id: i64) -> Result<()> {
         let now = now_unix();
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
-            .bind(now)
-            .bind(id)
-            .bind(now - 60)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now - 60)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRow>> {
-        let rows = sqlx::query(sql!(
-            "SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id"
-        ))
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(sql!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id"))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(TokenRow::from_row).collect()
     }
 

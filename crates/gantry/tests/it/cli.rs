@@ -14,10 +14,7 @@ struct Cli {
 
 impl Cli {
     fn new(url: &str) -> Cli {
-        Cli {
-            home: tempfile::tempdir().unwrap(),
-            url: url.to_string(),
-        }
+        Cli { home: tempfile::tempdir().unwrap(), url: url.to_string() }
     }
     fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
@@ -50,19 +47,9 @@ impl Cli {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{token}\n").as_bytes())
-            .await
-            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{token}\n").as_bytes()).await.unwrap();
         let out = child.wait_with_output().await.unwrap();
-        assert!(
-            out.status.success(),
-            "login failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "login failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     fn path(&self, p: &str) -> std::path::PathBuf {
         self.home.path().join(p)
@@ -84,8 +71,7 @@ async fn push_pull_and_friends(b: Backend) {
     // A wrong token is refused at login.
     let (ok, _, _) = {
         let mut c = cli.cmd();
-        c.args(["login", &s.url, "--token-stdin"])
-            .stdin(std::process::Stdio::null());
+        c.args(["login", &s.url, "--token-stdin"]).stdin(std::process::Stdio::null());
         let o = c.output().await.unwrap();
         (o.status.success(), (), ())
     };
@@ -95,41 +81,26 @@ async fn push_pull_and_friends(b: Backend) {
     assert_eq!(mode(&cred), 0o600);
 
     let sif = make_sif(cli.home.path(), "app.sif", &vec![9u8; 200_000]).await;
-    let out = cli
-        .ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"])
-        .await;
+    let out = cli.ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"]).await;
     assert!(out.contains("pushed lab/app:1.0 (sif"), "{out}");
     // Pushing again sends nothing new.
-    let out = cli
-        .ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"])
-        .await;
+    let out = cli.ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"]).await;
     assert!(out.contains("0 B sent"), "{out}");
 
     let v: Value = serde_json::from_str(&cli.ok(&["ls", "--json"]).await).unwrap();
     assert_eq!(v[0]["name"], "lab");
     let v: Value = serde_json::from_str(&cli.ok(&["ls", "lab", "--json"]).await).unwrap();
     assert_eq!(v[0]["ref"], "lab/app:1.0");
-    let v: Value =
-        serde_json::from_str(&cli.ok(&["inspect", "lab/app:1.0", "--json"]).await).unwrap();
+    let v: Value = serde_json::from_str(&cli.ok(&["inspect", "lab/app:1.0", "--json"]).await).unwrap();
     assert_eq!(v["architecture"], "amd64");
     let human = cli.ok(&["inspect", "lab/app:1.0"]).await;
-    assert!(
-        human.contains("architecture: amd64") && human.contains("Bootstrap: docker"),
-        "{human}"
-    );
+    assert!(human.contains("architecture: amd64") && human.contains("Bootstrap: docker"), "{human}");
 
     cli.ok(&["pull", "lab/app:1.0"]).await;
-    assert_eq!(
-        sha256(&std::fs::read(cli.path("app_1.0.sif")).unwrap()),
-        sha256(&std::fs::read(&sif).unwrap())
-    );
+    assert_eq!(sha256(&std::fs::read(cli.path("app_1.0.sif")).unwrap()), sha256(&std::fs::read(&sif).unwrap()));
     let digest = v["digest"].as_str().unwrap().to_string();
-    cli.ok(&["pull", &format!("lab/app@{digest}"), "-o", "by-digest.sif"])
-        .await;
-    assert_eq!(
-        std::fs::read(cli.path("by-digest.sif")).unwrap(),
-        std::fs::read(&sif).unwrap()
-    );
+    cli.ok(&["pull", &format!("lab/app@{digest}"), "-o", "by-digest.sif"]).await;
+    assert_eq!(std::fs::read(cli.path("by-digest.sif")).unwrap(), std::fs::read(&sif).unwrap());
 
     // Datasets: a directory in, the same directory out.
     let ds = cli.path("ds");
@@ -138,20 +109,13 @@ async fn push_pull_and_friends(b: Backend) {
     std::fs::write(ds.join("raw/deep/x.bin"), vec![1u8; 70_000]).unwrap();
     cli.ok(&["push", "ds", "lab/ds:v1"]).await;
     cli.ok(&["pull", "lab/ds:v1", "-o", "ds-out"]).await;
-    assert_eq!(
-        std::fs::read(cli.path("ds-out/raw/deep/x.bin")).unwrap(),
-        vec![1u8; 70_000]
-    );
-    assert_eq!(
-        std::fs::read_to_string(cli.path("ds-out/README")).unwrap(),
-        "about\n"
-    );
+    assert_eq!(std::fs::read(cli.path("ds-out/raw/deep/x.bin")).unwrap(), vec![1u8; 70_000]);
+    assert_eq!(std::fs::read_to_string(cli.path("ds-out/README")).unwrap(), "about\n");
 
     // tag within and across repositories; rm.
     cli.ok(&["tag", "lab/app:1.0", "lab/app:stable"]).await;
     cli.ok(&["tag", "lab/app:1.0", "lab/mirror:1.0"]).await;
-    let v: Value =
-        serde_json::from_str(&cli.ok(&["inspect", "lab/mirror:1.0", "--json"]).await).unwrap();
+    let v: Value = serde_json::from_str(&cli.ok(&["inspect", "lab/mirror:1.0", "--json"]).await).unwrap();
     assert_eq!(v["digest"], digest.as_str());
     cli.ok(&["rm", "lab/app:stable"]).await;
     let (ok, _, err) = cli.run(&["inspect", "lab/app:stable"]).await;
@@ -164,12 +128,7 @@ async fn push_pull_and_friends(b: Backend) {
     assert!(!ok && err.contains("not found"), "{err}");
     // GANTRY_TOKEN overrides the saved login.
     let mut c = cli.cmd();
-    let o = c
-        .env("GANTRY_TOKEN", "gnt_revoked")
-        .args(["ls"])
-        .output()
-        .await
-        .unwrap();
+    let o = c.env("GANTRY_TOKEN", "gnt_revoked").args(["ls"]).output().await.unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("refused your token"));
 }
@@ -187,11 +146,7 @@ async fn interrupted_transfers_resume(b: Backend) {
     // A push that stopped after 1 MB: the session exists on the server and the CLI
     // remembers it. Re-running the push sends only the rest.
     let o = crate::ocikit::Oci::as_user(&s.url, "alice", &tok);
-    let r = o
-        .req(reqwest::Method::POST, "/v2/lab/big/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(reqwest::Method::POST, "/v2/lab/big/blobs/uploads/").send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     let r = o
         .req(reqwest::Method::PATCH, &loc)
@@ -203,18 +158,13 @@ async fn interrupted_transfers_resume(b: Backend) {
     assert_eq!(r.status(), 202);
     let key = {
         use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(
-            format!("{}|lab/big|{d}", s.url).as_bytes(),
-        ))
+        hex::encode(sha2::Sha256::digest(format!("{}|lab/big|{d}", s.url).as_bytes()))
     };
     let state = cli.path(&format!(".cache/gantry/uploads/{key}.json"));
     std::fs::create_dir_all(state.parent().unwrap()).unwrap();
     std::fs::write(&state, serde_json::to_vec(&loc).unwrap()).unwrap();
     let out = cli.ok(&["push", "big.bin", "lab/big:v1"]).await;
-    assert!(
-        out.contains("1.9 MiB sent"),
-        "only the missing 2 MB are sent: {out}"
-    );
+    assert!(out.contains("1.9 MiB sent"), "only the missing 2 MB are sent: {out}");
     assert!(!state.exists(), "the resume note is removed once done");
 
     // A pull that stopped half-way continues from the .part file...

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 /// The Python with the pinned clients (scripts/test sets GANTRY_TEST_PYTHON).
@@ -18,24 +15,14 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = repo_root().join(".venv/bin/python");
-    assert!(
-        p.exists(),
-        "no Python with the test clients: run the suite with scripts/test"
-    );
+    assert!(p.exists(), "no Python with the test clients: run the suite with scripts/test");
     p
 }
 
 pub async fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd.output().await.unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
 }
 
@@ -43,42 +30,16 @@ pub async fn run(cmd: &mut Command) -> String {
 pub async fn make_sif(dir: &Path, name: &str, payload: &[u8]) -> PathBuf {
     let sif = dir.join(name);
     let def = dir.join(format!("{name}.def"));
-    std::fs::write(
-        &def,
-        "Bootstrap: docker\nFrom: alpine:3.19\n\n%labels\n    maintainer lab\n",
-    )
-    .unwrap();
+    std::fs::write(&def, "Bootstrap: docker\nFrom: alpine:3.19\n\n%labels\n    maintainer lab\n").unwrap();
     let labels = dir.join(format!("{name}.labels.json"));
-    std::fs::write(
-        &labels,
-        r#"{"org.label-schema.version":"1.2.3","maintainer":"lab"}"#,
-    )
-    .unwrap();
+    std::fs::write(&labels, r#"{"org.label-schema.version":"1.2.3","maintainer":"lab"}"#).unwrap();
     let part = dir.join(format!("{name}.part"));
     std::fs::write(&part, payload).unwrap();
     run(Command::new("siftool").arg("new").arg(&sif)).await;
+    run(Command::new("siftool").args(["add", "--datatype", "1"]).arg(&sif).arg(&def)).await;
+    run(Command::new("siftool").args(["add", "--datatype", "3"]).arg(&sif).arg(&labels)).await;
     run(Command::new("siftool")
-        .args(["add", "--datatype", "1"])
-        .arg(&sif)
-        .arg(&def))
-    .await;
-    run(Command::new("siftool")
-        .args(["add", "--datatype", "3"])
-        .arg(&sif)
-        .arg(&labels))
-    .await;
-    run(Command::new("siftool")
-        .args([
-            "add",
-            "--datatype",
-            "4",
-            "--parttype",
-            "1",
-            "--partfs",
-            "1",
-            "--partarch",
-            "2",
-        ])
+        .args(["add", "--datatype", "4", "--parttype", "1", "--partfs", "1", "--partarch", "2"])
         .arg(&sif)
         .arg(&part))
     .await;
@@ -100,39 +61,14 @@ async fn oras_pushes_and_pulls_a_sif(b: Backend) {
         .arg(&out))
     .await;
     let pulled = std::fs::read(out.join("tool.sif")).unwrap();
-    assert_eq!(
-        sha256(&pulled),
-        sha256(&std::fs::read(&sif).unwrap()),
-        "pulled SIF differs"
-    );
+    assert_eq!(sha256(&pulled), sha256(&std::fs::read(&sif).unwrap()), "pulled SIF differs");
     // The server read the SIF header it stored.
-    let repo = s
-        .state
-        .store
-        .repo_by_name("lab/tool")
-        .await
-        .unwrap()
-        .unwrap();
-    let m = s
-        .state
-        .store
-        .manifest_by_tag(repo.id, &gantry_domain::Tag::parse("1.0").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        m.config_media_type.as_deref(),
-        Some("application/vnd.sylabs.sif.config.v1+json")
-    );
-    let info: serde_json::Value =
-        serde_json::from_str(m.info.as_deref().expect("SIF info")).unwrap();
+    let repo = s.state.store.repo_by_name("lab/tool").await.unwrap().unwrap();
+    let m = s.state.store.manifest_by_tag(repo.id, &gantry_domain::Tag::parse("1.0").unwrap()).await.unwrap().unwrap();
+    assert_eq!(m.config_media_type.as_deref(), Some("application/vnd.sylabs.sif.config.v1+json"));
+    let info: serde_json::Value = serde_json::from_str(m.info.as_deref().expect("SIF info")).unwrap();
     assert_eq!(info["architecture"], "amd64");
-    assert!(
-        info["definition"]
-            .as_str()
-            .unwrap()
-            .contains("From: alpine:3.19")
-    );
+    assert!(info["definition"].as_str().unwrap().contains("From: alpine:3.19"));
     assert_eq!(info["labels"]["org.label-schema.version"], "1.2.3");
     assert_eq!(info["partitions"][0]["fs_type"], "squashfs");
 }
@@ -151,12 +87,7 @@ fn oci_layout(dir: &Path) {
     let src = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(src.path().join("etc")).unwrap();
     std::fs::write(src.path().join("etc/hello"), "hello from gantry\n").unwrap();
-    let tar = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(src.path())
-        .args(["-cf", "-", "etc"])
-        .output()
-        .unwrap();
+    let tar = std::process::Command::new("tar").arg("-C").arg(src.path()).args(["-cf", "-", "etc"]).output().unwrap();
     assert!(tar.status.success());
     let layer = tar.stdout;
     let ld = put(&layer);
@@ -164,9 +95,11 @@ fn oci_layout(dir: &Path) {
         "rootfs": {"type": "layers", "diff_ids": [ld]}, "config": {}}))
     .unwrap();
     let cd = put(&cfg);
-    let man = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    let man =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cfg.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": layer.len()}]})).unwrap();
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": layer.len()}]}))
+        .unwrap();
     let md = put(&man);
     let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
         "digest": md, "size": man.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
@@ -178,10 +111,7 @@ fn blob_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
         })
         .collect();
     v.sort();
@@ -212,33 +142,18 @@ async fn skopeo_copies_in_and_out_byte_identical(b: Backend) {
         .unwrap();
     assert!(!bad.status.success(), "a wrong token must not log in");
     run(Command::new("skopeo")
-        .args([
-            "copy",
-            "--preserve-digests",
-            "--dest-tls-verify=false",
-            "--authfile",
-        ])
+        .args(["copy", "--preserve-digests", "--dest-tls-verify=false", "--authfile"])
         .arg(&auth)
         .arg(format!("oci:{}:v1", src.display()))
         .arg(format!("docker://{host}/lab/hello:v1")))
     .await;
     let out = work.path().join("out");
     run(Command::new("skopeo")
-        .args([
-            "copy",
-            "--preserve-digests",
-            "--src-tls-verify=false",
-            "--src-creds",
-            &creds,
-        ])
+        .args(["copy", "--preserve-digests", "--src-tls-verify=false", "--src-creds", &creds])
         .arg(format!("docker://{host}/lab/hello:v1"))
         .arg(format!("oci:{}:v1", out.display())))
     .await;
-    assert_eq!(
-        blob_files(&src),
-        blob_files(&out),
-        "blobs differ after the round trip"
-    );
+    assert_eq!(blob_files(&src), blob_files(&out), "blobs differ after the round trip");
     let inspect = run(Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false", "--creds", &creds])
         .arg(format!("docker://{host}/lab/hello:v1")))
@@ -246,7 +161,4 @@ async fn skopeo_copies_in_and_out_byte_identical(b: Backend) {
     assert!(inspect.contains("application/vnd.oci.image.manifest.v1+json"));
 }
 
-crate::both_backends!(
-    oras_pushes_and_pulls_a_sif,
-    skopeo_copies_in_and_out_byte_identical
-);
+crate::both_backends!(oras_pushes_and_pulls_a_sif, skopeo_copies_in_and_out_byte_identical);

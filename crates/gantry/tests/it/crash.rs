@@ -57,17 +57,8 @@ impl Proc {
 }
 
 async fn admin(data: &Path, db: &str, args: &[&str]) -> String {
-    let out = gantry(data, db)
-        .arg("admin")
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = gantry(data, db).arg("admin").args(args).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -79,10 +70,7 @@ fn slow_body(data: Vec<u8>) -> reqwest::Body {
         }
         tokio::time::sleep(Duration::from_millis(3)).await;
         let end = (at + 32 * 1024).min(d.len());
-        Some((
-            Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(&d[at..end])),
-            (d, end),
-        ))
+        Some((Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(&d[at..end])), (d, end)))
     });
     reqwest::Body::wrap_stream(s)
 }
@@ -91,11 +79,7 @@ fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() {
-                walk_files(&p, out)
-            } else {
-                out.push(p)
-            }
+            if p.is_dir() { walk_files(&p, out) } else { out.push(p) }
         }
     }
 }
@@ -107,57 +91,25 @@ async fn check_nothing_partial(data: &Path, url: &str, user: &str, token: &str) 
     walk_files(&data.join("blobs"), &mut files);
     for f in &files {
         let name = f.file_name().unwrap().to_str().unwrap();
-        assert_eq!(
-            sha256(&std::fs::read(f).unwrap()),
-            format!("sha256:{name}"),
-            "corrupt blob file {}",
-            f.display()
-        );
+        assert_eq!(sha256(&std::fs::read(f).unwrap()), format!("sha256:{name}"), "corrupt blob file {}", f.display());
     }
     let o = Oci::as_user(url, user, token);
-    let cat: Value = o
-        .req(Method::GET, "/v2/_catalog")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cat: Value = o.req(Method::GET, "/v2/_catalog").send().await.unwrap().json().await.unwrap();
     let mut manifests = 0;
     for repo in cat["repositories"].as_array().unwrap() {
         let repo = repo.as_str().unwrap();
-        let tags: Value = o
-            .req(Method::GET, &format!("/v2/{repo}/tags/list"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tags: Value =
+            o.req(Method::GET, &format!("/v2/{repo}/tags/list")).send().await.unwrap().json().await.unwrap();
         for t in tags["tags"].as_array().unwrap() {
-            let r = o
-                .req(
-                    Method::GET,
-                    &format!("/v2/{repo}/manifests/{}", t.as_str().unwrap()),
-                )
-                .send()
-                .await
-                .unwrap();
+            let r = o.req(Method::GET, &format!("/v2/{repo}/manifests/{}", t.as_str().unwrap())).send().await.unwrap();
             assert_eq!(r.status(), 200);
-            let d = r.headers()["docker-content-digest"]
-                .to_str()
-                .unwrap()
-                .to_string();
+            let d = r.headers()["docker-content-digest"].to_str().unwrap().to_string();
             let body = r.bytes().await.unwrap();
             assert_eq!(sha256(&body), d);
             let m: Value = serde_json::from_slice(&body).unwrap();
             for desc in std::iter::once(&m["config"]).chain(m["layers"].as_array().unwrap()) {
                 let bd = desc["digest"].as_str().unwrap();
-                let r = o
-                    .req(Method::GET, &format!("/v2/{repo}/blobs/{bd}"))
-                    .send()
-                    .await
-                    .unwrap();
+                let r = o.req(Method::GET, &format!("/v2/{repo}/blobs/{bd}")).send().await.unwrap();
                 assert_eq!(r.status(), 200, "{repo} {bd}");
                 assert_eq!(sha256(&r.bytes().await.unwrap()), bd);
             }
@@ -179,11 +131,7 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
     let o = Oci::as_user(&p.url, "alice", &token);
     let blob: Vec<u8> = (0..6_000_000u32).map(|i| (i * 31 % 256) as u8).collect();
     let d = sha256(&blob);
-    let r = o
-        .req(Method::POST, "/v2/lab/crash/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(Method::POST, "/v2/lab/crash/blobs/uploads/").send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     let r = o
         .req(Method::PATCH, &loc)
@@ -216,11 +164,7 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
     let have: usize = range.split_once('-').unwrap().1.parse::<usize>().unwrap() + 1;
     assert!(have >= 1_000_000 && have <= blob.len(), "{range}");
     assert_eq!(
-        o.req(Method::HEAD, &format!("/v2/lab/crash/blobs/{d}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        o.req(Method::HEAD, &format!("/v2/lab/crash/blobs/{d}")).send().await.unwrap().status(),
         404,
         "nothing visible yet"
     );
@@ -233,17 +177,9 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let r = o
-        .req(Method::PUT, &format!("{loc}?digest={d}"))
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(Method::PUT, &format!("{loc}?digest={d}")).send().await.unwrap();
     assert_eq!(r.status(), 201);
-    let r = o
-        .req(Method::GET, &format!("/v2/lab/crash/blobs/{d}"))
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(Method::GET, &format!("/v2/lab/crash/blobs/{d}")).send().await.unwrap();
     assert_eq!(sha256(&r.bytes().await.unwrap()), d);
 
     // 3. Kill repeatedly while a client pushes images; after each restart nothing
@@ -254,33 +190,21 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
         let o = Oci::as_user(&url, "alice", &token);
         let pusher = tokio::spawn(async move {
             for i in 0..50u32 {
-                let layer: Vec<u8> = (0..400_000u32)
-                    .map(|j| ((j + i * 7 + round) % 256) as u8)
-                    .collect();
+                let layer: Vec<u8> = (0..400_000u32).map(|j| ((j + i * 7 + round) % 256) as u8).collect();
                 let cfg = format!("{{\"round\":{round},\"i\":{i}}}").into_bytes();
                 if o.push_blob(&format!("lab/r{round}"), &cfg).await.status() != 201 {
                     return;
                 }
                 let r = o
-                    .req(
-                        Method::POST,
-                        &format!("/v2/lab/r{round}/blobs/uploads/?digest={}", sha256(&layer)),
-                    )
+                    .req(Method::POST, &format!("/v2/lab/r{round}/blobs/uploads/?digest={}", sha256(&layer)))
                     .body(slow_body(layer.clone()))
                     .send()
                     .await;
                 if r.map(|r| r.status() != 201).unwrap_or(true) {
                     return;
                 }
-                let m = manifest(
-                    &sha256(&cfg),
-                    cfg.len(),
-                    &[(&sha256(&layer), layer.len())],
-                    None,
-                );
-                let _ = o
-                    .put_manifest(&format!("lab/r{round}"), &format!("t{i}"), &m, OCI_MANIFEST)
-                    .await;
+                let m = manifest(&sha256(&cfg), cfg.len(), &[(&sha256(&layer), layer.len())], None);
+                let _ = o.put_manifest(&format!("lab/r{round}"), &format!("t{i}"), &m, OCI_MANIFEST).await;
             }
         });
         tokio::time::sleep(Duration::from_millis(150 + 170 * round as u64)).await;
@@ -289,10 +213,7 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
         let np = start(&data_dir, &db).await;
         url = np.url.clone();
         let n = check_nothing_partial(&data_dir, &url, "alice", &token).await;
-        assert!(
-            n >= 1,
-            "round {round}: the manifest pushed before the rounds is still there"
-        );
+        assert!(n >= 1, "round {round}: the manifest pushed before the rounds is still there");
         p = Some(np);
     }
     // GC after the crashes removes the leftovers and keeps what is referenced.
@@ -302,11 +223,7 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
     // A push after all that goes through whole.
     let o = Oci::as_user(&url, "alice", &token);
     let (digest, _) = o.image("lab/after", "v1", &blob[..500_000]).await;
-    let r = o
-        .req(Method::GET, "/v2/lab/after/manifests/v1")
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(Method::GET, "/v2/lab/after/manifests/v1").send().await.unwrap();
     assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
     p.take().unwrap().sigkill().await;
 }

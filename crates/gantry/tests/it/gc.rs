@@ -16,12 +16,7 @@ async fn backdate_blob(s: &TestServer, digest: &str, secs: i64) {
 }
 
 async fn on_disk(s: &TestServer, d: &str) -> bool {
-    s.state
-        .blobs
-        .size(&Digest::parse(d).unwrap())
-        .await
-        .unwrap()
-        .is_some()
+    s.state.blobs.size(&Digest::parse(d).unwrap()).await.unwrap().is_some()
 }
 
 async fn collects_only_garbage(b: Backend) {
@@ -33,30 +28,15 @@ async fn collects_only_garbage(b: Backend) {
     let orphan_old = o.blob("lab/keep", b"uploaded, never referenced, old").await;
     let orphan_new = o.blob("lab/keep", b"uploaded, never referenced, new").await;
     // Delete the second image: its layer is now garbage.
-    assert_eq!(
-        o.req(Method::DELETE, &format!("/v2/lab/drop/manifests/{m2}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(o.req(Method::DELETE, &format!("/v2/lab/drop/manifests/{m2}")).send().await.unwrap().status(), 202);
     let dropped = sha256(b"dropped layer");
     for d in [&orphan_old, &dropped, &sha256(b"kept layer")] {
         backdate_blob(&s, d, 7200).await;
     }
     // A stale upload session with staged bytes.
-    let r = o
-        .req(Method::POST, "/v2/lab/keep/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(Method::POST, "/v2/lab/keep/blobs/uploads/").send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_string();
-    o.req(Method::PATCH, &loc)
-        .body(b"half".to_vec())
-        .send()
-        .await
-        .unwrap();
+    o.req(Method::PATCH, &loc).body(b"half".to_vec()).send().await.unwrap();
     let up_id = loc.rsplit('/').next().unwrap().to_string();
     sqlx::query("UPDATE uploads SET updated_at = updated_at - 999999999 WHERE id = $1")
         .bind(&up_id)
@@ -69,25 +49,11 @@ async fn collects_only_garbage(b: Backend) {
     assert_eq!(report.uploads_removed, 1);
     assert!(!on_disk(&s, &orphan_old).await && !on_disk(&s, &dropped).await);
     assert!(on_disk(&s, &orphan_new).await, "inside the grace period");
-    assert!(
-        on_disk(&s, &sha256(b"kept layer")).await,
-        "referenced, however old"
-    );
-    assert_eq!(
-        o.req(Method::HEAD, &format!("/v2/lab/keep/blobs/{orphan_old}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert!(on_disk(&s, &sha256(b"kept layer")).await, "referenced, however old");
+    assert_eq!(o.req(Method::HEAD, &format!("/v2/lab/keep/blobs/{orphan_old}")).send().await.unwrap().status(), 404);
     assert_eq!(o.req(Method::GET, &loc).send().await.unwrap().status(), 404);
     assert!(!s.state.blobs.staged_ids().await.unwrap().contains(&up_id));
-    let r = o
-        .req(Method::GET, &format!("/v2/lab/keep/manifests/{m1}"))
-        .send()
-        .await
-        .unwrap();
+    let r = o.req(Method::GET, &format!("/v2/lab/keep/manifests/{m1}")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     // A removed blob can be pushed again.
     o.blob("lab/keep", b"dropped layer").await;
@@ -123,9 +89,7 @@ async fn safe_while_pushing(b: Backend) {
                 let c = o.blob("lab/busy", &cfg).await;
                 let l = o.blob("lab/busy", &shared).await;
                 let m = manifest(&c, cfg.len(), &[(&l, shared.len())], None);
-                let r = o
-                    .put_manifest("lab/busy", &format!("w{w}-{i}"), &m, OCI_MANIFEST)
-                    .await;
+                let r = o.put_manifest("lab/busy", &format!("w{w}-{i}"), &m, OCI_MANIFEST).await;
                 assert_eq!(r.status(), 201, "a push failed while GC ran");
             }
         }));
@@ -133,26 +97,14 @@ async fn safe_while_pushing(b: Backend) {
     for p in pushers {
         p.await.unwrap();
     }
-    assert_eq!(
-        gc.await.unwrap(),
-        20,
-        "all old garbage removed, nothing else"
-    );
+    assert_eq!(gc.await.unwrap(), 20, "all old garbage removed, nothing else");
     // Every pushed image is whole.
     for w in 0..4 {
         for i in 0..10 {
-            let r = o
-                .req(Method::GET, &format!("/v2/lab/busy/manifests/w{w}-{i}"))
-                .send()
-                .await
-                .unwrap();
+            let r = o.req(Method::GET, &format!("/v2/lab/busy/manifests/w{w}-{i}")).send().await.unwrap();
             let m: serde_json::Value = r.json().await.unwrap();
             let l = m["layers"][0]["digest"].as_str().unwrap();
-            let r = o
-                .req(Method::GET, &format!("/v2/lab/busy/blobs/{l}"))
-                .send()
-                .await
-                .unwrap();
+            let r = o.req(Method::GET, &format!("/v2/lab/busy/blobs/{l}")).send().await.unwrap();
             assert_eq!(sha256(&r.bytes().await.unwrap()), l);
         }
     }
@@ -169,47 +121,27 @@ async fn safe_while_pushing(b: Backend) {
         let c = o.blob("lab/racy", b"{}").await;
         let l = o.blob("lab/racy", &data).await;
         let m = manifest(&c, 2, &[(&l, data.len())], None);
-        let r = o
-            .put_manifest("lab/racy", &format!("r{i}"), &m, OCI_MANIFEST)
-            .await;
+        let r = o.put_manifest("lab/racy", &format!("r{i}"), &m, OCI_MANIFEST).await;
         if r.status() != 201 {
             assert_eq!(crate::ocikit::error_code(r).await, "MANIFEST_BLOB_UNKNOWN");
         }
     }
     gc.await.unwrap();
-    let tags: serde_json::Value = o
-        .req(Method::GET, "/v2/lab/racy/tags/list")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: serde_json::Value =
+        o.req(Method::GET, "/v2/lab/racy/tags/list").send().await.unwrap().json().await.unwrap();
     for t in tags["tags"].as_array().unwrap() {
         let m: serde_json::Value = o
-            .req(
-                Method::GET,
-                &format!("/v2/lab/racy/manifests/{}", t.as_str().unwrap()),
-            )
+            .req(Method::GET, &format!("/v2/lab/racy/manifests/{}", t.as_str().unwrap()))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        for l in m["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .chain(std::iter::once(&m["config"]))
-        {
+        for l in m["layers"].as_array().unwrap().iter().chain(std::iter::once(&m["config"])) {
             let d = l["digest"].as_str().unwrap();
             assert_eq!(
-                o.req(Method::HEAD, &format!("/v2/lab/racy/blobs/{d}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status(),
+                o.req(Method::HEAD, &format!("/v2/lab/racy/blobs/{d}")).send().await.unwrap().status(),
                 200,
                 "{d}"
             );

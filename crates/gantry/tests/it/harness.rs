@@ -38,16 +38,8 @@ pub fn init() {
 pub fn random_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        t % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A fresh database URL for the backend (a new PostgreSQL database per call).
@@ -56,17 +48,11 @@ pub async fn database_url(b: Backend, dir: &std::path::Path) -> String {
         Backend::Sqlite => format!("sqlite://{}", dir.join("gantry.db").display()),
         Backend::Postgres => {
             use sqlx::Connection;
-            let admin = std::env::var("GANTRY_TEST_POSTGRES").expect(
-                "GANTRY_TEST_POSTGRES is not set: run the suite with scripts/test, which starts PostgreSQL",
-            );
+            let admin = std::env::var("GANTRY_TEST_POSTGRES")
+                .expect("GANTRY_TEST_POSTGRES is not set: run the suite with scripts/test, which starts PostgreSQL");
             let name = format!("gantry_test_{}", random_suffix());
-            let mut c = sqlx::postgres::PgConnection::connect(&admin)
-                .await
-                .expect("connect to PostgreSQL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await
-                .unwrap();
+            let mut c = sqlx::postgres::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             format!("{base}/{name}")
         }
@@ -158,13 +144,9 @@ impl TestServer {
 
     pub async fn user_with(&self, name: &str, admin: bool, scope: TokenScope) -> String {
         if self.state.store.user_by_name(name).await.unwrap().is_none() {
-            gantry::admin::create_user(&self.state, name, admin, None)
-                .await
-                .unwrap();
+            gantry::admin::create_user(&self.state, name, admin, None).await.unwrap();
         }
-        gantry::admin::create_token(&self.state, name, "test", scope, None)
-            .await
-            .unwrap()
+        gantry::admin::create_token(&self.state, name, "test", scope, None).await.unwrap()
     }
 
     pub fn v2(&self, path: &str) -> String {
@@ -182,10 +164,7 @@ impl Drop for TestServer {
 
 pub fn http() -> reqwest::Client {
     init();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 pub fn sha256(data: &[u8]) -> String {
@@ -196,8 +175,5 @@ pub fn sha256(data: &[u8]) -> String {
 /// Authorization helper: `Basic user:token`.
 pub fn basic(user: &str, token: &str) -> String {
     use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
 }

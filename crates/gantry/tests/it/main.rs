@@ -11,3 +11,4 @@ mod harness;
 mod matrix;
 mod oci;
 mod ocikit;
+mod tls;

@@ -42,12 +42,7 @@ enum Body {
 fn routes() -> Vec<Route> {
     use Body::*;
     use Need::*;
-    let r = |method: Method, path, body, need| Route {
-        method,
-        path,
-        body,
-        need,
-    };
+    let r = |method: Method, path, body, need| Route { method, path, body, need };
     vec![
         r(Method::GET, "/v2/{c}/app/manifests/v1", None, Read),
         r(Method::HEAD, "/v2/{c}/app/manifests/v1", None, Read),
@@ -64,46 +59,16 @@ fn routes() -> Vec<Route> {
         r(Method::GET, "/download/{c}/app:v1", None, Read),
         r(Method::GET, "/download/{c}/app@{manifest}", None, Read),
         r(Method::POST, "/v2/{c}/app/blobs/uploads/", None, Write),
-        r(
-            Method::POST,
-            "/v2/{c}/app/blobs/uploads/?digest={newblob}",
-            Bytes,
-            Write,
-        ),
-        r(
-            Method::POST,
-            "/v2/{c}/app/blobs/uploads/?mount={layer}&from={c}/app",
-            None,
-            Write,
-        ),
+        r(Method::POST, "/v2/{c}/app/blobs/uploads/?digest={newblob}", Bytes, Write),
+        r(Method::POST, "/v2/{c}/app/blobs/uploads/?mount={layer}&from={c}/app", None, Write),
         r(Method::PUT, "/v2/{c}/app/manifests/pushed", Manifest, Write),
         r(Method::POST, "/v2/{c}/newrepo/blobs/uploads/", None, Write),
         r(Method::GET, "/api/v1/collections/{c}/members", None, Manage),
-        r(
-            Method::PUT,
-            "/api/v1/collections/{c}/members/olga",
-            Json(r#"{"role":"viewer"}"#),
-            Manage,
-        ),
-        r(
-            Method::DELETE,
-            "/api/v1/collections/{c}/members/carl",
-            None,
-            Manage,
-        ),
-        r(
-            Method::PATCH,
-            "/api/v1/collections/{c}",
-            Json(r#"{"description":"changed"}"#),
-            Manage,
-        ),
+        r(Method::PUT, "/api/v1/collections/{c}/members/olga", Json(r#"{"role":"viewer"}"#), Manage),
+        r(Method::DELETE, "/api/v1/collections/{c}/members/carl", None, Manage),
+        r(Method::PATCH, "/api/v1/collections/{c}", Json(r#"{"description":"changed"}"#), Manage),
         r(Method::DELETE, "/v2/{c}/app/manifests/deltag", None, Manage),
-        r(
-            Method::DELETE,
-            "/api/v1/images/{c}/app:deltag2",
-            None,
-            Manage,
-        ),
+        r(Method::DELETE, "/api/v1/images/{c}/app:deltag2", None, Manage),
         r(Method::DELETE, "/v2/{c}/app/blobs/{orphan}", None, Manage),
         r(Method::DELETE, "/api/v1/collections/{c}", None, Manage),
     ]
@@ -133,46 +98,21 @@ async fn matrix_for(b: Backend, who: Who) {
     let o = Oci::as_user(&s.url, "alice", &alice);
     let mut vars = vec![];
     for (c, public) in [("priv", false), ("pub", true)] {
-        let (m, mbytes) = o
-            .image(&format!("{c}/app"), "v1", format!("{c} layer").as_bytes())
-            .await;
+        let (m, mbytes) = o.image(&format!("{c}/app"), "v1", format!("{c} layer").as_bytes()).await;
         for t in ["deltag", "deltag2"] {
-            assert_eq!(
-                o.put_manifest(&format!("{c}/app"), t, &mbytes, OCI_MANIFEST)
-                    .await
-                    .status(),
-                201
-            );
+            assert_eq!(o.put_manifest(&format!("{c}/app"), t, &mbytes, OCI_MANIFEST).await.status(), 201);
         }
-        let orphan = o
-            .blob(&format!("{c}/app"), format!("{c} orphan").as_bytes())
-            .await;
+        let orphan = o.blob(&format!("{c}/app"), format!("{c} orphan").as_bytes()).await;
         if public {
-            let coll = s
-                .state
-                .store
-                .collection_access(c, None)
-                .await
-                .unwrap()
-                .unwrap()
-                .collection;
-            s.state
-                .store
-                .update_collection(coll.id, Some(gantry_domain::Visibility::Public), None)
-                .await
-                .unwrap();
+            let coll = s.state.store.collection_access(c, None).await.unwrap().unwrap().collection;
+            s.state.store.update_collection(coll.id, Some(gantry_domain::Visibility::Public), None).await.unwrap();
         }
         vars.push((c, public, m, mbytes, orphan));
     }
-    for (user, role) in [
-        ("vic", gantry_domain::Role::Viewer),
-        ("carl", gantry_domain::Role::Contributor),
-    ] {
+    for (user, role) in [("vic", gantry_domain::Role::Viewer), ("carl", gantry_domain::Role::Contributor)] {
         s.user(user).await;
         for c in ["priv", "pub"] {
-            gantry::admin::add_member(&s.state, c, user, role)
-                .await
-                .unwrap();
+            gantry::admin::add_member(&s.state, c, user, role).await.unwrap();
         }
     }
     s.user("olga").await;
@@ -202,65 +142,30 @@ async fn matrix_for(b: Backend, who: Who) {
             req = match route.body {
                 Body::None => req,
                 Body::Json(j) => req.header("content-type", "application/json").body(j),
-                Body::Manifest => req
-                    .header("content-type", OCI_MANIFEST)
-                    .body(mbytes.clone()),
+                Body::Manifest => req.header("content-type", OCI_MANIFEST).body(mbytes.clone()),
                 Body::Bytes => req.body(newblob.clone().into_bytes()),
             };
             let r = req.send().await.unwrap();
             let status = r.status().as_u16();
             let body = r.text().await.unwrap_or_default();
-            let ctx = format!(
-                "{who:?} {} {path} (public={public}) -> {status} {body}",
-                route.method
-            );
+            let ctx = format!("{who:?} {} {path} (public={public}) -> {status} {body}", route.method);
             if allowed(who, *public, route.need) {
                 assert!((200..300).contains(&status), "refused: {ctx}");
             } else {
                 assert_eq!(status, refusal(who, *public), "wrong refusal: {ctx}");
-                assert!(
-                    !body.contains(m.as_str()) && !body.contains("layer"),
-                    "leak in body: {ctx}"
-                );
+                assert!(!body.contains(m.as_str()) && !body.contains("layer"), "leak in body: {ctx}");
             }
         }
     }
     // Listings show private things only to those who may read them.
-    let cat = caller
-        .req(Method::GET, "/v2/_catalog")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let search = caller
-        .req(Method::GET, "/api/v1/search")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let colls = caller
-        .req(Method::GET, "/api/v1/collections")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sees_private = matches!(
-        who,
-        Who::Viewer | Who::Contributor | Who::Owner | Who::Admin
-    );
+    let cat = caller.req(Method::GET, "/v2/_catalog").send().await.unwrap().text().await.unwrap();
+    let search = caller.req(Method::GET, "/api/v1/search").send().await.unwrap().text().await.unwrap();
+    let colls = caller.req(Method::GET, "/api/v1/collections").send().await.unwrap().text().await.unwrap();
+    let sees_private = matches!(who, Who::Viewer | Who::Contributor | Who::Owner | Who::Admin);
     // (The private collection was deleted at the end of its routes by those allowed to.)
     if !sees_private {
         for text in [&cat, &search, &colls] {
-            assert!(
-                !text.contains("priv"),
-                "{who:?} sees the private collection: {text}"
-            );
+            assert!(!text.contains("priv"), "{who:?} sees the private collection: {text}");
         }
     }
 }

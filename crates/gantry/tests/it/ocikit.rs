@@ -16,11 +16,7 @@ pub struct Oci {
 
 impl Oci {
     pub fn new(base: &str, auth: Option<String>) -> Oci {
-        Oci {
-            c: crate::harness::http(),
-            base: base.to_string(),
-            auth,
-        }
+        Oci { c: crate::harness::http(), base: base.to_string(), auth }
     }
 
     /// A client authenticating with Basic user:token.
@@ -29,11 +25,7 @@ impl Oci {
     }
 
     pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
-        let url = if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{}", self.base, path)
-        };
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{}", self.base, path) };
         let r = self.c.request(m, url);
         match &self.auth {
             Some(a) => r.header("authorization", a),
@@ -43,36 +35,22 @@ impl Oci {
 
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> Response {
         let d = sha256(data);
-        self.req(
-            Method::POST,
-            &format!("/v2/{repo}/blobs/uploads/?digest={d}"),
-        )
-        .header("content-type", "application/octet-stream")
-        .body(data.to_vec())
-        .send()
-        .await
-        .unwrap()
+        self.req(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={d}"))
+            .header("content-type", "application/octet-stream")
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Pushes a blob and asserts it was created; returns its digest.
     pub async fn blob(&self, repo: &str, data: &[u8]) -> String {
         let r = self.push_blob(repo, data).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
         sha256(data)
     }
 
-    pub async fn put_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        body: &[u8],
-        media_type: &str,
-    ) -> Response {
+    pub async fn put_manifest(&self, repo: &str, reference: &str, body: &[u8], media_type: &str) -> Response {
         self.req(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
             .header("content-type", media_type)
             .body(body.to_vec())
@@ -89,22 +67,12 @@ impl Oci {
         let ld = self.blob(repo, layer).await;
         let m = manifest(&cd, config.len(), &[(&ld, layer.len())], None);
         let r = self.put_manifest(repo, tag, &m, OCI_MANIFEST).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
         (sha256(&m), m)
     }
 }
 
-pub fn manifest(
-    config: &str,
-    config_size: usize,
-    layers: &[(&str, usize)],
-    subject: Option<(&str, usize)>,
-) -> Vec<u8> {
+pub fn manifest(config: &str, config_size: usize, layers: &[(&str, usize)], subject: Option<(&str, usize)>) -> Vec<u8> {
     let mut m = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -119,8 +87,5 @@ pub fn manifest(
 
 pub async fn error_code(r: Response) -> String {
     let v: Value = r.json().await.expect("error body is JSON");
-    v["errors"][0]["code"]
-        .as_str()
-        .expect("OCI error envelope")
-        .to_string()
+    v["errors"][0]["code"].as_str().expect("OCI error envelope").to_string()
 }
