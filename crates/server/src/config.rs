@@ -92,14 +92,12 @@ impl Config {
         for (k, v) in &env {
             if let Some(key) = k.strip_prefix("GANTRY_") {
                 let key = key.to_ascii_lowercase();
-                if let Some(base) = key.strip_suffix("_file") {
-                    if FILE_KEYS.contains(&base) {
-                        let content =
-                            std::fs::read_to_string(v).map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
-                        fig = fig.merge((base, content.trim_end().to_string()));
-                    }
-                } else if Config::is_key(&key) {
+                if Config::is_key(&key) {
                     fig = fig.merge((key.as_str(), parse_env_value(v)));
+                } else if let Some(base) = key.strip_suffix("_file").filter(|b| FILE_KEYS.contains(b)) {
+                    let content =
+                        std::fs::read_to_string(v).map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
+                    fig = fig.merge((base, content.trim_end().to_string()));
                 }
             }
         }
