@@ -102,6 +102,17 @@ enum UserCmd {
 
 #[derive(Subcommand)]
 enum TokenCmd {
+    /// List a user's tokens (never their values).
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke one of a user's tokens by id.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        id: i64,
+    },
     /// Create an API token and print it (it is shown only once).
     Create {
         #[arg(long)]
@@ -196,6 +207,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 AdminCmd::Token { cmd: TokenCmd::Create { user, name, scope, expires_days } } => {
                     let t = admin::create_token(&st, &user, &name, TokenScope::parse(&scope)?, expires_days).await?;
                     println!("{t}");
+                }
+                AdminCmd::Token { cmd: TokenCmd::List { user } } => {
+                    let u = st.store.user_by_name(&user).await?.with_context(|| format!("no user named {user:?}"))?;
+                    println!("{:<6} {:<20} {:<6} {:<21} LAST USED", "ID", "NAME", "SCOPE", "CREATED");
+                    for t in st.store.list_tokens(u.id).await? {
+                        println!(
+                            "{:<6} {:<20} {:<6} {:<21} {}",
+                            t.id,
+                            t.name,
+                            t.scope,
+                            gantry_domain::time::rfc3339(t.created_at),
+                            t.last_used_at.map(gantry_domain::time::rfc3339).unwrap_or_else(|| "never".into())
+                        );
+                    }
+                }
+                AdminCmd::Token { cmd: TokenCmd::Revoke { user, id } } => {
+                    let u = st.store.user_by_name(&user).await?.with_context(|| format!("no user named {user:?}"))?;
+                    if !st.store.revoke_token(u.id, id).await? {
+                        anyhow::bail!("{user} has no token {id}; see `gantry admin token list --user {user}`");
+                    }
+                    println!("revoked token {id} of {user}");
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Create { name, public, owner, description } } => {
                     let v = if public { Visibility::Public } else { Visibility::Private };

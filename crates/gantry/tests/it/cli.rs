@@ -183,4 +183,57 @@ async fn interrupted_transfers_resume(b: Backend) {
     assert_eq!(std::fs::read(&file).unwrap(), data);
 }
 
-crate::both_backends!(push_pull_and_friends, interrupted_transfers_resume);
+/// `gantry admin …` on the configured database while the server runs.
+async fn admin_commands(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = |args: &'static [&'static str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.env("GANTRY_DATA_DIR", s.data_dir())
+            .env("GANTRY_DATABASE_URL", s.config.database_url.clone().unwrap())
+            .arg("admin")
+            .args(args);
+        c
+    };
+    let out =
+        admin(&["user", "create", "dora", "--password-stdin"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut out = out;
+        out.stdin.take().unwrap().write_all(b"a long enough password\n").await.unwrap();
+        assert!(out.wait().await.unwrap().success());
+    }
+    let o = admin(&["user", "create", "dora"]).output().await.unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    let o = admin(&["user", "create", "../evil"]).output().await.unwrap();
+    assert!(!o.status.success());
+    let o = admin(&["token", "create", "--user", "dora", "--name", "ci", "--scope", "read"]).output().await.unwrap();
+    assert!(o.status.success());
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(token.starts_with("gnt_"));
+    let me = reqwest::Client::new().get(format!("{}/api/v1/me", s.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.json::<Value>().await.unwrap()["token_scope"], "read");
+    let list = String::from_utf8_lossy(&admin(&["token", "list", "--user", "dora"]).output().await.unwrap().stdout)
+        .into_owned();
+    assert!(list.contains(" ci ") && !list.contains(&token), "{list}");
+    let id = list.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    let o = c
+        .env("GANTRY_DATA_DIR", s.data_dir())
+        .env("GANTRY_DATABASE_URL", s.config.database_url.clone().unwrap())
+        .args(["admin", "token", "revoke", "--user", "dora", &id])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let me = reqwest::Client::new().get(format!("{}/api/v1/me", s.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+    let row = sqlx::query("SELECT password_hash FROM users WHERE username = 'dora'")
+        .fetch_one(s.state.store.pool())
+        .await
+        .unwrap();
+    let hash: String = sqlx::Row::get(&row, "password_hash");
+    assert!(hash.starts_with("$argon2id$"), "passwords are stored as argon2 hashes");
+    assert!(gantry_server::auth::verify_password("a long enough password", &hash));
+}
+
+crate::both_backends!(push_pull_and_friends, interrupted_transfers_resume, admin_commands);
