@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[command(name = "gantry", version, about = "Gantry: container images and datasets, with Globus")]
 struct Cli {
     /// Configuration file (TOML). GANTRY_* environment variables override it.
-    #[arg(long, global = true, env = "GANTRY_CONFIG")]
+    #[arg(long, env = "GANTRY_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
@@ -52,6 +52,17 @@ enum Cmd {
     Tag { source: String, target: String },
     /// Remove a tag, or by digest an image and all its tags.
     Rm { reference: String },
+    /// Run the built-in Globus-compatible service (Auth, Groups, Transfer).
+    GlobusLocal {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        /// State, signing key, endpoint roots and the generated configuration.
+        #[arg(long, default_value = "./globus-local-data")]
+        data: PathBuf,
+        /// Its configuration (identities, groups, policies, clients, endpoints).
+        #[arg(long = "config")]
+        globus_config: Option<PathBuf>,
+    },
     /// Administer users, tokens, collections and storage.
     Admin {
         #[command(subcommand)]
@@ -176,6 +187,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Inspect { reference, json } => return cli_cmd::inspect(&reference, json).await,
         Cmd::Tag { source, target } => return cli_cmd::tag(&source, &target).await,
         Cmd::Rm { reference } => return cli_cmd::rm(&reference).await,
+        Cmd::GlobusLocal { listen, data, globus_config } => {
+            init_logging("info");
+            return globus_local(&listen, &data, globus_config.as_deref()).await;
+        }
         _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
@@ -249,6 +264,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => unreachable!("client commands are handled above"),
     }
+}
+
+async fn globus_local(listen: &str, data: &std::path::Path, config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (cfg, made) = gantry_globus_local::load_config(data, config)?;
+    if let Some(summary) = made {
+        eprint!("{summary}");
+    }
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let (running, fut) = gantry_globus_local::start(cfg, data, listener, shutdown_signal()).await?;
+    tracing::info!("Globus-compatible service listening on {} (base URL {})", running.addr, running.service.base_url);
+    fut.await
 }
 
 async fn shutdown_signal() {

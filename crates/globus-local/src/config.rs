@@ -373,10 +373,10 @@ impl GlobusConfig {
         let mut k = 0;
         while k < out.len() {
             for l in &out[k].linked.clone() {
-                if let Some(o) = self.identity_by_username(l) {
-                    if !out.iter().any(|x| x.id == o.id) {
-                        out.push(o);
-                    }
+                if let Some(o) = self.identity_by_username(l)
+                    && !out.iter().any(|x| x.id == o.id)
+                {
+                    out.push(o);
                 }
             }
             for o in &self.identities {

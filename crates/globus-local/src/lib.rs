@@ -2,6 +2,13 @@
 //! and `globus-sdk` work against unchanged. It runs on its own
 //! (`gantry globus-local`) or embedded in another process.
 
+pub mod auth;
 pub mod config;
 pub mod keys;
+pub mod policy;
+pub mod scopes;
+pub mod service;
 pub mod store;
+
+pub use config::GlobusConfig;
+pub use service::{Running, Service, load_config, start};

@@ -1,0 +1,100 @@
+//! The running service: configuration, state, keys, and the HTTP application.
+
+use crate::config::GlobusConfig;
+use crate::keys::Keys;
+use crate::store::Db;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+#[derive(Clone)]
+pub struct Service {
+    pub config: Arc<GlobusConfig>,
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    /// Where clients reach the service, without a trailing slash.
+    pub base_url: Arc<str>,
+    pub data_dir: PathBuf,
+}
+
+/// The configuration file the service uses when none is given.
+pub fn default_config_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("globus-local.toml")
+}
+
+/// Loads `config`, or the data directory's own file, or makes (and keeps) a default.
+/// Returns the configuration and, when it was just made, a summary to print.
+pub fn load_config(data_dir: &Path, config: Option<&Path>) -> anyhow::Result<(GlobusConfig, Option<String>)> {
+    if let Some(p) = config {
+        return Ok((GlobusConfig::load(p)?, None));
+    }
+    let own = default_config_path(data_dir);
+    if own.exists() {
+        return Ok((GlobusConfig::load(&own)?, None));
+    }
+    let c = GlobusConfig::default_for(data_dir);
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(&own, c.to_toml())?;
+    let mut s = format!("No configuration given: made {} with\n", own.display());
+    for i in &c.identities {
+        s.push_str(&format!("  identity {:<16} password {}\n", i.username, i.password));
+    }
+    for g in &c.groups {
+        s.push_str(&format!("  group    {} ({})\n", g.name, g.id));
+    }
+    for e in &c.endpoints {
+        s.push_str(&format!("  endpoint {} ({}) at {}\n", e.display_name, e.id, e.root.display()));
+    }
+    Ok((c, Some(s)))
+}
+
+impl Service {
+    pub async fn open(config: GlobusConfig, data_dir: &Path, base_url: String) -> anyhow::Result<Service> {
+        std::fs::create_dir_all(data_dir)?;
+        for e in &config.endpoints {
+            std::fs::create_dir_all(&e.root).map_err(|err| {
+                anyhow::anyhow!("cannot create the root of endpoint {:?} ({}): {err}", e.display_name, e.root.display())
+            })?;
+        }
+        let db = Db::open(&data_dir.join("globus-local.db")).await?;
+        let key_path = data_dir.join("auth-signing-key.pem");
+        let keys = tokio::task::spawn_blocking(move || Keys::load_or_create(&key_path)).await??;
+        Ok(Service {
+            config: Arc::new(config),
+            db,
+            keys: Arc::new(keys),
+            base_url: base_url.trim_end_matches('/').into(),
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    pub fn router(&self) -> Router {
+        crate::auth::routes().with_state(self.clone())
+    }
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub service: Service,
+}
+
+/// Opens the service on a bound listener; returns it and the future that serves it.
+pub async fn start(
+    config: GlobusConfig,
+    data_dir: &Path,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(Running, impl Future<Output = anyhow::Result<()>>)> {
+    let addr = listener.local_addr()?;
+    let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let service = Service::open(config, data_dir, base).await?;
+    let app = service.router();
+    let fut = async move {
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    };
+    Ok((Running { addr, service }, fut))
+}
