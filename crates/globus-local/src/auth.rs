@@ -946,7 +946,16 @@ async fn validate(State(s): State<Service>, headers: HeaderMap, Form(f): Form<Ha
     axum::Json(json!({ "active": active })).into_response()
 }
 
-async fn introspect(State(s): State<Service>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn introspect(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    Form(mut f): Form<HashMap<String, String>>,
+) -> Response {
+    // `include` and `authentication_policies` may come in the query string too.
+    for (k, v) in q {
+        f.entry(k).or_insert(v);
+    }
     let client = match s.client_auth(&headers, &f).await {
         Ok(c) if c.secret_hash.is_some() => c,
         Ok(_) => {

@@ -84,13 +84,13 @@ pub struct Running {
 /// Opens the service on a bound listener; returns it and the future that serves it.
 pub async fn start(
     config: GlobusConfig,
-    data_dir: &Path,
+    data_dir: impl AsRef<Path>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(Running, impl Future<Output = anyhow::Result<()>>)> {
     let addr = listener.local_addr()?;
     let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let service = Service::open(config, data_dir, base).await?;
+    let service = Service::open(config, data_dir.as_ref(), base).await?;
     let app = service.router();
     let fut = async move {
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;

@@ -6,6 +6,7 @@ mod cli;
 mod clients;
 mod crash;
 mod gc;
+mod globus;
 #[allow(dead_code)]
 mod harness;
 mod matrix;

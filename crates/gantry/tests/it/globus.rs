@@ -1,0 +1,391 @@
+//! The built-in Globus-compatible service, judged by the official clients: globus-cli
+//! (login through the real form, whoami, session show, logout) and globus-sdk (PKCE,
+//! id_token, refresh, client credentials, dependent tokens, introspection, GARE);
+//! plus the tampering the authorize flow must refuse, and restarts.
+
+use crate::clients::{python, repo_root, run};
+use gantry_globus_local::GlobusConfig;
+use gantry_globus_local::config::{Client, ClientScope};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::HashMap;
+use tokio::process::Command;
+
+pub struct GlobusServer {
+    pub url: String,
+    pub config: GlobusConfig,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub const NATIVE: &str = "Gantry test native app";
+pub const GATEWAY: &str = "Gantry gateway";
+pub const GATEWAY_SECRET: &str = "gateway-secret-for-tests";
+
+impl GlobusServer {
+    pub async fn start() -> GlobusServer {
+        Self::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir) -> GlobusServer {
+        let mut config = GlobusConfig::default_for(dir.path());
+        config.clients.push(Client {
+            id: String::new(),
+            name: NATIVE.into(),
+            secret: None,
+            redirect_uris: vec![],
+            scopes: vec![],
+            identity_username: None,
+        });
+        config.clients.push(Client {
+            id: String::new(),
+            name: GATEWAY.into(),
+            secret: Some(GATEWAY_SECRET.into()),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            scopes: vec![ClientScope {
+                suffix: "all".into(),
+                dependent_scopes: vec!["urn:globus:auth:scope:transfer.api.globus.org:all".into()],
+            }],
+            identity_username: None,
+        });
+        config.complete().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (running, fut) =
+            gantry_globus_local::start(config.clone(), dir.path().to_path_buf(), listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        let task = tokio::spawn(async move { fut.await.unwrap() });
+        GlobusServer { url: format!("http://{}", running.addr), config, dir, stop: Some(tx), task: Some(task) }
+    }
+
+    pub async fn restart(mut self) -> GlobusServer {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::start_in(dir).await
+    }
+
+    pub fn client_id(&self, name: &str) -> String {
+        self.config.clients.iter().find(|c| c.name == name).unwrap().id.clone()
+    }
+
+    /// A `globus` command with a fresh HOME pointed at this service.
+    pub fn globus_env(&self, cmd: &mut Command, home: &std::path::Path) {
+        let base = format!("{}/", self.url);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("GLOBUS_SDK_SERVICE_URL_AUTH", &base)
+            .env("GLOBUS_SDK_SERVICE_URL_TRANSFER", &base)
+            .env("GLOBUS_SDK_SERVICE_URL_GROUPS", &base)
+            .env("GLOBUS_SDK_SERVICE_URL_SEARCH", &base)
+            .env("GLOBUS_SDK_SERVICE_URL_TIMER", &base)
+            .env("GLOBUS_SDK_SERVICE_URL_FLOWS", &base);
+    }
+}
+
+impl Drop for GlobusServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn globus_bin() -> std::path::PathBuf {
+    python().parent().unwrap().join("globus")
+}
+
+async fn globus(g: &GlobusServer, home: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let mut c = Command::new(globus_bin());
+    g.globus_env(&mut c, home);
+    let o = c.args(args).output().await.unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+    )
+}
+
+/// `globus login --no-local-server`, signing in through the HTML form.
+pub async fn globus_login(g: &GlobusServer, home: &std::path::Path, user: &str, password: &str) -> String {
+    let mut c = Command::new(python());
+    g.globus_env(&mut c, home);
+    c.arg(repo_root().join("tests/clients/globus_login.py")).args([user, password, "--"]).arg(globus_bin());
+    c.args(["login", "--no-local-server"]);
+    run(&mut c).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_cli_login_whoami_session_logout() {
+    let g = GlobusServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let out = globus_login(&g, home.path(), "alice@uni.edu", "alice-pass").await;
+    assert!(out.contains("You have successfully logged in to the Globus CLI"), "{out}");
+    let (code, out) = globus(&g, home.path(), &["whoami"]).await;
+    assert_eq!((code, out.trim()), (0, "alice@uni.edu"));
+    let (code, out) = globus(&g, home.path(), &["whoami", "--linked-identities"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("alice@uni.edu") && out.contains("alice@lab.gov"), "{out}");
+    let (code, out) = globus(&g, home.path(), &["session", "show"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("alice@uni.edu"), "{out}");
+    let alice = g.config.identity_by_username("alice@uni.edu").unwrap().id.clone();
+    assert!(out.contains(&alice), "{out}");
+    let (code, out) = globus(&g, home.path(), &["logout", "--yes"]).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = globus(&g, home.path(), &["whoami"]).await;
+    assert_ne!(code, 0);
+    assert!(out.contains("MissingLoginError"), "{out}");
+    // A wrong password never gets a code.
+    let mut c = Command::new(python());
+    g.globus_env(&mut c, home.path());
+    c.arg(repo_root().join("tests/clients/globus_login.py")).args(["alice@uni.edu", "wrong", "--"]).arg(globus_bin());
+    let o = c.args(["login", "--no-local-server"]).output().await.unwrap();
+    assert!(!o.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_sdk_flows() {
+    let g = GlobusServer::start().await;
+    let policy = g.config.policies[0].id.clone();
+    let out = run(Command::new(python())
+        .env("NO_PROXY", "127.0.0.1")
+        .env("GLOBUS_SDK_SERVICE_URL_AUTH", format!("{}/", g.url))
+        .arg(repo_root().join("tests/clients/globus_sdk_checks.py"))
+        .args([g.client_id(NATIVE), g.client_id(GATEWAY), GATEWAY_SECRET.to_string(), policy.clone()]))
+    .await;
+    let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let gw = g.client_id(GATEWAY);
+    assert_eq!(v["authorize_has_pkce"], true);
+    let mut want = vec!["auth.globus.org".to_string(), gw.clone(), "transfer.api.globus.org".to_string()];
+    want.sort();
+    assert_eq!(v["resource_servers"], serde_json::json!(want));
+    assert_eq!(v["id_token_username"], "alice@lab.gov");
+    assert_eq!(v["id_token_aud_is_client"], true);
+    assert_eq!(v["refresh_works"], true);
+    assert_eq!(v["client_credentials_rs"], serde_json::json!(["transfer.api.globus.org"]));
+    assert_eq!(v["dependent_rs"], serde_json::json!(["transfer.api.globus.org"]));
+    assert_eq!(v["introspect_active"], true);
+    assert_eq!(v["introspect_username"], "alice@lab.gov");
+    assert_eq!(
+        v["session_identities"],
+        serde_json::json!([g.config.identity_by_username("alice@lab.gov").unwrap().id])
+    );
+    assert_eq!(v["identity_set_len"], 2);
+    assert_eq!(v["policy_evaluation"], true, "a fresh lab.gov sign-in satisfies the lab policy");
+    assert_eq!(v["inactive_after_revoke"], true);
+    assert_eq!(v["bad_dependent_refused"], true);
+    assert_eq!(v["gare_policies"], serde_json::json!([policy]));
+}
+
+/// A tiny cookie-carrying browser for the tampering tests.
+struct Browser {
+    c: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        crate::harness::init();
+        Browser { c: crate::harness::http(), cookies: HashMap::new() }
+    }
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+    fn keep(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            if let Some((kv, _)) = v.to_str().unwrap().split_once(';') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    async fn get(&mut self, url: &str) -> (StatusCode, String, Option<String>) {
+        let r = self.c.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep(&r);
+        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (r.status(), r.text().await.unwrap(), loc)
+    }
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String, Option<String>) {
+        let r = self.c.post(url).header("cookie", self.cookie_header()).form(form).send().await.unwrap();
+        self.keep(&r);
+        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (r.status(), r.text().await.unwrap(), loc)
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let i = html.find(&pat).unwrap_or_else(|| panic!("no {name} in {html}")) + pat.len();
+    html[i..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_refuses_tampering() {
+    let g = GlobusServer::start().await;
+    let gw = g.client_id(GATEWAY);
+    let native = g.client_id(NATIVE);
+    let cb = "http://127.0.0.1:9/callback";
+    let auth = |client: &str, redirect: &str, extra: &str| {
+        format!(
+            "{}/v2/oauth2/authorize?client_id={client}&redirect_uri={}&scope=openid%20email&response_type=code&state=s1{extra}",
+            g.url,
+            gantry_globus_local::auth::urlencode(redirect)
+        )
+    };
+    let mut b = Browser::new();
+    // Unknown client and foreign redirect_uri: an error page, never a redirect.
+    let (st, _, loc) = b.get(&auth("00000000-0000-0000-0000-000000000000", cb, "")).await;
+    assert_eq!((st, loc), (StatusCode::BAD_REQUEST, None));
+    let (st, _, loc) = b.get(&auth(&gw, "https://evil.example.org/cb", "")).await;
+    assert_eq!((st, loc), (StatusCode::BAD_REQUEST, None));
+    // A public client without PKCE is sent back with an error.
+    let (st, _, loc) = b.get(&auth(&native, &format!("{}/v2/web/auth-code", g.url), "")).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert!(loc.unwrap().contains("error=invalid_request"));
+    // Unknown scopes too.
+    let (_, _, loc) = b.get(&auth(&gw, cb, "").replace("openid%20email", "urn:globus:auth:scope:evil.org:all")).await;
+    assert!(loc.unwrap().contains("error=invalid_scope"));
+
+    // The real flow for the confidential client, with a wrong password first.
+    let (st, page, _) = b.get(&auth(&gw, cb, "&nonce=n-123")).await;
+    assert_eq!(st, StatusCode::OK);
+    let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
+    let login = format!("{}/v2/web/login", g.url);
+    let (st, _, _) =
+        b.post(&login, &[("request", &req), ("csrf", &csrf), ("username", "bob@uni.edu"), ("password", "nope")]).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // A forged form (wrong CSRF token) is refused.
+    let (st, _, _) = b
+        .post(&login, &[("request", &req), ("csrf", "forged"), ("username", "bob@uni.edu"), ("password", "bob-pass")])
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // So is the right form posted from another browser (no binding cookie).
+    let mut other = Browser::new();
+    let (st, _, _) = other
+        .post(&login, &[("request", &req), ("csrf", &csrf), ("username", "bob@uni.edu"), ("password", "bob-pass")])
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, page, _) = b
+        .post(&login, &[("request", &req), ("csrf", &csrf), ("username", "bob@uni.edu"), ("password", "bob-pass")])
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Allow"), "{page}");
+    let (st, _, loc) = b
+        .post(&format!("{}/v2/web/consent", g.url), &[("request", &req), ("csrf", &csrf), ("decision", "allow")])
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let loc = loc.unwrap();
+    assert!(loc.starts_with(cb) && loc.contains("state=s1"), "{loc}");
+    let code = loc.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let c = crate::harness::http();
+    let token_url = format!("{}/v2/oauth2/token", g.url);
+    // Wrong secret, wrong redirect_uri: refused. Right: tokens and an id_token with the nonce.
+    let r = c
+        .post(&token_url)
+        .basic_auth(&gw, Some("wrong"))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", cb)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = c
+        .post(&token_url)
+        .basic_auth(&gw, Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:9/other")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The code was consumed by that attempt: a replay fails too.
+    let r = c
+        .post(&token_url)
+        .basic_auth(&gw, Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", cb)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
+
+    // Second round (already signed in): straight to consent, then a good exchange.
+    let (st, page, _) = b.get(&auth(&gw, cb, "&nonce=n-456")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Allow") && !page.contains("name=\"password\""), "signed-in sessions skip the login form");
+    let (_, _, loc) = b
+        .post(
+            &format!("{}/v2/web/consent", g.url),
+            &[("request", &hidden(&page, "request")), ("csrf", &hidden(&page, "csrf")), ("decision", "allow")],
+        )
+        .await;
+    let code = loc.unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let r = c
+        .post(&token_url)
+        .basic_auth(&gw, Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", cb)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["resource_server"], "auth.globus.org");
+    assert_eq!(v["other_tokens"], serde_json::json!([]));
+    let id_token = v["id_token"].as_str().unwrap();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["nonce"], "n-456");
+    assert_eq!(claims["aud"], gw.as_str());
+    assert_eq!(claims["preferred_username"], "bob@uni.edu");
+    // prompt=login forces the form again even though signed in.
+    let (_, page, _) = b.get(&auth(&gw, cb, "&prompt=login&session_message=Please%20sign%20in%20again")).await;
+    assert!(page.contains("name=\"password\"") && page.contains("Please sign in again"), "{page}");
+    // A policy bob cannot meet keeps him at the login form.
+    let policy = &g.config.policies[0].id;
+    let (_, page, _) = b.get(&auth(&gw, cb, &format!("&session_required_policies={policy}"))).await;
+    assert!(page.contains("name=\"password\""), "{page}");
+    let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
+    let (_, page, _) = b
+        .post(&login, &[("request", &req), ("csrf", &csrf), ("username", "bob@uni.edu"), ("password", "bob-pass")])
+        .await;
+    assert!(page.contains("name=\"password\""), "a uni.edu sign-in does not satisfy the lab.gov policy");
+    let (_, page, _) = b
+        .post(&login, &[("request", &req), ("csrf", &csrf), ("username", "carol@lab.gov"), ("password", "carol-pass")])
+        .await;
+    assert!(page.contains("Allow"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_and_keys_survive_restart() {
+    let g = GlobusServer::start().await;
+    let c = crate::harness::http();
+    let gw = g.client_id(GATEWAY);
+    let jwks1: Value = c.get(format!("{}/jwk.json", g.url)).send().await.unwrap().json().await.unwrap();
+    let r = c
+        .post(format!("{}/v2/oauth2/token", g.url))
+        .basic_auth(&gw, Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", "urn:globus:auth:scope:transfer.api.globus.org:all")])
+        .send()
+        .await
+        .unwrap();
+    let tok = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+    let g = g.restart().await;
+    let jwks2: Value = c.get(format!("{}/jwk.json", g.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks1, jwks2, "the signing key is kept");
+    let r = c
+        .post(format!("{}/v2/oauth2/token/validate", g.url))
+        .basic_auth(&gw, Some(GATEWAY_SECRET))
+        .form(&[("token", &tok)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["active"], true, "tokens survive a restart");
+}
