@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod groups;
 pub mod keys;
 pub mod policy;
 pub mod scopes;

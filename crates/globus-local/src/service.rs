@@ -72,7 +72,7 @@ impl Service {
     }
 
     pub fn router(&self) -> Router {
-        crate::auth::routes().with_state(self.clone())
+        crate::auth::routes().merge(crate::groups::routes()).with_state(self.clone())
     }
 }
 

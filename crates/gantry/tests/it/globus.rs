@@ -136,6 +136,15 @@ async fn globus_cli_login_whoami_session_logout() {
     assert!(out.contains("alice@uni.edu"), "{out}");
     let alice = g.config.identity_by_username("alice@uni.edu").unwrap().id.clone();
     assert!(out.contains(&alice), "{out}");
+    let (code, out) = globus(&g, home.path(), &["group", "list"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Beamline Users") && out.contains(&g.config.groups[0].id), "{out}");
+    let (code, out) = globus(&g, home.path(), &["group", "show", &g.config.groups[0].id]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Beamline Users"), "{out}");
+    let (code, out) = globus(&g, home.path(), &["group", "member", "list", &g.config.groups[0].id]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("carol@lab.gov") && out.contains("alice@uni.edu"), "{out}");
     let (code, out) = globus(&g, home.path(), &["logout", "--yes"]).await;
     assert_eq!(code, 0, "{out}");
     let (code, out) = globus(&g, home.path(), &["whoami"]).await;
@@ -199,10 +208,10 @@ impl Browser {
     }
     fn keep(&mut self, r: &reqwest::Response) {
         for v in r.headers().get_all("set-cookie") {
-            if let Some((kv, _)) = v.to_str().unwrap().split_once(';') {
-                if let Some((k, v)) = kv.split_once('=') {
-                    self.cookies.insert(k.to_string(), v.to_string());
-                }
+            if let Some((kv, _)) = v.to_str().unwrap().split_once(';')
+                && let Some((k, v)) = kv.split_once('=')
+            {
+                self.cookies.insert(k.to_string(), v.to_string());
             }
         }
     }
