@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! A Globus-compatible service (Auth, Groups, Transfer) that the official `globus` CLI
 //! and `globus-sdk` work against unchanged. It runs on its own
 //! (`gantry globus-local`) or embedded in another process.
@@ -6,10 +7,13 @@ pub mod auth;
 pub mod config;
 pub mod groups;
 pub mod keys;
+pub mod paths;
 pub mod policy;
 pub mod scopes;
 pub mod service;
 pub mod store;
+pub mod tasks;
+pub mod transfer;
 
 pub use config::GlobusConfig;
 pub use service::{Running, Service, load_config, start};

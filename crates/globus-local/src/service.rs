@@ -18,6 +18,10 @@ pub struct Service {
     /// Where clients reach the service, without a trailing slash.
     pub base_url: Arc<str>,
     pub data_dir: PathBuf,
+    /// Wakes the task worker when a task is submitted.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Serialises task updates between the worker and cancel requests.
+    pub task_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The configuration file the service uses when none is given.
@@ -68,11 +72,17 @@ impl Service {
             keys: Arc::new(keys),
             base_url: base_url.trim_end_matches('/').into(),
             data_dir: data_dir.to_path_buf(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            task_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
     pub fn router(&self) -> Router {
-        crate::auth::routes().merge(crate::groups::routes()).with_state(self.clone())
+        crate::auth::routes()
+            .merge(crate::groups::routes())
+            .merge(crate::transfer::routes())
+            .merge(crate::tasks::routes())
+            .with_state(self.clone())
     }
 }
 
@@ -92,9 +102,19 @@ pub async fn start(
     let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let service = Service::open(config, data_dir.as_ref(), base).await?;
     let app = service.router();
+    let worker = tokio::spawn(crate::tasks::worker(service.clone()));
     let fut = async move {
+        let _stop_worker_with_server = AbortOnDrop(worker);
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         Ok(())
     };
     Ok((Running { addr, service }, fut))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

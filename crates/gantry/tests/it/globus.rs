@@ -398,3 +398,98 @@ async fn state_and_keys_survive_restart() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["active"], true, "tokens survive a restart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_cli_transfer_and_friends() {
+    let g = GlobusServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    globus_login(&g, home.path(), "alice@uni.edu", "alice-pass").await;
+    let cluster = g.config.endpoints[0].clone();
+    let archive = g.config.endpoints[1].clone();
+    let ok = |(code, out): (i32, String)| {
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    let out = ok(globus(&g, home.path(), &["endpoint", "search", "cluster"]).await);
+    assert!(out.contains(&cluster.id) && !out.contains(&archive.id), "{out}");
+    let out = ok(globus(&g, home.path(), &["endpoint", "search", "--filter-scope", "my-endpoints"]).await);
+    assert!(out.contains("University Cluster"), "{out}");
+    let out = ok(globus(&g, home.path(), &["endpoint", "show", &cluster.id]).await);
+    assert!(out.contains("University Cluster"), "{out}");
+
+    // Files: mkdir, ls, rename inside the endpoint's root.
+    std::fs::create_dir_all(cluster.root.join("data/sub")).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(cluster.root.join("data/big.bin"), &big).unwrap();
+    std::fs::write(cluster.root.join("data/sub/small.txt"), "small\n").unwrap();
+    let ep = |p: &str| format!("{}:{p}", cluster.id);
+    ok(globus(&g, home.path(), &["mkdir", &ep("/~/made")]).await);
+    assert!(cluster.root.join("made").is_dir());
+    let out = ok(globus(&g, home.path(), &["ls", &ep("/~/")]).await);
+    assert!(out.contains("data/") && out.contains("made/"), "{out}");
+    ok(globus(&g, home.path(), &["rename", &cluster.id, "/~/made", "/~/renamed"]).await);
+    assert!(cluster.root.join("renamed").is_dir() && !cluster.root.join("made").exists());
+    let (code, out) = globus(&g, home.path(), &["ls", &ep("/~/../../etc")]).await;
+    assert_ne!(code, 0, "paths cannot leave the root: {out}");
+
+    // A recursive transfer, waited for; the bytes arrive identical.
+    let out = ok(globus(
+        &g,
+        home.path(),
+        &["transfer", &ep("/~/data/"), &ep("/~/copy/"), "--recursive", "--label", "t1", "-F", "json"],
+    )
+    .await);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let task = v["task_id"].as_str().unwrap().to_string();
+    ok(globus(&g, home.path(), &["task", "wait", &task, "--timeout", "60"]).await);
+    assert_eq!(std::fs::read(cluster.root.join("copy/big.bin")).unwrap(), big);
+    assert_eq!(std::fs::read_to_string(cluster.root.join("copy/sub/small.txt")).unwrap(), "small\n");
+    let out = ok(globus(&g, home.path(), &["task", "show", &task, "-F", "json"]).await);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["files"].as_u64(), v["bytes_transferred"].as_u64()),
+        (Some("SUCCEEDED"), Some(2), Some(3_000_006))
+    );
+    let out = ok(globus(&g, home.path(), &["task", "list"]).await);
+    assert!(out.contains(&task) && out.contains("t1"), "{out}");
+    let out = ok(globus(&g, home.path(), &["task", "event-list", &task]).await);
+    assert!(out.contains("SUCCEEDED"), "{out}");
+    let out = ok(globus(&g, home.path(), &["task", "pause-info", &task]).await);
+    assert!(!out.is_empty());
+
+    // Delete.
+    let out = ok(globus(&g, home.path(), &["delete", &ep("/~/copy/"), "--recursive", "-F", "json"]).await);
+    let del: Value = serde_json::from_str(&out).unwrap();
+    ok(globus(&g, home.path(), &["task", "wait", del["task_id"].as_str().unwrap(), "--timeout", "60"]).await);
+    assert!(!cluster.root.join("copy").exists());
+
+    // Access rules: alice shares /data/ with bob, read-only.
+    let out = ok(globus(
+        &g,
+        home.path(),
+        &["endpoint", "permission", "create", &ep("/data/"), "--permissions", "r", "--identity", "bob@uni.edu"],
+    )
+    .await);
+    assert!(out.to_lowercase().contains("created") || out.contains("Access rule"), "{out}");
+    let out = ok(globus(&g, home.path(), &["endpoint", "permission", "list", &cluster.id]).await);
+    assert!(out.contains("/data/") && out.contains("bob@uni.edu"), "{out}");
+    let bob_home = tempfile::tempdir().unwrap();
+    globus_login(&g, bob_home.path(), "bob@uni.edu", "bob-pass").await;
+    let out = ok(globus(&g, bob_home.path(), &["ls", &ep("/~/data/")]).await);
+    assert!(out.contains("big.bin"), "{out}");
+    let (code, _) = globus(&g, bob_home.path(), &["ls", &ep("/~/renamed/")]).await;
+    assert_ne!(code, 0, "bob may read /data/ only");
+    let (code, _) = globus(&g, bob_home.path(), &["mkdir", &ep("/~/data/bobdir")]).await;
+    assert_ne!(code, 0, "read-only");
+    let (code, _) = globus(&g, bob_home.path(), &["endpoint", "permission", "list", &cluster.id]).await;
+    assert_ne!(code, 0, "only the owner lists rules");
+    let out = ok(globus(&g, bob_home.path(), &["endpoint", "search", "--filter-scope", "shared-with-me"]).await);
+    assert!(out.contains("University Cluster"), "{out}");
+
+    // Bookmarks.
+    ok(globus(&g, home.path(), &["bookmark", "create", &ep("/~/data/"), "my data"]).await);
+    let out = ok(globus(&g, home.path(), &["bookmark", "list"]).await);
+    assert!(out.contains("my data") && out.contains(&cluster.id), "{out}");
+    let out = ok(globus(&g, bob_home.path(), &["bookmark", "list"]).await);
+    assert!(!out.contains("my data"), "bookmarks are private: {out}");
+}
