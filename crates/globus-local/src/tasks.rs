@@ -268,10 +268,10 @@ async fn submit_transfer(State(s): State<Service>, headers: HeaderMap, uri: Uri,
                 &res,
             ));
         }
-        if let Some(l) = body["sync_level"].as_i64() {
-            if !(0..=3).contains(&l) {
-                return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", "sync_level must be 0 to 3", &res));
-            }
+        if let Some(l) = body["sync_level"].as_i64()
+            && !(0..=3).contains(&l)
+        {
+            return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", "sync_level must be 0 to 3", &res));
         }
         let mut items = vec![];
         for d in &data {
@@ -585,7 +585,7 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             let dp = paths::components(&it.destination).unwrap_or_default();
             if real.is_dir() {
                 plan.push(Planned { src: sp.clone(), dst: dp.clone(), dir: true, size: 0 });
-                walk(&src.root, &real, &sp, &dp, &mut plan)?;
+                walk(&real, &sp, &dp, &mut plan)?;
             } else {
                 plan.push(Planned { src: sp, dst: dp, dir: false, size: std::fs::metadata(&real)?.len() });
             }
@@ -677,7 +677,7 @@ fn walk(
         }
         if meta.is_dir() {
             out.push(Planned { src: s2.clone(), dst: d2.clone(), dir: true, size: 0 });
-            walk(root, &e.path(), &s2, &d2, out)?;
+            walk(&e.path(), &s2, &d2, out)?;
         } else if meta.is_file() {
             out.push(Planned { src: s2, dst: d2, dir: false, size: meta.len() });
         }
