@@ -657,13 +657,7 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn walk(
-    root: &std::path::Path,
-    dir: &std::path::Path,
-    sp: &[String],
-    dp: &[String],
-    out: &mut Vec<Planned>,
-) -> anyhow::Result<()> {
+fn walk(dir: &std::path::Path, sp: &[String], dp: &[String], out: &mut Vec<Planned>) -> anyhow::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
