@@ -493,3 +493,202 @@ async fn globus_cli_transfer_and_friends() {
     let out = ok(globus(&g, bob_home.path(), &["bookmark", "list"]).await);
     assert!(!out.contains("my data"), "bookmarks are private: {out}");
 }
+
+/// A user's access token for `scope`, through the real form (confidential client).
+async fn user_token(g: &GlobusServer, user: &str, password: &str, scope: &str) -> String {
+    let gw = g.client_id(GATEWAY);
+    let cb = "http://127.0.0.1:9/callback";
+    let mut b = Browser::new();
+    let url = format!(
+        "{}/v2/oauth2/authorize?client_id={gw}&redirect_uri={}&scope={}&response_type=code&state=x",
+        g.url,
+        gantry_globus_local::auth::urlencode(cb),
+        gantry_globus_local::auth::urlencode(scope)
+    );
+    let (_, page, _) = b.get(&url).await;
+    let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
+    let (_, page, _) = b
+        .post(
+            &format!("{}/v2/web/login", g.url),
+            &[("request", &req), ("csrf", &csrf), ("username", user), ("password", password)],
+        )
+        .await;
+    assert!(page.contains("Allow"), "{page}");
+    let (_, _, loc) = b
+        .post(&format!("{}/v2/web/consent", g.url), &[("request", &req), ("csrf", &csrf), ("decision", "allow")])
+        .await;
+    let code = loc.unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let r = crate::harness::http()
+        .post(format!("{}/v2/oauth2/token", g.url))
+        .basic_auth(&gw, Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", cb)])
+        .send()
+        .await
+        .unwrap();
+    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn high_assurance_collection_asks_to_reauthenticate() {
+    let g = GlobusServer::start().await;
+    let archive = g.config.endpoints[1].clone();
+    let policy = g.config.policies[0].id.clone();
+    let home = tempfile::tempdir().unwrap();
+    globus_login(&g, home.path(), "carol@lab.gov", "carol-pass").await;
+    // carol (lab.gov, fresh sign-in) meets the policy: her archive lists fine.
+    let (code, out) = globus(&g, home.path(), &["ls", &format!("{}:/~/", archive.id)]).await;
+    assert_eq!(code, 0, "{out}");
+    // alice signed in with uni.edu does not: the CLI tells her to re-authenticate.
+    let home2 = tempfile::tempdir().unwrap();
+    globus_login(&g, home2.path(), "alice@uni.edu", "alice-pass").await;
+    let (code, out) = globus(&g, home2.path(), &["ls", &format!("{}:/~/", archive.id)]).await;
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("re-authenticate") || out.contains("session update"), "{out}");
+    assert!(out.contains("globus session update") && (out.contains("lab.gov") || out.contains(&policy)), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_once_only_cancel_and_resume_after_restart() {
+    let g = GlobusServer::start().await;
+    let cluster = g.config.endpoints[0].clone();
+    let tok = user_token(&g, "alice@uni.edu", "alice-pass", "urn:globus:auth:scope:transfer.api.globus.org:all").await;
+    let c = crate::harness::http();
+    let api = |p: &str| format!("{}/v0.10/{p}", g.url);
+    std::fs::create_dir_all(cluster.root.join("src")).unwrap();
+    for i in 0..3 {
+        std::fs::write(cluster.root.join(format!("src/f{i}.dat")), vec![i as u8; 100_000 + i]).unwrap();
+    }
+    let sid: Value = c.get(api("submission_id")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+    let sid = sid["value"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"DATA_TYPE": "transfer", "submission_id": sid, "source_endpoint": cluster.id,
+        "destination_endpoint": cluster.id, "label": "once", "verify_checksum": true, "preserve_timestamp": true,
+        "DATA": [{"DATA_TYPE": "transfer_item", "source_path": "/~/src/", "destination_path": "/~/dst/", "recursive": true}]});
+    let r = c.post(api("transfer")).bearer_auth(&tok).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let first: Value = r.json().await.unwrap();
+    let task = first["task_id"].as_str().unwrap().to_string();
+    // The same submission id again: the same task, no second one.
+    let r = c.post(api("transfer")).bearer_auth(&tok).json(&body).send().await.unwrap();
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["task_id"], task.as_str());
+    assert_eq!(again["code"], "Duplicate");
+    let wait = |task: String| {
+        let c = c.clone();
+        let url = api(&format!("task/{task}"));
+        let tok = tok.clone();
+        async move {
+            for _ in 0..200 {
+                let v: Value = c.get(&url).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+                if v["status"] != "ACTIVE" {
+                    return v;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("task {task} never finished");
+        }
+    };
+    let done = wait(task.clone()).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let list: Value = c
+        .get(api("task_list?filter=type:TRANSFER/status:SUCCEEDED"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    let src_mtime = std::fs::metadata(cluster.root.join("src/f1.dat")).unwrap().modified().unwrap();
+    assert_eq!(
+        std::fs::metadata(cluster.root.join("dst/f1.dat")).unwrap().modified().unwrap(),
+        src_mtime,
+        "preserve_timestamp"
+    );
+
+    // Simulate a crash after the first file: the task is ACTIVE again at file 1, the
+    // later files are gone and a half-written temporary file lies around.
+    let plan_dir = cluster.root.join("dst");
+    std::fs::remove_file(plan_dir.join("f1.dat")).unwrap();
+    std::fs::remove_file(plan_dir.join("f2.dat")).unwrap();
+    let dir_path = g.dir.path().to_path_buf();
+    let g = {
+        let mut g = g;
+        let _ = g.stop.take().unwrap().send(());
+        g.task.take().unwrap().await.unwrap();
+        let db = gantry_globus_local::store::Db::open(&dir_path.join("globus-local.db")).await.unwrap();
+        let mut t: gantry_globus_local::tasks::Task = db.get("task", &task).await.unwrap().unwrap();
+        let plan = t.plan.clone().unwrap();
+        let first_file = plan.iter().position(|p| !p.dir).unwrap();
+        t.status = "ACTIVE".into();
+        t.completion_time = None;
+        t.next = first_file + 1;
+        t.files_transferred = 1;
+        db.put("task", &task, &t, None).await.unwrap();
+        std::fs::write(plan_dir.join(format!(".f1.dat.part-{}", &task[..8])), b"half").unwrap();
+        let dir = std::mem::replace(&mut g.dir, tempfile::tempdir().unwrap());
+        GlobusServer::start_in(dir).await
+    };
+    let tok = user_token(&g, "alice@uni.edu", "alice-pass", "urn:globus:auth:scope:transfer.api.globus.org:all").await;
+    let c2 = crate::harness::http();
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = c2
+            .get(format!("{}/v0.10/task/{task}", g.url))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] != "ACTIVE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "SUCCEEDED", "the task continued after the restart: {status}");
+    for i in 0..3 {
+        assert_eq!(std::fs::read(plan_dir.join(format!("f{i}.dat"))).unwrap(), vec![i as u8; 100_000 + i]);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&plan_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".part-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files stay behind");
+
+    // Cancel: a task on a missing source fails at once; a finished one reports so.
+    let r = c2.post(format!("{}/v0.10/task/{task}/cancel", g.url)).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "TaskComplete");
+    std::fs::write(cluster.root.join("src/huge.dat"), vec![7u8; 64 << 20]).unwrap();
+    let body = serde_json::json!({"DATA_TYPE": "transfer", "source_endpoint": cluster.id, "destination_endpoint": cluster.id,
+        "DATA": [{"DATA_TYPE": "transfer_item", "source_path": "/~/src/huge.dat", "destination_path": "/~/huge-copy.dat"}]});
+    let r = c2.post(format!("{}/v0.10/transfer", g.url)).bearer_auth(&tok).json(&body).send().await.unwrap();
+    let t2 = r.json::<Value>().await.unwrap()["task_id"].as_str().unwrap().to_string();
+    let r = c2.post(format!("{}/v0.10/task/{t2}/cancel", g.url)).bearer_auth(&tok).send().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert!(v["code"] == "Canceled" || v["code"] == "TaskComplete", "{v}");
+    if v["code"] == "Canceled" {
+        let t: Value =
+            c2.get(format!("{}/v0.10/task/{t2}", g.url)).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+        assert_eq!(t["status"], "FAILED");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let ev: Value = c2
+            .get(format!("{}/v0.10/task/{t2}/event_list", g.url))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ev["DATA"][0]["code"], "CANCELED");
+    }
+    // Bob cannot see alice's tasks; a transfer into a path he may not write is refused.
+    let bob = user_token(&g, "bob@uni.edu", "bob-pass", "urn:globus:auth:scope:transfer.api.globus.org:all").await;
+    assert_eq!(c2.get(format!("{}/v0.10/task/{task}", g.url)).bearer_auth(&bob).send().await.unwrap().status(), 404);
+    let r = c2.post(format!("{}/v0.10/transfer", g.url)).bearer_auth(&bob).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["content-type"], "application/json");
+}
