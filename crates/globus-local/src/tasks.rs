@@ -19,6 +19,9 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+/// How often a running task's progress is written down.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub fn routes() -> Router<Service> {
     Router::new()
         .route("/v0.10/transfer", post(submit_transfer))
@@ -598,12 +601,16 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
         }
     }
     let plan = t.plan.clone().unwrap_or_default();
+    let mut last_save = std::time::Instant::now();
+    // Rules and resolved directories are looked up once per batch of files, not per file.
+    let mut rules = s.rules(&dst.id).await;
+    let mut dirs: HashMap<(bool, Vec<String>), PathBuf> = HashMap::new();
     while t.next < plan.len() {
         if t.deadline.is_some_and(|d| now() > d) {
             return fail(s, &mut t, "DEADLINE_EXPIRED", "The task's deadline passed before it completed").await;
         }
         let p = &plan[t.next];
-        if s.permission(&c, &dst, &p.dst).await != Some("rw") {
+        if crate::transfer::permission_with(&c, &dst, &p.dst, &rules) != Some("rw") {
             return fail(
                 s,
                 &mut t,
@@ -612,32 +619,21 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             )
             .await;
         }
-        let dst_path = match paths::resolve(&dst.root, &paths::display(&p.dst, false), true) {
-            Ok(d) => d,
-            Err(_) => {
-                return fail(
-                    s,
-                    &mut t,
-                    "PERMISSION_DENIED",
-                    "destination outside the endpoint or its parent is missing",
-                )
+        let Some(dst_path) = place(&mut dirs, true, &dst.root, &p.dst) else {
+            return fail(s, &mut t, "PERMISSION_DENIED", "destination outside the endpoint or its parent is missing")
                 .await;
-            }
         };
         if p.dir {
             std::fs::create_dir_all(&dst_path)?;
         } else {
-            let src_path = match paths::resolve(&src.root, &paths::display(&p.src, false), false) {
-                Ok(x) => x,
-                Err(_) => {
-                    return fail(
-                        s,
-                        &mut t,
-                        "FILE_NOT_FOUND",
-                        &format!("{} vanished from the source", paths::display(&p.src, false)),
-                    )
-                    .await;
-                }
+            let Some(src_path) = place(&mut dirs, false, &src.root, &p.src).filter(|x| x.is_file()) else {
+                return fail(
+                    s,
+                    &mut t,
+                    "FILE_NOT_FOUND",
+                    &format!("{} vanished from the source", paths::display(&p.src, false)),
+                )
+                .await;
             };
             match copy_one(s, &mut t, &src_path, &dst_path).await {
                 Ok(true) => {}
@@ -646,15 +642,50 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             }
         }
         t.next += 1;
-        if !save(s, &t).await? {
-            return Ok(());
+        // Progress is saved a few times a second: after a crash at most the files since
+        // the last save are copied again (each copy is atomic, so that is harmless).
+        if last_save.elapsed() >= SAVE_EVERY {
+            last_save = std::time::Instant::now();
+            if !save(s, &t).await? {
+                return Ok(());
+            }
+            rules = s.rules(&dst.id).await;
+            dirs.clear();
         }
+    }
+    if !save(s, &t).await? {
+        return Ok(()); // canceled at the very end
     }
     t.status = "SUCCEEDED".into();
     t.completion_time = Some(now());
     t.event("SUCCEEDED", "succeeded", "Task completed", false);
     save(s, &t).await?;
     Ok(())
+}
+
+/// The real path of `parts` under `root`: its parent directory is resolved (and checked
+/// to stay inside the root) once and cached; the last component must not be a link.
+fn place(
+    cache: &mut HashMap<(bool, Vec<String>), PathBuf>,
+    is_dst: bool,
+    root: &std::path::Path,
+    parts: &[String],
+) -> Option<PathBuf> {
+    let Some((last, parent)) = parts.split_last() else { return root.canonicalize().ok() };
+    let key = (is_dst, parent.to_vec());
+    let dir = match cache.get(&key) {
+        Some(d) => d.clone(),
+        None => {
+            let d = paths::resolve(root, &paths::display(parent, true), false).ok()?;
+            cache.insert(key, d.clone());
+            d
+        }
+    };
+    let p = dir.join(last);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => None,
+        _ => Some(p),
+    }
 }
 
 fn walk(dir: &std::path::Path, sp: &[String], dp: &[String], out: &mut Vec<Planned>) -> anyhow::Result<()> {
@@ -712,20 +743,27 @@ async fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::p
     let tmp: PathBuf = dst.with_file_name(format!(".{name}.part-{}", &t.task_id[..8]));
     let mut r = std::fs::File::open(src)?;
     let mut w = std::fs::File::create(&tmp)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut since_save = 0u64;
+    let mut h = t.verify_checksum.then(Sha256::new);
+    let mut last_save = std::time::Instant::now();
     loop {
-        let n = r.read(&mut buf)?;
+        // Without a checksum to compute, the kernel copies (copy_file_range) in big
+        // pieces; with one, the bytes pass through the hasher.
+        let n = match h.as_mut() {
+            None => std::io::copy(&mut (&mut r).take(64 << 20), &mut w)?,
+            Some(h) => {
+                let mut buf = vec![0u8; 1 << 20];
+                let n = r.read(&mut buf)?;
+                w.write_all(&buf[..n])?;
+                h.update(&buf[..n]);
+                n as u64
+            }
+        };
         if n == 0 {
             break;
         }
-        w.write_all(&buf[..n])?;
-        h.update(&buf[..n]);
-        t.bytes_transferred += n as u64;
-        since_save += n as u64;
-        if since_save >= 8 << 20 {
-            since_save = 0;
+        t.bytes_transferred += n;
+        if last_save.elapsed() >= SAVE_EVERY {
+            last_save = std::time::Instant::now();
             if !save(s, t).await? {
                 drop(w);
                 let _ = std::fs::remove_file(&tmp);
@@ -733,9 +771,8 @@ async fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::p
             }
         }
     }
-    w.sync_all()?;
     drop(w);
-    if t.verify_checksum {
+    if let Some(h) = h {
         let want = hex::encode(h.finalize());
         t.bytes_checksummed += sm.len();
         if sha_file(&tmp)? != want {

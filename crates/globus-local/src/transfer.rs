@@ -96,27 +96,13 @@ impl Service {
 
     /// The caller's permission on a path of an endpoint: "rw", "r" or none.
     pub async fn permission(&self, c: &Caller, ep: &Endpoint, parts: &[String]) -> Option<&'static str> {
-        if c.usernames.iter().any(|u| u == &ep.owner) {
-            return Some("rw");
-        }
-        let mut best: Option<&'static str> = None;
-        for (_, r) in self.db.list::<Rule>(&format!("acl:{}", ep.id)).await.unwrap_or_default() {
-            let applies = match r.principal_type.as_str() {
-                "identity" => c.ids.contains(&r.principal),
-                "group" => c.groups.contains(&r.principal),
-                "all_authenticated_users" | "anonymous" => true,
-                _ => false,
-            };
-            let prefix = paths::components(&r.path).unwrap_or_default();
-            if applies && paths::within(parts, &prefix) {
-                best = match (best, r.permissions.as_str()) {
-                    (_, "rw") => Some("rw"),
-                    (None, "r") => Some("r"),
-                    (b, _) => b,
-                };
-            }
-        }
-        best
+        let rules = self.rules(&ep.id).await;
+        permission_with(c, ep, parts, &rules)
+    }
+
+    /// The access rules of an endpoint.
+    pub async fn rules(&self, endpoint: &str) -> Vec<Rule> {
+        self.db.list::<Rule>(&format!("acl:{endpoint}")).await.unwrap_or_default().into_iter().map(|(_, r)| r).collect()
     }
 
     /// Refuses high-assurance endpoints to sessions that do not meet their policy, with
@@ -211,6 +197,32 @@ impl Service {
                 "incoming_data_port_end": null, "outgoing_data_port_start": null, "outgoing_data_port_end": null}],
         })
     }
+}
+
+/// The permission the rules give the caller on a path: the owner has "rw"; otherwise the
+/// best of the rules whose principal is the caller and whose path contains `parts`.
+pub fn permission_with(c: &Caller, ep: &Endpoint, parts: &[String], rules: &[Rule]) -> Option<&'static str> {
+    if c.usernames.iter().any(|u| u == &ep.owner) {
+        return Some("rw");
+    }
+    let mut best: Option<&'static str> = None;
+    for r in rules {
+        let applies = match r.principal_type.as_str() {
+            "identity" => c.ids.contains(&r.principal),
+            "group" => c.groups.contains(&r.principal),
+            "all_authenticated_users" | "anonymous" => true,
+            _ => false,
+        };
+        let prefix = paths::components(&r.path).unwrap_or_default();
+        if applies && paths::within(parts, &prefix) {
+            best = match (best, r.permissions.as_str()) {
+                (_, "rw") => Some("rw"),
+                (None, "r") => Some("r"),
+                (b, _) => b,
+            };
+        }
+    }
+    best
 }
 
 // ---------- endpoints ----------
