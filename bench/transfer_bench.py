@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "clien
 from globus_login import sign_in  # noqa: E402
 
 base, data, size_mib, nfiles = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+RUNS = 5
 cfg = tomllib.load(open(os.path.join(data, "globus-local.toml"), "rb"))
 ep = next(e for e in cfg["endpoints"] if e["owner"] == "alice@uni.edu")
 root = ep["root"]
@@ -63,10 +64,10 @@ with open(big, "wb") as f:
         f.write(os.urandom(1 << 20))
 sync()
 t_cp, t_g = [], []
-for i in range(3):
+for i in range(RUNS):
     t_cp.append(timed(["cp", big, os.path.join(root, f"cp-{i}.bin")])); sync()
     t_g.append(globus_copy("/~/big.bin", f"/~/g-{i}.bin", False)); sync()
-for i in range(3):
+for i in range(RUNS):
     assert os.path.getsize(os.path.join(root, f"g-{i}.bin")) == size_mib << 20
 # Many small files.
 small = os.path.join(root, "small")
@@ -76,7 +77,7 @@ for i in range(nfiles):
         f.write(os.urandom(100 + i % 4000))
 sync()
 s_cp, s_g = [], []
-for i in range(3):
+for i in range(RUNS):
     s_cp.append(timed(["cp", "-r", small, os.path.join(root, f"small-cp-{i}")])); sync()
     s_g.append(globus_copy("/~/small/", f"/~/small-g-{i}/", True)); sync()
     assert len(os.listdir(os.path.join(root, f"small-g-{i}"))) == nfiles

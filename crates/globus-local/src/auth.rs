@@ -96,6 +96,8 @@ struct Code {
     code_challenge: Option<String>,
     access_type: String,
     nonce: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -453,7 +455,9 @@ async fn create_client(State(s): State<Service>, body: axum::Json<Value>) -> Res
     }
     let client = json!({"id": id, "name": name, "public_client": false, "project": null, "parent_client": template,
         "grant_types": ["authorization_code", "refresh_token", "client_credentials"], "redirect_uris": [],
-        "scopes": [], "fqdns": [], "visibility": "private", "required_idp": null, "preselect_idp": null});
+        "scopes": [], "fqdns": [], "visibility": "private", "required_idp": null, "preselect_idp": null,
+        "client_type": "confidential_client", "links": {"privacy_policy": null, "terms_and_conditions": null},
+        "prompt_for_named_grant": false, "userinfo_from_effective_identity": true});
     (
         StatusCode::CREATED,
         axum::Json(json!({"client": client, "included": {"client_credential": {
@@ -760,6 +764,7 @@ async fn consent(State(s): State<Service>, headers: HeaderMap, Form(f): Form<Has
         code_challenge: p.params.get("code_challenge").cloned(),
         access_type: p.params.get("access_type").cloned().unwrap_or_else(|| "online".into()),
         nonce: p.params.get("nonce").cloned(),
+        state: p.params.get("state").cloned(),
     };
     if s.db.put("code", &code, &rec, Some(now() + 600)).await.is_err() {
         return html_error(StatusCode::INTERNAL_SERVER_ERROR, "Could not store the code.");
@@ -827,7 +832,7 @@ async fn token(State(s): State<Service>, headers: HeaderMap, Form(f): Form<HashM
                 session: Some(&c.session),
                 offline,
                 id_token: Some(c.nonce.clone()),
-                state: f.get("state").map(String::as_str),
+                state: c.state.as_deref().or(Some("_default")),
             };
             match s.token_response(&client, g).await {
                 Ok(v) => axum::Json(v).into_response(),

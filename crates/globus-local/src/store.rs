@@ -18,7 +18,10 @@ impl Db {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            // WAL with NORMAL survives a killed process (what the service promises); it
+            // does not fsync every commit, which on ext4 would also force out the data
+            // of files being copied and make transfers disk-bound.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(15));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::query(

@@ -496,6 +496,11 @@ async fn globus_cli_transfer_and_friends() {
 
 /// A user's access token for `scope`, through the real form (confidential client).
 async fn user_token(g: &GlobusServer, user: &str, password: &str, scope: &str) -> String {
+    user_tokens(g, user, password, scope).await["access_token"].as_str().unwrap().to_string()
+}
+
+/// The whole token response of an authorization-code exchange.
+async fn user_tokens(g: &GlobusServer, user: &str, password: &str, scope: &str) -> Value {
     let gw = g.client_id(GATEWAY);
     let cb = "http://127.0.0.1:9/callback";
     let mut b = Browser::new();
@@ -525,7 +530,7 @@ async fn user_token(g: &GlobusServer, user: &str, password: &str, scope: &str) -
         .send()
         .await
         .unwrap();
-    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+    r.json::<Value>().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -691,4 +696,194 @@ async fn tasks_once_only_cancel_and_resume_after_restart() {
     let r = c2.post(format!("{}/v0.10/transfer", g.url)).bearer_auth(&bob).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(r.headers()["content-type"], "application/json");
+}
+
+/// Keys the SDK's fixture has that ours lacks (objects recursively, lists by first item).
+fn missing_keys(golden: &Value, ours: &Value, at: &str, out: &mut Vec<String>) {
+    match (golden, ours) {
+        (Value::Object(g), Value::Object(o)) => {
+            for (k, gv) in g {
+                match o.get(k) {
+                    None => out.push(format!("{at}.{k}")),
+                    Some(ov) => missing_keys(gv, ov, &format!("{at}.{k}"), out),
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(o)) => {
+            if let (Some(g0), Some(o0)) = (g.first(), o.first()) {
+                missing_keys(g0, o0, &format!("{at}[0]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Our answers have every key of the responses globus-sdk ships as test fixtures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shapes_match_the_sdk_fixtures() {
+    let golden_dir = tempfile::tempdir().unwrap();
+    run(Command::new(python()).arg(repo_root().join("tests/clients/export_golden.py")).arg(golden_dir.path())).await;
+    let golden = |name: &str| -> Value {
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(golden_dir.path().join(format!("{name}.json"))).unwrap()).unwrap();
+        v["json"].clone()
+    };
+    let g = GlobusServer::start().await;
+    let c = crate::harness::http();
+    let gw = g.client_id(GATEWAY);
+    let cluster = g.config.endpoints[0].clone();
+    std::fs::create_dir_all(cluster.root.join("d")).unwrap();
+    std::fs::write(cluster.root.join("d/f.txt"), "x").unwrap();
+    let transfer = "urn:globus:auth:scope:transfer.api.globus.org:all";
+    let gw_scope = format!("https://auth.globus.org/scopes/{gw}/all");
+    let full = user_tokens(
+        &g,
+        "alice@uni.edu",
+        "alice-pass",
+        &format!("openid profile email {transfer} urn:globus:auth:scope:groups.api.globus.org:all {gw_scope}"),
+    )
+    .await;
+    let tok_for = |rs: &str| -> String {
+        std::iter::once(&full)
+            .chain(full["other_tokens"].as_array().unwrap())
+            .find(|t| t["resource_server"] == rs)
+            .unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (ttok, gtok, atok, gwtok) = (
+        tok_for("transfer.api.globus.org"),
+        tok_for("groups.api.globus.org"),
+        tok_for("auth.globus.org"),
+        tok_for(&gw),
+    );
+    let mut ours: Vec<(&str, Value)> = vec![("auth.oauth2_exchange_code_for_tokens", full.clone())];
+    let post_form = |url: String, form: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let gw = gw.clone();
+        async move {
+            c.post(url)
+                .basic_auth(&gw, Some(GATEWAY_SECRET))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    ours.push((
+        "auth.oauth2_client_credentials_tokens",
+        post_form(
+            format!("{}/v2/oauth2/token", g.url),
+            vec![("grant_type", "client_credentials".into()), ("scope", transfer.into())],
+        )
+        .await,
+    ));
+    ours.push((
+        "auth.oauth2_get_dependent_tokens",
+        post_form(
+            format!("{}/v2/oauth2/token", g.url),
+            vec![("grant_type", "urn:globus:auth:grant_type:dependent_token".into()), ("token", gwtok.clone())],
+        )
+        .await,
+    ));
+    ours.push((
+        "auth.oauth2_token_introspect",
+        post_form(format!("{}/v2/oauth2/token/introspect", g.url), vec![("token", gwtok.clone())]).await,
+    ));
+    ours.push((
+        "auth.oauth2_revoke_token",
+        post_form(format!("{}/v2/oauth2/token/revoke", g.url), vec![("token", "nothing".into())]).await,
+    ));
+    let alice = g.config.identity_by_username("alice@uni.edu").unwrap().id.clone();
+    let get = |url: String, tok: String| {
+        let c = c.clone();
+        async move { c.get(url).bearer_auth(tok).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    ours.push(("auth.get_identities", get(format!("{}/v2/api/identities?ids={alice}", g.url), atok.clone()).await));
+    ours.push((
+        "auth.get_policy",
+        get(format!("{}/v2/api/policies/{}", g.url, g.config.policies[0].id), atok.clone()).await,
+    ));
+    let inst = c
+        .post(format!("{}/v2/api/clients", g.url))
+        .json(
+            &serde_json::json!({"client": {"template_id": gantry_globus_local::scopes::CLI_TEMPLATE_ID, "name": "x"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    ours.push(("auth.create_native_app_instance", inst));
+    ours.push(("groups.get_my_groups", get(format!("{}/v2/groups/my_groups", g.url), gtok.clone()).await));
+    ours.push((
+        "groups.get_group",
+        get(format!("{}/v2/groups/{}?include=memberships", g.url, g.config.groups[0].id), gtok.clone()).await,
+    ));
+    let v010 = |p: &str| format!("{}/v0.10/{p}", g.url);
+    ours.push(("transfer.get_endpoint", get(v010(&format!("endpoint/{}", cluster.id)), ttok.clone()).await));
+    ours.push(("transfer.get_submission_id", get(v010("submission_id"), ttok.clone()).await));
+    let post_json = |url: String, body: Value| {
+        let c = c.clone();
+        let t = ttok.clone();
+        async move { c.post(url).bearer_auth(t).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let tr = post_json(
+        v010("transfer"),
+        serde_json::json!({"DATA_TYPE": "transfer", "source_endpoint": cluster.id, "destination_endpoint": cluster.id,
+        "DATA": [{"DATA_TYPE": "transfer_item", "source_path": "/~/d/f.txt", "destination_path": "/~/d/g.txt"}]}),
+    )
+    .await;
+    let task = tr["task_id"].as_str().unwrap().to_string();
+    ours.push(("transfer.submit_transfer", tr));
+    ours.push((
+        "transfer.submit_delete",
+        post_json(
+            v010("delete"),
+            serde_json::json!({"DATA_TYPE": "delete", "endpoint": cluster.id, "ignore_missing": true,
+        "DATA": [{"DATA_TYPE": "delete_item", "path": "/~/nothing"}]}),
+        )
+        .await,
+    ));
+    ours.push(("transfer.task_list", get(v010("task_list"), ttok.clone()).await));
+    ours.push(("transfer.cancel_task", post_json(v010(&format!("task/{task}/cancel")), Value::Null).await));
+    ours.push((
+        "transfer.operation_mkdir",
+        post_json(
+            v010(&format!("operation/endpoint/{}/mkdir", cluster.id)),
+            serde_json::json!({"DATA_TYPE": "mkdir", "path": "/~/new"}),
+        )
+        .await,
+    ));
+    ours.push((
+        "transfer.operation_rename",
+        post_json(
+            v010(&format!("operation/endpoint/{}/rename", cluster.id)),
+            serde_json::json!({"DATA_TYPE": "rename", "old_path": "/~/new", "new_path": "/~/newer"}),
+        )
+        .await,
+    ));
+    ours.push((
+        "transfer.operation_stat",
+        get(v010(&format!("operation/endpoint/{}/stat?path=/~/d/f.txt", cluster.id)), ttok.clone()).await,
+    ));
+    let mut report = vec![];
+    for (name, v) in &ours {
+        let mut miss = vec![];
+        let mut gold = golden(name);
+        if *name == "auth.create_native_app_instance" {
+            // The SDK's fixture nests the real answer under an extra "client" key.
+            gold = gold["client"].clone();
+        }
+        missing_keys(&gold, v, "", &mut miss);
+        if !miss.is_empty() {
+            report.push(format!("{name}: missing {miss:?}\n  ours: {v}"));
+        }
+    }
+    assert!(report.is_empty(), "shapes differ from the SDK's fixtures:\n{}", report.join("\n"));
 }
