@@ -22,7 +22,8 @@ out = {}
 
 # Native app, PKCE: openid + transfer + the gateway's scope with its dependency.
 native = globus_sdk.NativeAppAuthClient(native_id)
-native.oauth2_start_flow(["openid", "profile", "email", TRANSFER, f"{GW_SCOPE}[{TRANSFER}]"], refresh_tokens=True)
+GROUPS = "urn:globus:auth:scope:groups.api.globus.org:all"
+native.oauth2_start_flow(["openid", "profile", "email", TRANSFER, GROUPS, f"{GW_SCOPE}[{TRANSFER}]"], refresh_tokens=True)
 url = native.oauth2_get_authorize_url()
 out["authorize_has_pkce"] = "code_challenge=" in url and "code_challenge_method=S256" in url
 code = sign_in(url, "alice@lab.gov", "alice-lab-pass")
@@ -34,6 +35,31 @@ out["id_token_aud_is_client"] = claims["aud"] == native_id
 transfer = tokens.by_resource_server["transfer.api.globus.org"]
 refreshed = native.oauth2_refresh_token(transfer["refresh_token"])
 out["refresh_works"] = refreshed.by_resource_server["transfer.api.globus.org"]["access_token"] != transfer["access_token"]
+
+# TransferClient and GroupsClient with the user's tokens.
+tc = globus_sdk.TransferClient(authorizer=globus_sdk.AccessTokenAuthorizer(transfer["access_token"]))
+found = list(tc.endpoint_search("archive"))
+out["transfer_search"] = [e["display_name"] for e in found]
+archive = found[0]["id"]
+cluster = list(tc.endpoint_search("cluster", filter_scope="my-endpoints"))[0]["id"]
+tc.operation_mkdir(cluster, "/~/from-sdk")
+out["transfer_ls"] = [f["name"] for f in tc.operation_ls(cluster, path="/~/")]
+out["transfer_tasks"] = tc.task_list()["total"]
+gc = globus_sdk.GroupsClient(authorizer=globus_sdk.AccessTokenAuthorizer(tokens.by_resource_server["groups.api.globus.org"]["access_token"]))
+out["my_groups"] = [g["name"] for g in gc.get_my_groups()]
+# A high-assurance endpoint refuses a session that does not meet its policy, and the
+# SDK's GARE parser reads the error as a re-authentication requirement.
+bob = globus_sdk.NativeAppAuthClient(native_id)
+bob.oauth2_start_flow([TRANSFER])
+bob_tokens = bob.oauth2_exchange_code_for_tokens(sign_in(bob.oauth2_get_authorize_url(), "bob@uni.edu", "bob-pass"))
+btc = globus_sdk.TransferClient(authorizer=globus_sdk.AccessTokenAuthorizer(bob_tokens.by_resource_server["transfer.api.globus.org"]["access_token"]))
+try:
+    btc.operation_ls(archive, path="/~/")
+    out["ha_refused"] = False
+except globus_sdk.TransferAPIError as e:
+    out["ha_refused"] = True
+    g = gare.to_gare(e)
+    out["ha_gare_policies"] = list(g.authorization_parameters.session_required_policies or []) if g else None
 
 # A confidential client: client credentials, dependent tokens, introspection.
 gw = globus_sdk.ConfidentialAppAuthClient(gw_id, gw_secret)

@@ -171,7 +171,7 @@ async fn globus_sdk_flows() {
     let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {out}"));
     let gw = g.client_id(GATEWAY);
     assert_eq!(v["authorize_has_pkce"], true);
-    let mut want = vec!["auth.globus.org".to_string(), gw.clone(), "transfer.api.globus.org".to_string()];
+    let mut want = vec!["auth.globus.org".to_string(), gw.clone(), "groups.api.globus.org".to_string(), "transfer.api.globus.org".to_string()];
     want.sort();
     assert_eq!(v["resource_servers"], serde_json::json!(want));
     assert_eq!(v["id_token_username"], "alice@lab.gov");
@@ -190,6 +190,12 @@ async fn globus_sdk_flows() {
     assert_eq!(v["inactive_after_revoke"], true);
     assert_eq!(v["bad_dependent_refused"], true);
     assert_eq!(v["gare_policies"], serde_json::json!([policy]));
+    assert_eq!(v["transfer_search"], serde_json::json!(["Lab Archive"]));
+    assert_eq!(v["transfer_ls"], serde_json::json!(["from-sdk"]));
+    assert_eq!(v["transfer_tasks"], 0);
+    assert_eq!(v["my_groups"], serde_json::json!(["Beamline Users"]));
+    assert_eq!(v["ha_refused"], true);
+    assert_eq!(v["ha_gare_policies"], serde_json::json!([policy]), "globus_sdk.gare reads the service's error");
 }
 
 /// A tiny cookie-carrying browser for the tampering tests.
