@@ -162,16 +162,25 @@ async fn globus_cli_login_whoami_session_logout() {
 async fn globus_sdk_flows() {
     let g = GlobusServer::start().await;
     let policy = g.config.policies[0].id.clone();
-    let out = run(Command::new(python())
-        .env("NO_PROXY", "127.0.0.1")
-        .env("GLOBUS_SDK_SERVICE_URL_AUTH", format!("{}/", g.url))
-        .arg(repo_root().join("tests/clients/globus_sdk_checks.py"))
-        .args([g.client_id(NATIVE), g.client_id(GATEWAY), GATEWAY_SECRET.to_string(), policy.clone()]))
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(python());
+    g.globus_env(&mut cmd, home.path());
+    let out = run(cmd.arg(repo_root().join("tests/clients/globus_sdk_checks.py")).args([
+        g.client_id(NATIVE),
+        g.client_id(GATEWAY),
+        GATEWAY_SECRET.to_string(),
+        policy.clone(),
+    ]))
     .await;
     let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {out}"));
     let gw = g.client_id(GATEWAY);
     assert_eq!(v["authorize_has_pkce"], true);
-    let mut want = vec!["auth.globus.org".to_string(), gw.clone(), "groups.api.globus.org".to_string(), "transfer.api.globus.org".to_string()];
+    let mut want = vec![
+        "auth.globus.org".to_string(),
+        gw.clone(),
+        "groups.api.globus.org".to_string(),
+        "transfer.api.globus.org".to_string(),
+    ];
     want.sort();
     assert_eq!(v["resource_servers"], serde_json::json!(want));
     assert_eq!(v["id_token_username"], "alice@lab.gov");
