@@ -22,6 +22,15 @@ pub struct Service {
     pub wake: Arc<tokio::sync::Notify>,
     /// Serialises task updates between the worker and cancel requests.
     pub task_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Bytes copied so far by running tasks (newer than their saved documents), and
+    /// tasks canceled while a file was being copied.
+    pub live: Arc<std::sync::Mutex<Live>>,
+}
+
+#[derive(Default)]
+pub struct Live {
+    pub bytes: std::collections::HashMap<String, u64>,
+    pub canceled: std::collections::HashSet<String>,
 }
 
 /// The configuration file the service uses when none is given.
@@ -74,6 +83,7 @@ impl Service {
             data_dir: data_dir.to_path_buf(),
             wake: Arc::new(tokio::sync::Notify::new()),
             task_lock: Arc::new(tokio::sync::Mutex::new(())),
+            live: Arc::new(std::sync::Mutex::new(Live::default())),
         })
     }
 

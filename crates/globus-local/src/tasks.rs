@@ -117,6 +117,9 @@ impl Task {
     }
 
     pub fn doc(&self, s: &Service) -> Value {
+        let live =
+            if self.status == "ACTIVE" { s.live.lock().unwrap().bytes.get(&self.task_id).copied() } else { None };
+        let bytes_transferred = live.unwrap_or(0).max(self.bytes_transferred);
         let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.clone());
         let elapsed = (self.completion_time.unwrap_or_else(now) - self.request_time).max(1) as u64;
         let total =
@@ -138,8 +141,8 @@ impl Task {
             "source_local_user": null, "destination_local_user": null, "source_local_user_status": null, "destination_local_user_status": null,
             "files": if is_delete { 0 } else { self.files }, "directories": self.directories, "symlinks": 0,
             "files_transferred": self.files_transferred, "files_skipped": self.files_skipped,
-            "bytes_transferred": self.bytes_transferred, "bytes_checksummed": self.bytes_checksummed,
-            "effective_bytes_per_second": self.bytes_transferred / elapsed, "faults": self.faults,
+            "bytes_transferred": bytes_transferred, "bytes_checksummed": self.bytes_checksummed,
+            "effective_bytes_per_second": bytes_transferred / elapsed, "faults": self.faults,
             "fatal_error": self.fatal_error.as_ref().map(|(c, d)| json!({"code": c, "description": d})),
             "sync_level": self.sync_level, "verify_checksum": self.verify_checksum, "preserve_timestamp": self.preserve_timestamp,
             "encrypt_data": false, "delete_destination_extra": false, "recursive_symlinks": "ignore", "skip_source_errors": false,
@@ -471,6 +474,7 @@ async fn cancel(State(s): State<Service>, headers: HeaderMap, Path(id): Path<Str
         return axum::Json(json!({"DATA_TYPE": "result", "code": "TaskComplete", "message": "The task already completed", "resource": res, "request_id": &random_uuid()[..9]})).into_response();
     }
     t.canceled = true;
+    s.live.lock().unwrap().canceled.insert(t.task_id.clone());
     t.status = "FAILED".into();
     t.completion_time = Some(now());
     t.fatal_error = Some(("CANCELED".into(), "canceled".into()));
@@ -504,6 +508,11 @@ pub async fn worker(s: Service) {
             tokio::spawn(async move {
                 if let Err(e) = run_task(&s2, &id).await {
                     tracing::warn!(task = id, "task failed: {e}");
+                }
+                {
+                    let mut live = s2.live.lock().unwrap();
+                    live.bytes.remove(&id);
+                    live.canceled.remove(&id);
                 }
                 r2.lock().await.remove(&id);
             });
@@ -763,8 +772,13 @@ async fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::p
         }
         t.bytes_transferred += n;
         if last_save.elapsed() >= SAVE_EVERY {
+            // Within a file, progress is published in memory only: writing the task
+            // document here would make the database sync the data being copied.
             last_save = std::time::Instant::now();
-            if !save(s, t).await? {
+            let mut live = s.live.lock().unwrap();
+            live.bytes.insert(t.task_id.clone(), t.bytes_transferred);
+            if live.canceled.remove(&t.task_id) {
+                drop(live);
                 drop(w);
                 let _ = std::fs::remove_file(&tmp);
                 return Ok(false);
