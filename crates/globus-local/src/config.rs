@@ -125,8 +125,16 @@ pub struct Endpoint {
     pub display_name: String,
     /// Username of the owner identity.
     pub owner: String,
-    /// Directory on disk that is the collection's root.
+    /// Directory on disk that is the collection's root (for a guest collection it is
+    /// derived from the host's root and `host_path`).
+    #[serde(default)]
     pub root: PathBuf,
+    /// For a guest collection: the mapped collection it shares (id or display name)...
+    #[serde(default)]
+    pub host_endpoint: Option<String>,
+    /// ...and the directory of it that is the guest collection's root, e.g. `/shared/`.
+    #[serde(default)]
+    pub host_path: Option<String>,
     #[serde(default = "default_dir")]
     pub default_directory: String,
     #[serde(default)]
@@ -246,6 +254,8 @@ impl GlobusConfig {
                     policy: None,
                     description: "Scratch space of the university cluster".into(),
                     keywords: vec!["hpc".into(), "scratch".into()],
+                    host_endpoint: None,
+                    host_path: None,
                 },
                 Endpoint {
                     id: String::new(),
@@ -257,6 +267,21 @@ impl GlobusConfig {
                     policy: Some("Laboratory high assurance".into()),
                     description: "High-assurance archive of the laboratory".into(),
                     keywords: vec!["archive".into()],
+                    host_endpoint: None,
+                    host_path: None,
+                },
+                Endpoint {
+                    id: String::new(),
+                    display_name: "Shared Results".into(),
+                    owner: "alice@uni.edu".into(),
+                    root: PathBuf::new(),
+                    default_directory: "/~/".into(),
+                    high_assurance: false,
+                    policy: None,
+                    description: "Guest collection on /shared/ of the University Cluster".into(),
+                    keywords: vec!["shared".into()],
+                    host_endpoint: Some("University Cluster".into()),
+                    host_path: Some("/shared/".into()),
                 },
             ],
             bookmarks: vec![],
@@ -343,6 +368,34 @@ impl GlobusConfig {
                         .clone(),
                 );
             }
+        }
+        // Guest collections: the root is a directory of the host's root.
+        let hosts: Vec<(String, String, PathBuf, bool)> = self
+            .endpoints
+            .iter()
+            .map(|e| (e.id.clone(), e.display_name.clone(), e.root.clone(), e.host_endpoint.is_some()))
+            .collect();
+        for e in &mut self.endpoints {
+            let Some(h) = e.host_endpoint.clone() else {
+                if e.root.as_os_str().is_empty() {
+                    anyhow::bail!("endpoint {:?} needs a root directory", e.display_name);
+                }
+                continue;
+            };
+            let (hid, _, hroot, hguest) = hosts
+                .iter()
+                .find(|(id, name, _, _)| id == &h || name == &h)
+                .ok_or_else(|| anyhow::anyhow!("guest collection {:?} names unknown host {h}", e.display_name))?;
+            if *hguest {
+                anyhow::bail!("guest collection {:?}: its host must be a mapped collection", e.display_name);
+            }
+            let hp = e.host_path.clone().unwrap_or_else(|| "/".into());
+            let parts = crate::paths::components(&hp).map_err(|_| {
+                anyhow::anyhow!("guest collection {:?}: host_path {hp:?} leaves the host", e.display_name)
+            })?;
+            e.host_endpoint = Some(hid.clone());
+            e.host_path = Some(crate::paths::display(&parts, true).replacen("/~", "", 1));
+            e.root = parts.iter().fold(hroot.clone(), |p, c| p.join(c));
         }
         for b in &mut self.bookmarks {
             if b.id.is_empty() {

@@ -181,15 +181,16 @@ impl Service {
         let owner = self.config.identity_by_username(&ep.owner);
         json!({
             "DATA_TYPE": "endpoint", "id": ep.id, "display_name": ep.display_name, "canonical_name": format!("{}#{}", ep.owner, ep.id),
-            "entity_type": "GCP_mapped_collection", "owner_string": ep.owner, "owner_id": owner.map(|o| o.id.clone()),
+            "entity_type": if ep.host_endpoint.is_some() { "GCP_guest_collection" } else { "GCP_mapped_collection" },
+            "owner_string": ep.owner, "owner_id": owner.map(|o| o.id.clone()),
             "username": ep.owner, "description": ep.description, "keywords": ep.keywords.join(","), "organization": owner.map(|o| o.organization.clone()),
             "department": null, "contact_email": owner.map(|o| o.email.clone()), "contact_info": null, "info_link": null,
             "is_globus_connect": true, "gcp_connected": true, "gcp_paused": false, "gcs_manager_url": null,
             "gcs_version": null, "tlsftp_server": null, "https_server": null, "myproxy_server": null, "oauth_server": null,
             "high_assurance": ep.high_assurance, "authentication_assurance_timeout": if ep.high_assurance { json!(ep.policy.as_ref().and_then(|p| self.config.policies.iter().find(|x| &x.id == p)).map(|p| p.authentication_assurance_timeout / 60)) } else { Value::Null },
             "authentication_timeout_mins": null, "default_directory": ep.default_directory, "activated": true, "expires_in": -1,
-            "expire_time": null, "non_functional": false, "non_functional_endpoint_id": null, "host_endpoint_id": null,
-            "host_endpoint": null, "host_path": null, "public": true, "shareable": true, "acl_available": true, "acl_editable": true,
+            "expire_time": null, "non_functional": false, "non_functional_endpoint_id": null,
+            "host_endpoint_id": ep.host_endpoint, "host_endpoint": ep.host_endpoint, "host_path": ep.host_path, "public": true, "shareable": true, "acl_available": true, "acl_editable": true,
             "disable_verify": false, "force_encryption": false, "force_verify": false, "mfa_required": false,
             "subscription_id": null, "local_user_info_available": false, "location": null, "network_use": "normal",
             "disable_anonymous_writes": false, "french_english_bilingual": false, "globus_connect_setup_key": null,
@@ -293,11 +294,13 @@ async fn endpoint_search(
         .endpoints
         .iter()
         .filter(|ep| match scope {
-            "my-endpoints" | "administered-by-me" | "my-gcp-endpoints" => c.usernames.contains(&ep.owner),
+            "my-endpoints" | "administered-by-me" | "my-gcp-endpoints" => {
+                c.usernames.contains(&ep.owner) && ep.host_endpoint.is_none()
+            }
             "shared-with-me" => shared.contains(&ep.id),
             "recently-used" => used.contains(&ep.id),
             "in-use" => active.contains(&ep.id),
-            "shared-by-me" => false,
+            "shared-by-me" => ep.host_endpoint.is_some() && c.usernames.contains(&ep.owner),
             _ => true,
         })
         .filter(|ep| match &text {

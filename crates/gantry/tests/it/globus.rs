@@ -200,7 +200,7 @@ async fn globus_sdk_flows() {
     assert_eq!(v["bad_dependent_refused"], true);
     assert_eq!(v["gare_policies"], serde_json::json!([policy]));
     assert_eq!(v["transfer_search"], serde_json::json!(["Lab Archive"]));
-    assert_eq!(v["transfer_ls"], serde_json::json!(["from-sdk"]));
+    assert_eq!(v["transfer_ls"], serde_json::json!(["from-sdk", "shared"]), "shared/ is the guest collection's root");
     assert_eq!(v["transfer_tasks"], 0);
     assert_eq!(v["my_groups"], serde_json::json!(["Beamline Users"]));
     assert_eq!(v["ha_refused"], true);
@@ -901,4 +901,56 @@ async fn shapes_match_the_sdk_fixtures() {
         }
     }
     assert!(report.is_empty(), "shapes differ from the SDK's fixtures:\n{}", report.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_collection_shares_one_directory() {
+    let g = GlobusServer::start().await;
+    let cluster = g.config.endpoints[0].clone();
+    let guest = g.config.endpoints.iter().find(|e| e.host_endpoint.is_some()).unwrap().clone();
+    assert_eq!(guest.root, cluster.root.join("shared"));
+    std::fs::write(cluster.root.join("shared/result.csv"), "a,b\n").unwrap();
+    std::fs::write(cluster.root.join("private.txt"), "secret").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    globus_login(&g, home.path(), "alice@uni.edu", "alice-pass").await;
+    let (code, out) = globus(&g, home.path(), &["endpoint", "search", "--filter-scope", "shared-by-me"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&guest.id) && !out.contains(&cluster.id), "{out}");
+    let (code, out) =
+        globus(&g, home.path(), &["api", "transfer", "GET", &format!("/v0.10/endpoint/{}", guest.id)]).await;
+    assert_eq!(code, 0, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (doc["entity_type"].as_str(), doc["host_endpoint_id"].as_str(), doc["host_path"].as_str()),
+        (Some("GCP_guest_collection"), Some(cluster.id.as_str()), Some("/shared/"))
+    );
+    let (code, out) = globus(&g, home.path(), &["ls", &format!("{}:/~/", guest.id)]).await;
+    assert_eq!((code, out.trim()), (0, "result.csv"));
+    let (code, _) = globus(&g, home.path(), &["ls", &format!("{}:/~/../", guest.id)]).await;
+    assert_ne!(code, 0, "the guest collection's root is the shared directory");
+    // Shared with bob, read-only: he sees the guest collection, not the rest of the host.
+    let (code, out) = globus(
+        &g,
+        home.path(),
+        &[
+            "endpoint",
+            "permission",
+            "create",
+            &format!("{}:/", guest.id),
+            "--permissions",
+            "r",
+            "--identity",
+            "bob@uni.edu",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let bob = tempfile::tempdir().unwrap();
+    globus_login(&g, bob.path(), "bob@uni.edu", "bob-pass").await;
+    let (code, out) = globus(&g, bob.path(), &["ls", &format!("{}:/~/", guest.id)]).await;
+    assert_eq!((code, out.trim()), (0, "result.csv"));
+    let (code, _) = globus(&g, bob.path(), &["ls", &format!("{}:/~/shared/", cluster.id)]).await;
+    assert_ne!(code, 0, "a rule on the guest collection gives nothing on its host");
+    let (code, out) = globus(&g, bob.path(), &["endpoint", "search", "--filter-scope", "shared-with-me"]).await;
+    assert!(code == 0 && out.contains(&guest.id) && !out.contains(&cluster.id), "{out}");
 }
