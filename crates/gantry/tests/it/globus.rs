@@ -471,6 +471,8 @@ async fn globus_cli_transfer_and_friends() {
     assert!(out.contains("SUCCEEDED"), "{out}");
     let out = ok(globus(&g, home.path(), &["task", "pause-info", &task]).await);
     assert!(!out.is_empty());
+    let out = ok(globus(&g, home.path(), &["task", "cancel", &task]).await);
+    assert!(out.contains("already completed"), "{out}");
 
     // Delete.
     let out = ok(globus(&g, home.path(), &["delete", &ep("/~/copy/"), "--recursive", "-F", "json"]).await);
