@@ -956,3 +956,141 @@ async fn guest_collection_shares_one_directory() {
     let (code, out) = globus(&g, bob.path(), &["endpoint", "search", "--filter-scope", "shared-with-me"]).await;
     assert!(code == 0 && out.contains(&guest.id) && !out.contains(&cluster.id), "{out}");
 }
+
+/// `gantry globus-local` as its own process, killed with SIGKILL in the middle of a
+/// transfer and started again: the task finishes, the bytes are identical, and no
+/// temporary file is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_transfer_then_resume() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    let start = || async {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["globus-local", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut url = String::new();
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if let Some(i) = l.find("base URL ") {
+                url = l[i + 9..].trim_end_matches(')').to_string();
+                break;
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        assert!(url.starts_with("http://127.0.0.1:"));
+        (child, url)
+    };
+    let (mut child, url) = start().await;
+    let cfg = gantry_globus_local::GlobusConfig::load(&data.join("globus-local.toml")).unwrap();
+    let cluster = cfg.endpoints[0].clone();
+    std::fs::create_dir_all(cluster.root.join("src")).unwrap();
+    let mut expected = vec![];
+    for i in 0..100u32 {
+        let mut chunk = vec![i as u8; 8 << 20];
+        chunk[..4].copy_from_slice(&i.to_le_bytes());
+        std::fs::write(cluster.root.join(format!("src/f{i:03}.bin")), &chunk).unwrap();
+        expected.push(crate::harness::sha256(&chunk));
+    }
+    // A token for alice through a client made from the CLI's template.
+    let c = crate::harness::http();
+    let inst: Value = c
+        .post(format!("{url}/v2/api/clients"))
+        .json(
+            &serde_json::json!({"client": {"template_id": gantry_globus_local::scopes::CLI_TEMPLATE_ID, "name": "t"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (cid, secret) = (
+        inst["included"]["client_credential"]["client"].as_str().unwrap().to_string(),
+        inst["included"]["client_credential"]["secret"].as_str().unwrap().to_string(),
+    );
+    let redirect = format!("{url}/v2/web/auth-code");
+    let mut b = Browser::new();
+    let (_, page, _) = b
+        .get(&format!(
+            "{url}/v2/oauth2/authorize?client_id={cid}&redirect_uri={}&scope={}&response_type=code&state=k",
+            gantry_globus_local::auth::urlencode(&redirect),
+            gantry_globus_local::auth::urlencode("urn:globus:auth:scope:transfer.api.globus.org:all")
+        ))
+        .await;
+    let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
+    b.post(
+        &format!("{url}/v2/web/login"),
+        &[("request", &req), ("csrf", &csrf), ("username", "alice@uni.edu"), ("password", "alice-pass")],
+    )
+    .await;
+    let (_, _, loc) =
+        b.post(&format!("{url}/v2/web/consent"), &[("request", &req), ("csrf", &csrf), ("decision", "allow")]).await;
+    let code = loc.unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let tok: Value = c
+        .post(format!("{url}/v2/oauth2/token"))
+        .basic_auth(&cid, Some(&secret))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &redirect)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok = tok["access_token"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"DATA_TYPE": "transfer", "source_endpoint": cluster.id, "destination_endpoint": cluster.id,
+        "verify_checksum": true, "DATA": [{"DATA_TYPE": "transfer_item", "source_path": "/~/src/", "destination_path": "/~/dst/", "recursive": true}]});
+    let r: Value = c
+        .post(format!("{url}/v0.10/transfer"))
+        .bearer_auth(&tok)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = r["task_id"].as_str().unwrap().to_string();
+    // Kill it once some files are done and the task is still running.
+    let mut caught = false;
+    for _ in 0..2000 {
+        let t: Value =
+            c.get(format!("{url}/v0.10/task/{task}")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+        if t["status"] != "ACTIVE" {
+            break;
+        }
+        if t["files_transferred"].as_u64().unwrap_or(0) >= 2 {
+            caught = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(caught, "the task finished before it could be interrupted; make the data larger");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let (_child2, url2) = start().await;
+    let mut status = Value::Null;
+    for _ in 0..1200 {
+        status =
+            c.get(format!("{url2}/v0.10/task/{task}")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+        if status["status"] != "ACTIVE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "SUCCEEDED", "{status}");
+    for (i, want) in expected.iter().enumerate() {
+        let got = std::fs::read(cluster.root.join(format!("dst/f{i:03}.bin"))).unwrap();
+        assert_eq!(&crate::harness::sha256(&got), want, "file {i}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(cluster.root.join("dst"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".part-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files stay behind");
+}
