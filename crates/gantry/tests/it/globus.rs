@@ -519,31 +519,41 @@ async fn user_token(g: &GlobusServer, user: &str, password: &str, scope: &str) -
 /// The whole token response of an authorization-code exchange.
 async fn user_tokens(g: &GlobusServer, user: &str, password: &str, scope: &str) -> Value {
     let gw = g.client_id(GATEWAY);
-    let cb = "http://127.0.0.1:9/callback";
+    code_flow(&g.url, &gw, GATEWAY_SECRET, "http://127.0.0.1:9/callback", user, password, scope).await
+}
+
+/// Signs in through the form and consent page, then exchanges the code (Basic auth).
+async fn code_flow(
+    base: &str,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    user: &str,
+    password: &str,
+    scope: &str,
+) -> Value {
     let mut b = Browser::new();
     let url = format!(
-        "{}/v2/oauth2/authorize?client_id={gw}&redirect_uri={}&scope={}&response_type=code&state=x",
-        g.url,
-        gantry_globus_local::auth::urlencode(cb),
+        "{base}/v2/oauth2/authorize?client_id={client}&redirect_uri={}&scope={}&response_type=code&state=x",
+        gantry_globus_local::auth::urlencode(redirect),
         gantry_globus_local::auth::urlencode(scope)
     );
     let (_, page, _) = b.get(&url).await;
     let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
     let (_, page, _) = b
         .post(
-            &format!("{}/v2/web/login", g.url),
+            &format!("{base}/v2/web/login"),
             &[("request", &req), ("csrf", &csrf), ("username", user), ("password", password)],
         )
         .await;
     assert!(page.contains("Allow"), "{page}");
-    let (_, _, loc) = b
-        .post(&format!("{}/v2/web/consent", g.url), &[("request", &req), ("csrf", &csrf), ("decision", "allow")])
-        .await;
+    let (_, _, loc) =
+        b.post(&format!("{base}/v2/web/consent"), &[("request", &req), ("csrf", &csrf), ("decision", "allow")]).await;
     let code = loc.unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
     let r = crate::harness::http()
-        .post(format!("{}/v2/oauth2/token", g.url))
-        .basic_auth(&gw, Some(GATEWAY_SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", cb)])
+        .post(format!("{base}/v2/oauth2/token"))
+        .basic_auth(client, Some(secret))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect)])
         .send()
         .await
         .unwrap();
@@ -1014,34 +1024,17 @@ async fn sigkill_mid_transfer_then_resume() {
         inst["included"]["client_credential"]["secret"].as_str().unwrap().to_string(),
     );
     let redirect = format!("{url}/v2/web/auth-code");
-    let mut b = Browser::new();
-    let (_, page, _) = b
-        .get(&format!(
-            "{url}/v2/oauth2/authorize?client_id={cid}&redirect_uri={}&scope={}&response_type=code&state=k",
-            gantry_globus_local::auth::urlencode(&redirect),
-            gantry_globus_local::auth::urlencode("urn:globus:auth:scope:transfer.api.globus.org:all")
-        ))
-        .await;
-    let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
-    b.post(
-        &format!("{url}/v2/web/login"),
-        &[("request", &req), ("csrf", &csrf), ("username", "alice@uni.edu"), ("password", "alice-pass")],
+    let tokens = code_flow(
+        &url,
+        &cid,
+        &secret,
+        &redirect,
+        "alice@uni.edu",
+        "alice-pass",
+        "urn:globus:auth:scope:transfer.api.globus.org:all",
     )
     .await;
-    let (_, _, loc) =
-        b.post(&format!("{url}/v2/web/consent"), &[("request", &req), ("csrf", &csrf), ("decision", "allow")]).await;
-    let code = loc.unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
-    let tok: Value = c
-        .post(format!("{url}/v2/oauth2/token"))
-        .basic_auth(&cid, Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &redirect)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tok = tok["access_token"].as_str().unwrap().to_string();
+    let tok = tokens["access_token"].as_str().unwrap().to_string();
     let body = serde_json::json!({"DATA_TYPE": "transfer", "source_endpoint": cluster.id, "destination_endpoint": cluster.id,
         "verify_checksum": true, "DATA": [{"DATA_TYPE": "transfer_item", "source_path": "/~/src/", "destination_path": "/~/dst/", "recursive": true}]});
     let r: Value = c
