@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "clien
 from globus_login import sign_in  # noqa: E402
 
 base, data, size_mib, nfiles = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-RUNS = 5
+RUNS = 7
 cfg = tomllib.load(open(os.path.join(data, "globus-local.toml"), "rb"))
 ep = next(e for e in cfg["endpoints"] if e["owner"] == "alice@uni.edu")
 root = ep["root"]
@@ -56,6 +56,12 @@ def timed(cmd):
 def sync():
     subprocess.run(["sync"], check=True)
 
+def settle(path):
+    """Removes a copy and syncs, so that every run starts from the same state of the disk:
+    on a filling disk, later runs are slower whoever makes them."""
+    shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+    sync()
+
 
 # One big file.
 big = os.path.join(root, "big.bin")
@@ -65,10 +71,11 @@ with open(big, "wb") as f:
 sync()
 t_cp, t_g = [], []
 for i in range(RUNS):
-    t_cp.append(timed(["cp", big, os.path.join(root, f"cp-{i}.bin")])); sync()
-    t_g.append(globus_copy("/~/big.bin", f"/~/g-{i}.bin", False)); sync()
-for i in range(RUNS):
-    assert os.path.getsize(os.path.join(root, f"g-{i}.bin")) == size_mib << 20
+    t_cp.append(timed(["cp", big, os.path.join(root, "cp.bin")]))
+    settle(os.path.join(root, "cp.bin"))
+    t_g.append(globus_copy("/~/big.bin", "/~/g.bin", False))
+    assert os.path.getsize(os.path.join(root, "g.bin")) == size_mib << 20
+    settle(os.path.join(root, "g.bin"))
 # Many small files.
 small = os.path.join(root, "small")
 os.makedirs(small)
@@ -78,9 +85,11 @@ for i in range(nfiles):
 sync()
 s_cp, s_g = [], []
 for i in range(RUNS):
-    s_cp.append(timed(["cp", "-r", small, os.path.join(root, f"small-cp-{i}")])); sync()
-    s_g.append(globus_copy("/~/small/", f"/~/small-g-{i}/", True)); sync()
-    assert len(os.listdir(os.path.join(root, f"small-g-{i}"))) == nfiles
+    s_cp.append(timed(["cp", "-r", small, os.path.join(root, "small-cp")]))
+    settle(os.path.join(root, "small-cp"))
+    s_g.append(globus_copy("/~/small/", "/~/small-g/", True))
+    assert len(os.listdir(os.path.join(root, "small-g"))) == nfiles
+    settle(os.path.join(root, "small-g"))
 
 b_cp, b_g, m_cp, m_g = min(t_cp), min(t_g), min(s_cp), min(s_g)
 print(f"{'measurement':<46} {'seconds':>8}")

@@ -13,6 +13,7 @@ pub mod paths;
 pub mod policy;
 pub mod scopes;
 pub mod service;
+pub mod staged;
 pub mod store;
 pub mod tasks;
 pub mod transfer;

@@ -5,6 +5,7 @@
 
 use crate::paths;
 use crate::service::Service;
+use crate::staged::Staged;
 use crate::store::{now, random_uuid};
 use crate::transfer::{Caller, TResult, terr};
 use axum::Router;
@@ -89,7 +90,10 @@ pub struct Task {
     pub preserve_timestamp: bool,
     pub ignore_missing: bool,
     pub deadline: Option<i64>,
-    pub plan: Option<Vec<Planned>>,
+    /// True once the list of files and directories (kept in its own "plan" document,
+    /// written once, so that progress saves stay small) has been made.
+    #[serde(default)]
+    pub planned: bool,
     pub next: usize,
     pub files: u64,
     pub directories: u64,
@@ -122,13 +126,12 @@ impl Task {
         let bytes_transferred = live.unwrap_or(0).max(self.bytes_transferred);
         let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.clone());
         let elapsed = (self.completion_time.unwrap_or_else(now) - self.request_time).max(1) as u64;
-        let total =
-            self.plan.as_ref().map(|p| p.iter().filter(|x| !x.dir).count() as u64).unwrap_or(self.items.len() as u64);
+        let total = if self.planned { self.files } else { self.items.len() as u64 };
         let done = self.files_transferred + self.files_skipped;
         let is_delete = self.kind == "DELETE";
         json!({
             "DATA_TYPE": "task", "task_id": self.task_id, "type": self.kind, "status": self.status,
-            "nice_status": match self.status.as_str() { "ACTIVE" if self.plan.is_none() => json!("Queued"), "ACTIVE" => json!("OK"), "FAILED" => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), _ => Value::Null },
+            "nice_status": match self.status.as_str() { "ACTIVE" if !self.planned => json!("Queued"), "ACTIVE" => json!("OK"), "FAILED" => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), _ => Value::Null },
             "nice_status_short_description": if self.status == "ACTIVE" { json!("OK") } else { Value::Null },
             "nice_status_details": null, "nice_status_expires_in": -1,
             "is_ok": self.status != "FAILED", "is_paused": false, "label": self.label, "owner_id": self.owner, "username": self.username,
@@ -242,7 +245,7 @@ fn new_task(kind: &str, src: &str, dst: &str, body: &Value, items: Vec<Item>) ->
         preserve_timestamp: body["preserve_timestamp"].as_bool().unwrap_or(false),
         ignore_missing: body["ignore_missing"].as_bool().unwrap_or(false),
         deadline: parse_deadline(&body["deadline"]),
-        plan: None,
+        planned: false,
         next: 0,
         files: 0,
         directories: 0,
@@ -509,6 +512,10 @@ pub async fn worker(s: Service) {
                 if let Err(e) = run_task(&s2, &id).await {
                     tracing::warn!(task = id, "task failed: {e}");
                 }
+                // A finished (or canceled) task no longer needs its plan.
+                if s2.db.get::<Task>("task", &id).await.ok().flatten().is_some_and(|t| t.status != "ACTIVE") {
+                    let _ = s2.db.delete("plan", &id).await;
+                }
                 {
                     let mut live = s2.live.lock().unwrap();
                     live.bytes.remove(&id);
@@ -581,7 +588,19 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
         save(s, &t).await?;
         return Ok(());
     }
-    if t.plan.is_none() {
+    let plan: Vec<Planned> = if t.planned {
+        // Resumed after a restart: a copy cut short may have left a named temporary file.
+        let plan: Vec<Planned> = s.db.get("plan", id).await?.unwrap_or_default();
+        let (mut seen, mut cache) = (std::collections::HashSet::new(), HashMap::new());
+        for p in plan[t.next.min(plan.len())..].iter().filter(|p| !p.dir) {
+            if let Some(dir) = place(&mut cache, true, &dst.root, &p.dst).and_then(|d| d.parent().map(PathBuf::from))
+                && seen.insert(dir.clone())
+            {
+                Staged::remove_leftovers(&dir, &t.task_id[..8]);
+            }
+        }
+        plan
+    } else {
         let mut plan = vec![];
         for it in t.items.clone() {
             let sp = paths::components(&it.source).unwrap_or_default();
@@ -604,12 +623,13 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
         }
         t.files = plan.iter().filter(|p| !p.dir).count() as u64;
         t.directories = plan.iter().filter(|p| p.dir).count() as u64;
-        t.plan = Some(plan);
+        s.db.put("plan", id, &plan, None).await?;
+        t.planned = true;
         if !save(s, &t).await? {
             return Ok(());
         }
-    }
-    let plan = t.plan.clone().unwrap_or_default();
+        plan
+    };
     let mut last_save = std::time::Instant::now();
     // Rules and resolved directories are looked up once per batch of files, not per file.
     let mut rules = s.rules(&dst.id).await;
@@ -628,25 +648,25 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             )
             .await;
         }
-        let Some(dst_path) = place(&mut dirs, true, &dst.root, &p.dst) else {
+        // The last component is never followed if it is a link: sources are opened with
+        // O_NOFOLLOW, and a link at the destination is refused.
+        let dst_path = place(&mut dirs, true, &dst.root, &p.dst)
+            .filter(|d| !std::fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()));
+        let Some(dst_path) = dst_path else {
             return fail(s, &mut t, "PERMISSION_DENIED", "destination outside the endpoint or its parent is missing")
                 .await;
         };
         if p.dir {
             std::fs::create_dir_all(&dst_path)?;
         } else {
-            let Some(src_path) = place(&mut dirs, false, &src.root, &p.src).filter(|x| x.is_file()) else {
-                return fail(
-                    s,
-                    &mut t,
-                    "FILE_NOT_FOUND",
-                    &format!("{} vanished from the source", paths::display(&p.src, false)),
-                )
-                .await;
+            let vanished = format!("{} vanished from the source", paths::display(&p.src, false));
+            let Some(src_path) = place(&mut dirs, false, &src.root, &p.src) else {
+                return fail(s, &mut t, "FILE_NOT_FOUND", &vanished).await;
             };
-            match copy_one(s, &mut t, &src_path, &dst_path).await {
-                Ok(true) => {}
-                Ok(false) => return Ok(()), // canceled
+            match copy_one(s, &mut t, &src_path, &dst_path) {
+                Ok(Copied::Done) => {}
+                Ok(Copied::Canceled) => return Ok(()),
+                Ok(Copied::SourceGone) => return fail(s, &mut t, "FILE_NOT_FOUND", &vanished).await,
                 Err(e) => return fail(s, &mut t, "ENDPOINT_ERROR", &e.to_string()).await,
             }
         }
@@ -672,8 +692,8 @@ async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The real path of `parts` under `root`: its parent directory is resolved (and checked
-/// to stay inside the root) once and cached; the last component must not be a link.
+/// The path of `parts` under `root`: its parent directory is resolved (and checked to
+/// stay inside the root) once and cached; the last component is left to the caller.
 fn place(
     cache: &mut HashMap<(bool, Vec<String>), PathBuf>,
     is_dst: bool,
@@ -690,11 +710,7 @@ fn place(
             d
         }
     };
-    let p = dir.join(last);
-    match std::fs::symlink_metadata(&p) {
-        Ok(m) if m.file_type().is_symlink() => None,
-        _ => Some(p),
-    }
+    Some(dir.join(last))
 }
 
 fn walk(dir: &std::path::Path, sp: &[String], dp: &[String], out: &mut Vec<Planned>) -> anyhow::Result<()> {
@@ -733,9 +749,32 @@ fn sha_file(p: &std::path::Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Copies one file (or skips it per sync_level). Returns false if the task was canceled.
-async fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::path::Path) -> anyhow::Result<bool> {
-    let sm = std::fs::metadata(src)?;
+enum Copied {
+    Done,
+    Canceled,
+    SourceGone,
+}
+
+/// Opens a regular file without following a link in its last component.
+fn open_source(p: &std::path::Path) -> std::io::Result<Option<(std::fs::File, std::fs::Metadata)>> {
+    use rustix::fs::{Mode, OFlags};
+    match rustix::fs::open(p, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => {
+            let f = std::fs::File::from(fd);
+            let m = f.metadata()?;
+            Ok(m.is_file().then_some((f, m)))
+        }
+        Err(e) if [rustix::io::Errno::NOENT, rustix::io::Errno::LOOP, rustix::io::Errno::NOTDIR].contains(&e) => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies one file (or skips it per sync_level); the destination appears under its name
+/// only once complete (see [`Staged`]).
+fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::path::Path) -> anyhow::Result<Copied> {
+    let Some((mut r, sm)) = open_source(src)? else { return Ok(Copied::SourceGone) };
     if let (Some(level), Ok(dm)) = (t.sync_level, std::fs::metadata(dst)) {
         let skip = match level {
             0 => true,
@@ -745,24 +784,21 @@ async fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::p
         };
         if skip {
             t.files_skipped += 1;
-            return Ok(true);
+            return Ok(Copied::Done);
         }
     }
-    let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp: PathBuf = dst.with_file_name(format!(".{name}.part-{}", &t.task_id[..8]));
-    let mut r = std::fs::File::open(src)?;
-    let mut w = std::fs::File::create(&tmp)?;
+    let mut w = Staged::create(dst, &t.task_id[..8])?;
     let mut h = t.verify_checksum.then(Sha256::new);
     let mut last_save = std::time::Instant::now();
     loop {
         // Without a checksum to compute, the kernel copies (copy_file_range) in big
         // pieces; with one, the bytes pass through the hasher.
         let n = match h.as_mut() {
-            None => std::io::copy(&mut (&mut r).take(64 << 20), &mut w)?,
+            None => std::io::copy(&mut (&mut r).take(64 << 20), w.file())?,
             Some(h) => {
                 let mut buf = vec![0u8; 1 << 20];
                 let n = r.read(&mut buf)?;
-                w.write_all(&buf[..n])?;
+                w.file().write_all(&buf[..n])?;
                 h.update(&buf[..n]);
                 n as u64
             }
@@ -778,29 +814,25 @@ async fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::p
             let mut live = s.live.lock().unwrap();
             live.bytes.insert(t.task_id.clone(), t.bytes_transferred);
             if live.canceled.remove(&t.task_id) {
-                drop(live);
-                drop(w);
-                let _ = std::fs::remove_file(&tmp);
-                return Ok(false);
+                return Ok(Copied::Canceled); // dropping `w` throws the partial file away
             }
         }
     }
-    drop(w);
     if let Some(h) = h {
         let want = hex::encode(h.finalize());
         t.bytes_checksummed += sm.len();
-        if sha_file(&tmp)? != want {
-            let _ = std::fs::remove_file(&tmp);
+        let mut again = Sha256::new();
+        w.read_back(|b| again.update(b))?;
+        if hex::encode(again.finalize()) != want {
             anyhow::bail!("checksum mismatch after copying {}", src.display());
         }
     }
     if t.preserve_timestamp {
-        let f = std::fs::File::options().write(true).open(&tmp)?;
-        f.set_modified(sm.modified()?)?;
+        w.file().set_modified(sm.modified()?)?;
     }
-    std::fs::rename(&tmp, dst)?;
+    w.publish()?;
     t.files_transferred += 1;
-    Ok(true)
+    Ok(Copied::Done)
 }
 
 #[cfg(test)]

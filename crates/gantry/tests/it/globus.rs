@@ -650,8 +650,20 @@ async fn tasks_once_only_cancel_and_resume_after_restart() {
         g.task.take().unwrap().await.unwrap();
         let db = gantry_globus_local::store::Db::open(&dir_path.join("globus-local.db")).await.unwrap();
         let mut t: gantry_globus_local::tasks::Task = db.get("task", &task).await.unwrap().unwrap();
-        let plan = t.plan.clone().unwrap();
-        let first_file = plan.iter().position(|p| !p.dir).unwrap();
+        use gantry_globus_local::tasks::Planned;
+        let gone: Option<Vec<Planned>> = db.get("plan", &task).await.unwrap();
+        assert!(gone.is_none(), "a finished task's plan is dropped");
+        // The plan as the worker made it: the directory, then its files.
+        let entry = |f: Option<usize>| {
+            let mut src = vec!["src".to_string()];
+            let mut dst = vec!["dst".to_string()];
+            src.extend(f.map(|i| format!("f{i}.dat")));
+            dst.extend(f.map(|i| format!("f{i}.dat")));
+            Planned { src, dst, dir: f.is_none(), size: f.map_or(0, |i| 100_000 + i as u64) }
+        };
+        let plan = vec![entry(None), entry(Some(0)), entry(Some(1)), entry(Some(2))];
+        db.put("plan", &task, &plan, None).await.unwrap();
+        let first_file = 1;
         t.status = "ACTIVE".into();
         t.completion_time = None;
         t.next = first_file + 1;
