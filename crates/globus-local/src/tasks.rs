@@ -830,6 +830,9 @@ fn copy_one(s: &Service, t: &mut Task, src: &std::path::Path, dst: &std::path::P
     if t.preserve_timestamp {
         w.file().set_modified(sm.modified()?)?;
     }
+    if s.live.lock().unwrap().canceled.contains(&t.task_id) {
+        return Ok(Copied::Canceled); // a canceled task publishes nothing more
+    }
     w.publish()?;
     t.files_transferred += 1;
     Ok(Copied::Done)

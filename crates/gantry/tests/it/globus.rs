@@ -474,6 +474,49 @@ async fn globus_cli_transfer_and_friends() {
     let out = ok(globus(&g, home.path(), &["task", "cancel", &task]).await);
     assert!(out.contains("already completed"), "{out}");
 
+    // Cancel a running task. The CLI verifies checksums by default, so the copy reads
+    // every byte twice; if the file was still too small to outlast the CLI's start-up,
+    // it is doubled and tried again.
+    std::fs::create_dir_all(cluster.root.join("cancel")).unwrap();
+    let mut canceled = None;
+    for round in 0..4 {
+        let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let mut f = std::fs::File::create(cluster.root.join("cancel/big.bin")).unwrap();
+        for _ in 0..(128 << round) {
+            std::io::Write::write_all(&mut f, &chunk).unwrap();
+        }
+        drop(f);
+        let out = ok(globus(
+            &g,
+            home.path(),
+            &["transfer", &ep("/~/cancel/big.bin"), &ep("/~/cancel/copy.bin"), "-F", "json"],
+        )
+        .await);
+        let running = serde_json::from_str::<Value>(&out).unwrap()["task_id"].as_str().unwrap().to_string();
+        let out = ok(globus(&g, home.path(), &["task", "cancel", &running]).await);
+        if out.contains("already completed") {
+            std::fs::remove_file(cluster.root.join("cancel/copy.bin")).unwrap();
+            continue;
+        }
+        assert!(out.contains("cancelled successfully"), "{out}");
+        canceled = Some(running);
+        break;
+    }
+    let running = canceled.expect("no transfer ran long enough to be canceled");
+    let out = ok(globus(&g, home.path(), &["task", "show", &running, "-F", "json"]).await);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((v["status"].as_str(), v["subtasks_canceled"].as_u64()), (Some("FAILED"), Some(1)), "{v}");
+    let out = ok(globus(&g, home.path(), &["task", "event-list", &running]).await);
+    assert!(out.contains("CANCELED"), "{out}");
+    // The worker notices within a quarter of a second and publishes nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let names: Vec<String> = std::fs::read_dir(cluster.root.join("cancel"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["big.bin"], "a canceled copy leaves no file behind");
+    std::fs::remove_dir_all(cluster.root.join("cancel")).unwrap();
+
     // Delete.
     let out = ok(globus(&g, home.path(), &["delete", &ep("/~/copy/"), "--recursive", "-F", "json"]).await);
     let del: Value = serde_json::from_str(&out).unwrap();
