@@ -22,6 +22,13 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
+/// A random URL-safe string carrying `bytes` random bytes (session ids, states, nonces).
+pub fn random_token(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("operating system random source");
+    URL_SAFE_NO_PAD.encode(b)
+}
+
 /// A new API token: shown once, stored only as its hash.
 pub fn new_api_token() -> String {
     format!("{API_TOKEN_PREFIX}{}", random_hex(24))

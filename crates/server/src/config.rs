@@ -34,6 +34,94 @@ pub struct Config {
     /// PEM certificate chain and private key: when both are set, Gantry serves HTTPS.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// A browser session ends after this long without a request...
+    pub session_idle_secs: u64,
+    /// ...and this long after sign-in in any case.
+    pub session_max_secs: u64,
+    /// Whether local accounts may sign in with their password in the browser.
+    pub password_login: bool,
+    /// Sign-in providers (Globus, other OpenID Connect providers, a user office).
+    pub providers: Vec<ProviderConfig>,
+    /// Identities (`provider:username`, e.g. `globus:alice@uni.edu`) made administrators
+    /// when they sign in.
+    pub admin_identities: Vec<String>,
+    /// Globus groups whose members are made administrators when they sign in.
+    pub admin_groups: Vec<String>,
+    /// Key that encrypts third-party tokens at rest; made on first start if missing.
+    /// Defaults to `<data_dir>/token.key`.
+    pub token_key_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Globus Auth (real, or the built-in service): OpenID Connect plus linked identities,
+    /// groups and tokens for Globus services.
+    Globus,
+    /// Any OpenID Connect provider found by discovery.
+    Oidc,
+    /// A facility's user office: username and password are checked by POSTing them.
+    UserOffice,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    /// Short name used in URLs and in `admin_identities` (letters, digits, `-`).
+    pub id: String,
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub display_name: String,
+    /// OpenID Connect issuer; discovery is at `<issuer>/.well-known/openid-configuration`.
+    /// For Globus it defaults to `https://auth.globus.org`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// A file holding the client secret (read at start-up).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes requested besides `openid profile email`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Globus: the Groups API (default `https://groups.api.globus.org`).
+    #[serde(default)]
+    pub groups_url: Option<String>,
+    /// User office: the URL that username and password are POSTed to.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderConfig {
+    pub fn issuer(&self) -> String {
+        match (&self.issuer, self.kind) {
+            (Some(i), _) => i.trim_end_matches('/').to_string(),
+            (None, ProviderKind::Globus) => "https://auth.globus.org".into(),
+            (None, _) => String::new(),
+        }
+    }
+
+    pub fn groups_url(&self) -> String {
+        self.groups_url.clone().unwrap_or_else(|| "https://groups.api.globus.org".into()).trim_end_matches('/').into()
+    }
+
+    pub fn title(&self) -> &str {
+        if self.display_name.is_empty() { &self.id } else { &self.display_name }
+    }
 }
 
 impl Default for Config {
@@ -52,6 +140,13 @@ impl Default for Config {
             log: "info".into(),
             tls_cert_file: None,
             tls_key_file: None,
+            session_idle_secs: 8 * 3600,
+            session_max_secs: 7 * 24 * 3600,
+            password_login: true,
+            providers: vec![],
+            admin_identities: vec![],
+            admin_groups: vec![],
+            token_key_file: None,
         }
     }
 }
@@ -67,6 +162,7 @@ impl std::fmt::Debug for Config {
             .field("default_visibility", &self.default_visibility)
             .field("gc_grace_secs", &self.gc_grace_secs)
             .field("tls_cert_file", &self.tls_cert_file)
+            .field("providers", &self.providers)
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +197,15 @@ impl Config {
                 }
             }
         }
-        let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let mut cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        for p in &mut cfg.providers {
+            if let Some(f) = &p.client_secret_file {
+                let s = std::fs::read_to_string(f).map_err(|e| {
+                    anyhow::anyhow!("provider {}: cannot read client_secret_file {}: {e}", p.id, f.display())
+                })?;
+                p.client_secret = Some(s.trim_end().to_string());
+            }
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -122,6 +226,10 @@ impl Config {
                 | "log"
                 | "tls_cert_file"
                 | "tls_key_file"
+                | "session_idle_secs"
+                | "session_max_secs"
+                | "password_login"
+                | "token_key_file"
         )
     }
 
@@ -137,6 +245,35 @@ impl Config {
         if self.max_manifest_bytes == 0 {
             anyhow::bail!("max_manifest_bytes must be positive");
         }
+        if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
+            anyhow::bail!("session_idle_secs must be positive and at most session_max_secs");
+        }
+        let mut ids = std::collections::HashSet::new();
+        for p in &self.providers {
+            let what = format!("provider {:?}", p.id);
+            if p.id.is_empty() || !p.id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') || p.id == "password" {
+                anyhow::bail!("{what}: an id is letters, digits and '-' (and not \"password\")");
+            }
+            if !ids.insert(p.id.as_str()) {
+                anyhow::bail!("{what} is configured twice");
+            }
+            match p.kind {
+                ProviderKind::Globus | ProviderKind::Oidc => {
+                    let issuer = p.issuer();
+                    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                        anyhow::bail!("{what}: set issuer to the provider's URL (https://…)");
+                    }
+                    if p.client_id.as_deref().unwrap_or("").is_empty() {
+                        anyhow::bail!("{what}: set client_id (register Gantry with the provider first)");
+                    }
+                }
+                ProviderKind::UserOffice => {
+                    if !p.url.as_deref().is_some_and(|u| u.starts_with("https://") || u.starts_with("http://")) {
+                        anyhow::bail!("{what}: set url to the user office's password check (https://…)");
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -145,6 +282,14 @@ impl Config {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.data_dir.join("gantry.db").display()),
         }
+    }
+
+    pub fn token_key_file(&self) -> PathBuf {
+        self.token_key_file.clone().unwrap_or_else(|| self.data_dir.join("token.key"))
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id == id)
     }
 
     /// The public base URL without a trailing slash.

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod oci;
+pub mod oidc;
 pub mod registry;
 pub mod state;
 mod tls;

@@ -67,27 +67,40 @@ impl Repo {
 
 const COLL_COLS: &str = "c.id, c.name, c.visibility, c.description, c.created_by, c.created_at";
 
+/// Joins `alias.role`: the role the user `$1` holds on collection `c`, directly or through
+/// a group, the highest one winning.
+pub(crate) fn role_join(alias: &str) -> String {
+    const RANK: &str = "CASE role WHEN 'owner' THEN 3 WHEN 'contributor' THEN 2 ELSE 1 END";
+    format!(
+        "LEFT JOIN (SELECT collection_id, \
+           CASE MAX(rank) WHEN 3 THEN 'owner' WHEN 2 THEN 'contributor' ELSE 'viewer' END AS role FROM ( \
+             SELECT collection_id, {RANK} AS rank FROM members WHERE user_id = $1 \
+             UNION ALL \
+             SELECT g.collection_id, {RANK} AS rank FROM group_members g \
+               JOIN user_groups ug ON ug.group_id = g.group_id WHERE ug.user_id = $1 \
+           ) ranks GROUP BY collection_id) {alias} ON {alias}.collection_id = c.id"
+    )
+}
+
 impl Store {
     /// A collection by name with the role `user_id` holds on it.
     pub async fn collection_access(&self, name: &str, user_id: Option<i64>) -> Result<Option<CollectionAccess>> {
-        let row = sqlx::query(sql!(
-            "SELECT {COLL_COLS}, m.role FROM collections c \
-             LEFT JOIN members m ON m.collection_id = c.id AND m.user_id = $1 WHERE c.name = $2"
-        ))
-        .bind(user_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let row =
+            sqlx::query(sql!("SELECT {COLL_COLS}, m.role FROM collections c {} WHERE c.name = $2", role_join("m")))
+                .bind(user_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         row.as_ref().map(CollectionAccess::from_row).transpose()
     }
 
     /// Collections the caller may see: public ones, those it is a member of, all for admins.
     pub async fn visible_collections(&self, user_id: Option<i64>, is_admin: bool) -> Result<Vec<CollectionAccess>> {
         let rows = sqlx::query(sql!(
-            "SELECT {COLL_COLS}, m.role FROM collections c \
-             LEFT JOIN members m ON m.collection_id = c.id AND m.user_id = $1 \
-             WHERE $2 = 1 OR c.visibility = 'public' OR m.role IS NOT NULL ORDER BY c.name"
+            "SELECT {COLL_COLS}, m.role FROM collections c {} \
+             WHERE $2 = 1 OR c.visibility = 'public' OR m.role IS NOT NULL ORDER BY c.name",
+            role_join("m")
         ))
         .bind(user_id)
         .bind(is_admin as i64)
@@ -249,13 +262,13 @@ impl Store {
     /// Names of repositories holding at least one manifest that the caller may read,
     /// in order, after `last`, at most `n`.
     pub async fn catalog(&self, user_id: Option<i64>, is_admin: bool, last: &str, n: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT r.name FROM repositories r JOIN collections c ON c.id = r.collection_id \
-             LEFT JOIN members m ON m.collection_id = c.id AND m.user_id = $1 \
+        let rows = sqlx::query(sql!(
+            "SELECT r.name FROM repositories r JOIN collections c ON c.id = r.collection_id {} \
              WHERE ($2 = 1 OR c.visibility = 'public' OR m.role IS NOT NULL) AND r.name > $3 \
                AND EXISTS (SELECT 1 FROM manifests mf WHERE mf.repo_id = r.id) \
              ORDER BY r.name LIMIT $4",
-        )
+            role_join("m")
+        ))
         .bind(user_id)
         .bind(is_admin as i64)
         .bind(last)

@@ -10,11 +10,13 @@ macro_rules! sql {
 
 mod blobs;
 mod collections;
+mod identity;
 mod manifests;
 mod users;
 
 pub use blobs::{GcCandidate, Upload};
 pub use collections::{Collection, CollectionAccess, Member, Repo};
+pub use identity::{DeviceLogin, GroupMember, IdentityRow, LoginFlow, NewIdentity, SessionRow};
 pub use manifests::{ManifestRow, NewManifest, TagRow, TaggedManifest};
 pub use users::{TokenRow, User};
 

@@ -313,12 +313,12 @@ impl Store {
         let rows = sqlx::query(sql!(
             "SELECT r.name AS repo_name, t.name AS tag_name, {MANIFEST_COLS} FROM tags t \
              JOIN manifests m ON m.id = t.manifest_id JOIN repositories r ON r.id = t.repo_id \
-             JOIN collections c ON c.id = r.collection_id \
-             LEFT JOIN members mb ON mb.collection_id = c.id AND mb.user_id = $1 \
+             JOIN collections c ON c.id = r.collection_id {} \
              LEFT JOIN users u ON u.id = m.pushed_by \
              WHERE ($2 = 1 OR c.visibility = 'public' OR mb.role IS NOT NULL) \
                AND r.name LIKE $3 ESCAPE '\\' AND ($4 IS NULL OR c.name = $4) \
-             ORDER BY t.updated_at DESC, r.name, t.name LIMIT $5"
+             ORDER BY t.updated_at DESC, r.name, t.name LIMIT $5",
+            crate::collections::role_join("mb")
         ))
         .bind(user_id)
         .bind(is_admin as i64)

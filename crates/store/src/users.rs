@@ -11,7 +11,7 @@ pub struct User {
 }
 
 impl User {
-    fn from_row(r: &AnyRow) -> Result<User> {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<User> {
         Ok(User {
             id: get(r, "id")?,
             username: get(r, "username")?,
@@ -46,7 +46,7 @@ impl TokenRow {
     }
 }
 
-const USER_COLS: &str = "id, username, is_admin, created_at";
+pub(crate) const USER_COLS: &str = "id, username, is_admin, created_at";
 const TOKEN_COLS: &str = "id, user_id, name, scope, created_at, last_used_at, expires_at";
 
 impl Store {
