@@ -78,7 +78,19 @@ pub struct Caller(pub Option<Principal>);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> ApiResult<Caller> {
-        Ok(Caller(st.authenticate(&parts.headers).await?))
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(Caller(st.authenticate(&parts.headers).await?));
+        }
+        // A browser session: a request that changes something must also carry the
+        // session's CSRF token, which another site cannot read.
+        let Some(s) = st.web_session(&parts.headers).await? else { return Ok(Caller(None)) };
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts.headers.get(crate::session::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !crate::session::same_secret(sent, &s.row.csrf) {
+                return Err(Error::denied("missing or wrong X-CSRF-Token header for a signed-in browser").into());
+            }
+        }
+        Ok(Caller(Some(s.principal())))
     }
 }
 

@@ -6,8 +6,10 @@ pub mod config;
 pub mod oci;
 pub mod oidc;
 pub mod registry;
+pub mod session;
 pub mod state;
 mod tls;
+pub mod web;
 
 pub use config::Config;
 pub use state::AppState;
@@ -24,6 +26,7 @@ use tokio::net::TcpListener;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oci::routes())
+        .merge(web::routes())
         .merge(api::routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(access_log))

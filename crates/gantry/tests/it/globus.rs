@@ -4,11 +4,11 @@
 //! plus the tampering the authorize flow must refuse, and restarts.
 
 use crate::clients::{python, repo_root, run};
+use crate::harness::{Browser, hidden};
 use gantry_globus_local::GlobusConfig;
 use gantry_globus_local::config::{Client, ClientScope};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::collections::HashMap;
 use tokio::process::Command;
 
 pub struct GlobusServer {
@@ -29,6 +29,11 @@ impl GlobusServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> GlobusServer {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// Starts the service with the test clients, after `tweak` has changed the configuration.
+    pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut GlobusConfig)) -> GlobusServer {
         let mut config = GlobusConfig::default_for(dir.path());
         config.clients.push(Client {
             id: String::new(),
@@ -49,6 +54,7 @@ impl GlobusServer {
             }],
             identity_username: None,
         });
+        tweak(&mut config);
         config.complete().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -208,48 +214,6 @@ async fn globus_sdk_flows() {
 }
 
 /// A tiny cookie-carrying browser for the tampering tests.
-struct Browser {
-    c: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        crate::harness::init();
-        Browser { c: crate::harness::http(), cookies: HashMap::new() }
-    }
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-    fn keep(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all("set-cookie") {
-            if let Some((kv, _)) = v.to_str().unwrap().split_once(';')
-                && let Some((k, v)) = kv.split_once('=')
-            {
-                self.cookies.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
-    async fn get(&mut self, url: &str) -> (StatusCode, String, Option<String>) {
-        let r = self.c.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
-        self.keep(&r);
-        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-        (r.status(), r.text().await.unwrap(), loc)
-    }
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String, Option<String>) {
-        let r = self.c.post(url).header("cookie", self.cookie_header()).form(form).send().await.unwrap();
-        self.keep(&r);
-        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-        (r.status(), r.text().await.unwrap(), loc)
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let pat = format!("name=\"{name}\" value=\"");
-    let i = html.find(&pat).unwrap_or_else(|| panic!("no {name} in {html}")) + pat.len();
-    html[i..].split('"').next().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_refuses_tampering() {
     let g = GlobusServer::start().await;

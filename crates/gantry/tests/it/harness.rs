@@ -90,6 +90,16 @@ impl TestServer {
 
     pub async fn start_config(b: Backend, config: Config, dir: tempfile::TempDir) -> TestServer {
         let listener = tokio::net::TcpListener::bind(&config.listen).await.unwrap();
+        Self::start_listener(b, config, dir, listener).await
+    }
+
+    /// Starts on a listener bound beforehand (when the URL has to be known first).
+    pub async fn start_listener(
+        b: Backend,
+        config: Config,
+        dir: tempfile::TempDir,
+        listener: tokio::net::TcpListener,
+    ) -> TestServer {
         let (tx, rx) = oneshot::channel::<()>();
         let (running, fut) = gantry_server::start(config.clone(), listener, async move {
             let _ = rx.await;
@@ -176,4 +186,47 @@ pub fn sha256(data: &[u8]) -> String {
 pub fn basic(user: &str, token: &str) -> String {
     use base64::Engine;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
+}
+
+/// A browser of sorts: keeps cookies (of every host) and does not follow redirects.
+pub struct Browser {
+    pub c: reqwest::Client,
+    pub cookies: std::collections::HashMap<String, String>,
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        crate::harness::init();
+        Browser { c: crate::harness::http(), cookies: Default::default() }
+    }
+    pub fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+    fn keep(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            if let Some((kv, _)) = v.to_str().unwrap().split_once(';')
+                && let Some((k, v)) = kv.split_once('=')
+            {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    pub async fn get(&mut self, url: &str) -> (reqwest::StatusCode, String, Option<String>) {
+        let r = self.c.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep(&r);
+        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (r.status(), r.text().await.unwrap(), loc)
+    }
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, String, Option<String>) {
+        let r = self.c.post(url).header("cookie", self.cookie_header()).form(form).send().await.unwrap();
+        self.keep(&r);
+        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (r.status(), r.text().await.unwrap(), loc)
+    }
+}
+
+pub fn hidden(html: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let i = html.find(&pat).unwrap_or_else(|| panic!("no {name} in {html}")) + pat.len();
+    html[i..].split('"').next().unwrap().to_string()
 }

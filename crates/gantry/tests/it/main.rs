@@ -12,4 +12,5 @@ mod harness;
 mod matrix;
 mod oci;
 mod ocikit;
+mod signin;
 mod tls;
