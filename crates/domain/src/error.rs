@@ -85,11 +85,14 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Set when the caller has to sign in again in a particular way: the Globus Auth
+    /// `authorization_parameters` (session_required_policies, …) clients act on.
+    pub authorization_parameters: Option<serde_json::Value>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), authorization_parameters: None }
     }
     pub fn unauthorized(m: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unauthorized, m)
@@ -109,6 +112,11 @@ impl Error {
     /// An internal failure. The detail goes to the log; callers see a generic message.
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, m)
+    }
+    /// Authenticated, but the session does not meet a requirement: sign in again with
+    /// these Globus `authorization_parameters`.
+    pub fn reauthenticate(m: impl Into<String>, params: serde_json::Value) -> Self {
+        Error { kind: ErrorKind::Denied, message: m.into(), authorization_parameters: Some(params) }
     }
     pub fn status(&self) -> u16 {
         self.kind.http_status()

@@ -946,7 +946,7 @@ async fn introspect(
     for (k, v) in q {
         f.entry(k).or_insert(v);
     }
-    let client = match s.client_auth(&headers, &f).await {
+    let _client = match s.client_auth(&headers, &f).await {
         Ok(c) if c.secret_hash.is_some() => c,
         Ok(_) => {
             return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "introspection needs a confidential client");
@@ -957,8 +957,11 @@ async fn introspect(
         return axum::Json(json!({"active": false})).into_response();
     };
     let cfg = &s.config;
+    // The audience is the token's resource server (for a client's own scopes, its
+    // client id), whoever asks: a token for another service names that service.
+    let aud = [t.resource_server.clone()];
     let mut doc = json!({"active": true, "token_type": "Bearer", "scope": t.scope, "client_id": t.client_id,
-        "sub": t.identity, "aud": [t.resource_server, client.id], "iss": s.base(),
+        "sub": t.identity, "aud": aud, "iss": s.base(),
         "exp": t.expires_at, "iat": t.issued_at, "nbf": t.issued_at});
     let ident = cfg.identity_by_id(&t.identity);
     if let Some(i) = ident {

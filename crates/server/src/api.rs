@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/collections/{name}", get(get_collection).patch(update_collection).delete(delete_collection))
         .route("/api/v1/collections/{name}/members", get(list_members))
         .route("/api/v1/collections/{name}/members/{user}", put(set_member).delete(remove_member))
+        .route("/api/v1/collections/{name}/groups", get(list_group_members))
+        .route("/api/v1/collections/{name}/groups/{group}", put(set_group_member).delete(remove_group_member))
         .route("/api/v1/collections/{name}/images", get(collection_images))
         .route("/api/v1/search", get(search))
         .route("/api/v1/repositories/{*name}", get(repository))
@@ -61,8 +63,15 @@ impl IntoResponse for ApiError {
             tracing::error!("internal error: {}", e.message);
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r =
-            (status, Json(json!({"error": {"code": e.kind.code(), "message": e.public_message()}}))).into_response();
+        let mut body = json!({"error": {"code": e.kind.code(), "message": e.public_message()}});
+        if let Some(p) = &e.authorization_parameters {
+            // A Globus Auth requirements error: globus-sdk and the Globus CLI read these
+            // top-level keys and ask the user to sign in again.
+            body["code"] = "AuthorizationRequired".into();
+            body["message"] = e.public_message().into();
+            body["authorization_parameters"] = p.clone();
+        }
+        let mut r = (status, Json(body)).into_response();
         if e.kind == ErrorKind::Unauthorized {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gantry\""));
         }
@@ -283,6 +292,50 @@ async fn set_member(
     }
     st.store.set_member(c.id, u.id, body.role).await?;
     Ok(Json(json!({"user": u.username, "role": body.role})))
+}
+
+async fn list_group_members(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let c = managed(&st, &caller, &name).await?;
+    let gs = st.store.list_group_members(c.id).await?;
+    Ok(Json(json!({"groups": gs.iter().map(|g| json!({"group": g.group_id, "role": g.role})).collect::<Vec<_>>()})))
+}
+
+/// A Globus group id (a UUID; other group ids of letters, digits and '-' are accepted).
+fn group_id(g: &str) -> Result<String> {
+    if g.is_empty() || g.len() > 64 || !g.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+        return Err(Error::invalid(format!("{g:?} is not a group id: use the Globus group's id (a UUID)")));
+    }
+    Ok(g.to_ascii_lowercase())
+}
+
+/// Gives the members of a Globus group a role on a collection.
+async fn set_group_member(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((name, group)): Path<(String, String)>,
+    body: Json<MemberBody>,
+) -> ApiResult<Json<Value>> {
+    let c = managed(&st, &caller, &name).await?;
+    let group = group_id(&group)?;
+    st.store.set_group_member(c.id, &group, body.role).await?;
+    Ok(Json(json!({"group": group, "role": body.role})))
+}
+
+async fn remove_group_member(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((name, group)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let c = managed(&st, &caller, &name).await?;
+    let group = group_id(&group)?;
+    if !st.store.remove_group_member(c.id, &group).await? {
+        return Err(Error::not_found(format!("group {group} has no role on {name}")).into());
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A collection the caller manages (owner or admin).

@@ -153,7 +153,10 @@ impl AppState {
                 };
                 Ok(Some(Principal { user_id, username: user.username, is_admin: user.is_admin, scope }))
             }
-            Credentials::Bearer(_) => Err(Error::unauthorized("unknown bearer token")),
+            Credentials::Bearer(t) => match &self.rs {
+                Some(rs) => Ok(Some(rs.principal(self, &t).await?)),
+                None => Err(Error::unauthorized("unknown bearer token")),
+            },
         }
     }
 

@@ -50,6 +50,101 @@ pub struct Config {
     /// Key that encrypts third-party tokens at rest; made on first start if missing.
     /// Defaults to `<data_dir>/token.key`.
     pub token_key_file: Option<PathBuf>,
+    /// Gantry as a Globus resource server: accept Globus bearer tokens issued for its scope.
+    pub resource_server: Option<ResourceServerConfig>,
+}
+
+/// How Gantry checks Globus access tokens presented to `/api` and `/v2`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ResourceServerConfig {
+    /// Globus Auth (default `https://auth.globus.org`).
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    /// Globus Groups (default `https://groups.api.globus.org`).
+    #[serde(default = "default_groups_url")]
+    pub groups_url: String,
+    /// Gantry's client at Globus Auth; its scope is
+    /// `https://auth.globus.org/scopes/<client_id>/<scope_suffix>`.
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_scope_suffix")]
+    pub scope_suffix: String,
+    /// The sign-in provider whose identities these are (so a token and a browser
+    /// sign-in reach the same user); default `globus`.
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    /// Identity provider domains a session must include (empty: any).
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// Globus authentication policies every request must meet.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Globus groups the user must belong to (all of them).
+    #[serde(default)]
+    pub required_groups: Vec<String>,
+    /// Client ids whose client-credentials tokens (service identities) are accepted.
+    #[serde(default)]
+    pub allowed_clients: Vec<String>,
+    /// Shown by Globus when it asks the user to sign in again.
+    #[serde(default)]
+    pub session_message: Option<String>,
+    /// A native-app (public) client for `gantry login --globus`.
+    #[serde(default)]
+    pub native_client_id: Option<String>,
+    /// How long an accepted token is trusted without asking Globus again (at most until
+    /// it expires), and how long a refused one stays refused.
+    #[serde(default = "default_cache_secs")]
+    pub cache_secs: u64,
+    #[serde(default = "default_failure_cache_secs")]
+    pub failure_cache_secs: u64,
+}
+
+fn default_cache_secs() -> u64 {
+    600
+}
+fn default_failure_cache_secs() -> u64 {
+    60
+}
+
+fn default_auth_url() -> String {
+    "https://auth.globus.org".into()
+}
+fn default_groups_url() -> String {
+    "https://groups.api.globus.org".into()
+}
+fn default_scope_suffix() -> String {
+    "all".into()
+}
+fn default_provider() -> String {
+    "globus".into()
+}
+
+impl std::fmt::Debug for ResourceServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceServerConfig")
+            .field("auth_url", &self.auth_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("allowed_domains", &self.allowed_domains)
+            .field("policies", &self.policies)
+            .field("required_groups", &self.required_groups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceServerConfig {
+    pub fn scope(&self) -> String {
+        format!("https://auth.globus.org/scopes/{}/{}", self.client_id, self.scope_suffix)
+    }
+    pub fn auth_url(&self) -> &str {
+        self.auth_url.trim_end_matches('/')
+    }
+    pub fn groups_url(&self) -> &str {
+        self.groups_url.trim_end_matches('/')
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +242,7 @@ impl Default for Config {
             admin_identities: vec![],
             admin_groups: vec![],
             token_key_file: None,
+            resource_server: None,
         }
     }
 }
@@ -163,6 +259,7 @@ impl std::fmt::Debug for Config {
             .field("gc_grace_secs", &self.gc_grace_secs)
             .field("tls_cert_file", &self.tls_cert_file)
             .field("providers", &self.providers)
+            .field("resource_server", &self.resource_server)
             .finish_non_exhaustive()
     }
 }
@@ -206,6 +303,13 @@ impl Config {
                 p.client_secret = Some(s.trim_end().to_string());
             }
         }
+        if let Some(rs) = &mut cfg.resource_server
+            && let Some(f) = &rs.client_secret_file
+        {
+            let s = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("resource_server: cannot read client_secret_file {}: {e}", f.display()))?;
+            rs.client_secret = Some(s.trim_end().to_string());
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -247,6 +351,13 @@ impl Config {
         }
         if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
             anyhow::bail!("session_idle_secs must be positive and at most session_max_secs");
+        }
+        if let Some(rs) = &self.resource_server {
+            if rs.client_id.is_empty() || rs.client_secret.as_deref().unwrap_or("").is_empty() {
+                anyhow::bail!(
+                    "resource_server: set client_id and client_secret (or client_secret_file) of Gantry's Globus client"
+                );
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for p in &self.providers {

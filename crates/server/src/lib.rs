@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod globus_rs;
 pub mod oci;
 pub mod oidc;
 pub mod registry;

@@ -110,7 +110,13 @@ pub fn error_response(st: &AppState, e: &Error, scope: Option<String>) -> Respon
         tracing::error!("internal error: {}", e.message);
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::json!({"errors": [{"code": e.kind.code(), "message": e.public_message(), "detail": {}}]});
+    let mut body =
+        serde_json::json!({"errors": [{"code": e.kind.code(), "message": e.public_message(), "detail": {}}]});
+    if let Some(p) = &e.authorization_parameters {
+        // Globus clients read these top-level keys and ask the user to sign in again.
+        body["code"] = "AuthorizationRequired".into();
+        body["authorization_parameters"] = p.clone();
+    }
     let mut res = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     if e.kind == ErrorKind::Unauthorized {
         let mut c = format!("Bearer realm=\"{}/v2/token\",service=\"gantry\"", st.public_url);

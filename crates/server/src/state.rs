@@ -23,6 +23,8 @@ pub struct AppState {
     pub oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
     /// Client for calls to providers and Globus.
     pub http: reqwest::Client,
+    /// Set when Gantry accepts Globus bearer tokens.
+    pub rs: Option<Arc<crate::globus_rs::ResourceServer>>,
 }
 
 /// The HTTP client for outgoing calls: rustls with ring, no redirects followed.
@@ -59,6 +61,14 @@ impl AppState {
             .filter(|p| matches!(p.kind, ProviderKind::Globus | ProviderKind::Oidc))
             .map(|p| (p.id.clone(), Arc::new(Oidc::new(p.clone(), http.clone()))))
             .collect();
+        let rs = match &config.resource_server {
+            Some(c) => {
+                let rs = crate::globus_rs::ResourceServer::new(c.clone(), http.clone());
+                rs.check_policies().await?;
+                Some(Arc::new(rs))
+            }
+            None => None,
+        };
         Ok(AppState {
             store,
             blobs: Arc::new(blobs),
@@ -69,6 +79,7 @@ impl AppState {
             token_key: Arc::new(token_key),
             oidc: Arc::new(oidc),
             http,
+            rs,
         })
     }
 }

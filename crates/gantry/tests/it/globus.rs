@@ -519,18 +519,18 @@ async fn globus_cli_transfer_and_friends() {
 }
 
 /// A user's access token for `scope`, through the real form (confidential client).
-async fn user_token(g: &GlobusServer, user: &str, password: &str, scope: &str) -> String {
+pub(crate) async fn user_token(g: &GlobusServer, user: &str, password: &str, scope: &str) -> String {
     user_tokens(g, user, password, scope).await["access_token"].as_str().unwrap().to_string()
 }
 
 /// The whole token response of an authorization-code exchange.
-async fn user_tokens(g: &GlobusServer, user: &str, password: &str, scope: &str) -> Value {
+pub(crate) async fn user_tokens(g: &GlobusServer, user: &str, password: &str, scope: &str) -> Value {
     let gw = g.client_id(GATEWAY);
     code_flow(&g.url, &gw, GATEWAY_SECRET, "http://127.0.0.1:9/callback", user, password, scope).await
 }
 
 /// Signs in through the form and consent page, then exchanges the code (Basic auth).
-async fn code_flow(
+pub(crate) async fn code_flow(
     base: &str,
     client: &str,
     secret: &str,

@@ -12,5 +12,6 @@ mod harness;
 mod matrix;
 mod oci;
 mod ocikit;
+mod resource_server;
 mod signin;
 mod tls;
