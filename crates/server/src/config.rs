@@ -352,12 +352,12 @@ impl Config {
         if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
             anyhow::bail!("session_idle_secs must be positive and at most session_max_secs");
         }
-        if let Some(rs) = &self.resource_server {
-            if rs.client_id.is_empty() || rs.client_secret.as_deref().unwrap_or("").is_empty() {
-                anyhow::bail!(
-                    "resource_server: set client_id and client_secret (or client_secret_file) of Gantry's Globus client"
-                );
-            }
+        if let Some(rs) = &self.resource_server
+            && (rs.client_id.is_empty() || rs.client_secret.as_deref().unwrap_or("").is_empty())
+        {
+            anyhow::bail!(
+                "resource_server: set client_id and client_secret (or client_secret_file) of Gantry's Globus client"
+            );
         }
         let mut ids = std::collections::HashSet::new();
         for p in &self.providers {
