@@ -95,7 +95,7 @@ async fn globus_tokens_are_checked_and_cached(b: Backend) {
     let ids: Vec<String> = s.state.store.identities_of(u.id).await.unwrap().into_iter().map(|i| i.username).collect();
     assert_eq!(ids, ["alice@lab.gov", "alice@uni.edu"]);
     let group = g.config.groups[0].id.clone();
-    assert_eq!(s.state.store.user_groups(u.id).await.unwrap(), [group.clone()]);
+    assert_eq!(s.state.store.user_groups(u.id).await.unwrap(), std::slice::from_ref(&group));
 
     // Group roles: a private collection shared with her group through the API.
     let owner = s.admin("owner").await;
