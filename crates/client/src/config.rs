@@ -8,8 +8,21 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Credentials {
     pub url: String,
+    /// A Gantry API token, or a Globus access token for Gantry's scope.
     pub token: String,
     pub username: String,
+    /// Set when `token` is a Globus access token: how to refresh it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globus: Option<GlobusLogin>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GlobusLogin {
+    pub auth_url: String,
+    pub client_id: String,
+    pub refresh_token: Option<String>,
+    /// Unix time the access token expires.
+    pub expires_at: i64,
 }
 
 pub fn config_dir() -> anyhow::Result<PathBuf> {

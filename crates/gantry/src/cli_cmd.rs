@@ -1,15 +1,26 @@
 //! The client commands of the CLI.
 
 use anyhow::Context;
-use gantry_client::{Client, config, human_size, pull, push};
+use gantry_client::{Client, config, human_size, login, pull, push};
 use gantry_domain::ImageRef;
 use reqwest::Method;
 use serde_json::Value;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::Path;
 
-fn client() -> anyhow::Result<Client> {
+/// A client for the saved login (or GANTRY_URL / GANTRY_TOKEN); a Globus login is
+/// refreshed first if its access token has run out.
+async fn client() -> anyhow::Result<Client> {
     let (url, token) = config::resolve(None)?;
+    let env_token = std::env::var("GANTRY_TOKEN").is_ok_and(|t| !t.is_empty());
+    if !env_token
+        && let Some(mut saved) = config::load()?
+        && saved.url.trim_end_matches('/') == url.trim_end_matches('/')
+        && login::refresh_if_needed(&mut saved).await?
+    {
+        config::save(&saved)?;
+        return Client::new(&url, Some(saved.token));
+    }
     Client::new(&url, token)
 }
 
@@ -19,18 +30,37 @@ fn parse_ref(s: &str) -> anyhow::Result<ImageRef> {
     })
 }
 
-pub async fn login(url: &str, token_stdin: bool) -> anyhow::Result<()> {
-    let token = match std::env::var("GANTRY_TOKEN").ok().filter(|t| !t.is_empty() && !token_stdin) {
-        Some(t) => t,
-        None => {
-            if !token_stdin && std::io::stdin().is_terminal() {
-                eprint!("API token for {url} (create one with `gantry admin token create` or in Settings): ");
-                std::io::stderr().flush().ok();
-            }
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("read token")?;
-            line.trim().to_string()
-        }
+/// Signs in: with a token (GANTRY_TOKEN or --token-stdin), with Globus (--globus), or by
+/// approving a code in the browser (the default).
+pub async fn login(url: &str, token_stdin: bool, globus: bool) -> anyhow::Result<()> {
+    let env_token = std::env::var("GANTRY_TOKEN").ok().filter(|t| !t.is_empty() && !token_stdin && !globus);
+    let c = Client::new(url, None)?;
+    let (token, globus_login) = if let Some(t) = env_token {
+        (t, None)
+    } else if token_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("read token")?;
+        (line.trim().to_string(), None)
+    } else if globus {
+        let info = login::globus_info(&c).await?;
+        let (authorize, verifier) = login::globus_authorize_url(&info)?;
+        eprintln!(
+            "Sign in with Globus: open this URL, sign in, and paste the authorization code it shows.\n\n{authorize}\n"
+        );
+        eprint!("Authorization code: ");
+        std::io::stderr().flush().ok();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("read the authorization code")?;
+        let (token, g) = login::globus_exchange(&info, line.trim(), &verifier).await?;
+        (token, Some(g))
+    } else {
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        let name = if host.is_empty() { "gantry login".to_string() } else { format!("gantry login on {host}") };
+        let (token, _) = login::device(&c, &name, |uri, code| {
+            eprintln!("To sign in, open\n\n    {uri}\n\nin a browser and approve the code {code}. Waiting…");
+        })
+        .await?;
+        (token, None)
     };
     if token.is_empty() {
         anyhow::bail!("no token given");
@@ -38,14 +68,19 @@ pub async fn login(url: &str, token_stdin: bool) -> anyhow::Result<()> {
     let c = Client::new(url, Some(token.clone()))?;
     let me = c.get_json("/api/v1/me", "log in").await?;
     let username = me["username"].as_str().unwrap_or_default().to_string();
-    let path = config::save(&config::Credentials { url: c.base.clone(), token, username: username.clone() })?;
+    let path = config::save(&config::Credentials {
+        url: c.base.clone(),
+        token,
+        username: username.clone(),
+        globus: globus_login,
+    })?;
     println!("logged in to {} as {username} (saved in {})", c.base, path.display());
     Ok(())
 }
 
 pub async fn push(path: &Path, reference: &str) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
-    let c = client()?;
+    let c = client().await?;
     let rep = push::push(&c, path, &r).await?;
     println!(
         "pushed {r} ({}, {} sent, {} blobs already there)\ndigest: {}",
@@ -59,14 +94,14 @@ pub async fn push(path: &Path, reference: &str) -> anyhow::Result<()> {
 
 pub async fn pull(reference: &str, out: Option<&Path>) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
-    let c = client()?;
+    let c = client().await?;
     let p = pull::pull(&c, &r, out).await?;
     println!("pulled {r} to {} (digest verified)", p.display());
     Ok(())
 }
 
 pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let c = client()?;
+    let c = client().await?;
     match collection {
         None => {
             let v = c.get_json("/api/v1/collections", "list collections").await?;
@@ -111,7 +146,7 @@ fn s(v: &Value) -> &str {
 
 pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
-    let c = client()?;
+    let c = client().await?;
     let v = c.get_json(&format!("/api/v1/images/{r}"), &r.to_string()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -149,7 +184,7 @@ pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
 
 pub async fn tag(src: &str, dst: &str) -> anyhow::Result<()> {
     let (a, b) = (parse_ref(src)?, parse_ref(dst)?);
-    let c = client()?;
+    let c = client().await?;
     let d = gantry_client::tag(&c, &a, &b).await?;
     println!("tagged {b} -> {d}");
     Ok(())
@@ -157,7 +192,7 @@ pub async fn tag(src: &str, dst: &str) -> anyhow::Result<()> {
 
 pub async fn rm(reference: &str) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
-    let c = client()?;
+    let c = client().await?;
     c.send(c.req(Method::DELETE, &format!("/api/v1/images/{r}")), &format!("remove {r}")).await?;
     println!("removed {r}");
     Ok(())

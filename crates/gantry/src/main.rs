@@ -20,13 +20,17 @@ struct Cli {
 enum Cmd {
     /// Run the server.
     Serve,
-    /// Log in to a server with an API token (stored in ~/.config/gantry, mode 0600).
+    /// Log in to a server: approve a code in the browser (default), sign in with Globus,
+    /// or give an API token. Saved in ~/.config/gantry, mode 0600.
     Login {
         /// Server URL, e.g. https://gantry.example.org
         url: String,
-        /// Read the token from standard input instead of asking for it.
-        #[arg(long)]
+        /// Read an API token from standard input.
+        #[arg(long, conflicts_with = "globus")]
         token_stdin: bool,
+        /// Sign in with Globus and use a Globus token for Gantry (refreshed when needed).
+        #[arg(long)]
+        globus: bool,
     },
     /// Push a SIF image, a file or a directory (dataset) as collection/name:tag.
     Push { path: PathBuf, reference: String },
@@ -178,7 +182,7 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Login { url, token_stdin } => return cli_cmd::login(&url, token_stdin).await,
+        Cmd::Login { url, token_stdin, globus } => return cli_cmd::login(&url, token_stdin, globus).await,
         Cmd::Push { path, reference } => return cli_cmd::push(&path, &reference).await,
         Cmd::Pull { reference, output } => {
             return cli_cmd::pull(&reference, output.as_deref()).await;

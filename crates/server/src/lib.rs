@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod device;
 pub mod globus_rs;
 pub mod oci;
 pub mod oidc;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oci::routes())
         .merge(web::routes())
+        .merge(device::routes())
         .merge(api::routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(access_log))

@@ -376,6 +376,12 @@ async fn openapi_document(b: Backend) {
         ("get", "/api/v1/images/{reference}"),
         ("delete", "/api/v1/images/{reference}"),
         ("get", "/download/{reference}"),
+        ("get", "/api/v1/collections/{name}/groups"),
+        ("put", "/api/v1/collections/{name}/groups/{group}"),
+        ("delete", "/api/v1/collections/{name}/groups/{group}"),
+        ("get", "/api/v1/auth"),
+        ("post", "/api/v1/device/authorize"),
+        ("post", "/api/v1/device/token"),
     ];
     let mut documented = vec![];
     for (path, ops) in doc["paths"].as_object().unwrap() {
@@ -389,8 +395,12 @@ async fn openapi_document(b: Backend) {
     assert_eq!(documented, want, "the OpenAPI document and the routes differ");
     // Each documented route is served (not the fallback's "no such endpoint").
     for (m, p) in &want {
-        let path =
-            p.replace("{id}", "1").replace("{name}", "lab").replace("{user}", "bob").replace("{reference}", "lab/x:v1");
+        let path = p
+            .replace("{id}", "1")
+            .replace("{name}", "lab")
+            .replace("{user}", "bob")
+            .replace("{group}", "g1")
+            .replace("{reference}", "lab/x:v1");
         let r = http()
             .request(Method::from_bytes(m.to_uppercase().as_bytes()).unwrap(), format!("{}{path}", s.url))
             .header("content-type", "application/json")

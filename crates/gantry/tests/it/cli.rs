@@ -7,16 +7,16 @@ use serde_json::Value;
 use std::path::Path;
 use tokio::process::Command;
 
-struct Cli {
-    home: tempfile::TempDir,
-    url: String,
+pub struct Cli {
+    pub home: tempfile::TempDir,
+    pub url: String,
 }
 
 impl Cli {
-    fn new(url: &str) -> Cli {
+    pub fn new(url: &str) -> Cli {
         Cli { home: tempfile::tempdir().unwrap(), url: url.to_string() }
     }
-    fn cmd(&self) -> Command {
+    pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -24,7 +24,7 @@ impl Cli {
             .current_dir(self.home.path());
         c
     }
-    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+    pub async fn run(&self, args: &[&str]) -> (bool, String, String) {
         let out = self.cmd().args(args).output().await.unwrap();
         (
             out.status.success(),
@@ -32,12 +32,12 @@ impl Cli {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
-    async fn ok(&self, args: &[&str]) -> String {
+    pub async fn ok(&self, args: &[&str]) -> String {
         let (ok, out, err) = self.run(args).await;
         assert!(ok, "gantry {args:?} failed:\n{out}\n{err}");
         out
     }
-    async fn login(&self, token: &str) {
+    pub async fn login(&self, token: &str) {
         use tokio::io::AsyncWriteExt;
         let mut child = self
             .cmd()
@@ -51,7 +51,7 @@ impl Cli {
         let out = child.wait_with_output().await.unwrap();
         assert!(out.status.success(), "login failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    fn path(&self, p: &str) -> std::path::PathBuf {
+    pub fn path(&self, p: &str) -> std::path::PathBuf {
         self.home.path().join(p)
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod cli_login;
 mod clients;
 mod crash;
 mod gc;
