@@ -2,3 +2,4 @@
 
 pub mod admin;
 pub mod cli_cmd;
+pub mod demo;

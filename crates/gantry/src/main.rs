@@ -56,6 +56,18 @@ enum Cmd {
     Tag { source: String, target: String },
     /// Remove a tag, or by digest an image and all its tags.
     Rm { reference: String },
+    /// Try Gantry: the gateway and the built-in Globus service in one process, with demo
+    /// identities, a group, endpoints, and public and private collections.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Where the built-in Globus service listens.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        globus_listen: String,
+        /// Where the demo keeps its data (kept between runs).
+        #[arg(long, default_value = "./gantry-demo")]
+        data: PathBuf,
+    },
     /// Run the built-in Globus-compatible service (Auth, Groups, Transfer).
     GlobusLocal {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -191,6 +203,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Inspect { reference, json } => return cli_cmd::inspect(&reference, json).await,
         Cmd::Tag { source, target } => return cli_cmd::tag(&source, &target).await,
         Cmd::Rm { reference } => return cli_cmd::rm(&reference).await,
+        Cmd::Demo { listen, globus_listen, data } => {
+            init_logging("warn");
+            return gantry::demo::run(gantry::demo::Options { listen, globus_listen, data }, shutdown_signal()).await;
+        }
         Cmd::GlobusLocal { listen, data, globus_config } => {
             init_logging("info");
             return globus_local(&listen, &data, globus_config.as_deref()).await;

@@ -6,6 +6,7 @@ mod cli;
 mod cli_login;
 mod clients;
 mod crash;
+mod demo;
 mod gc;
 mod globus;
 #[allow(dead_code)]

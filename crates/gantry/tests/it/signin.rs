@@ -52,7 +52,13 @@ async fn pair(b: Backend, tweak: impl FnOnce(&mut gantry_server::Config)) -> (Te
 
 /// Signs in at the built-in Globus service's form and consents; returns where the
 /// service sends the browser back (Gantry's callback URL with code and state).
-async fn at_globus(b: &mut Browser, g: &GlobusServer, authorize: &str, user: &str, password: &str) -> String {
+pub(crate) async fn at_globus(
+    b: &mut Browser,
+    g: &GlobusServer,
+    authorize: &str,
+    user: &str,
+    password: &str,
+) -> String {
     let (st, page, _) = b.get(authorize).await;
     assert_eq!(st, StatusCode::OK, "{page}");
     let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
@@ -100,9 +106,14 @@ fn session_cookie(b: &Browser) -> Option<&String> {
 }
 
 async fn globus_sign_in_links_identities_and_groups(b: Backend) {
-    let group = "Beamline Users";
-    let (s, g) = pair(b, |c| c.admin_identities = vec!["globus:carol@lab.gov".into()]).await;
-    let group_id = g.config.groups.iter().find(|x| x.name == group).unwrap().id.clone();
+    let group_id = gantry_globus_local::config::uuid_for("group", "Beamline Users");
+    let gid = group_id.clone();
+    let (s, g) = pair(b, |c| {
+        c.admin_identities = vec!["globus:bob@uni.edu".into()];
+        c.admin_groups = vec![gid];
+    })
+    .await;
+    assert_eq!(g.config.groups[0].id, group_id);
     // alice signs in with her uni.edu identity; lab.gov is linked to it at Globus.
     let mut alice = Browser::new();
     sign_in(&mut alice, &s, &g, "globus", "alice@uni.edu", "alice-pass").await;
@@ -131,12 +142,11 @@ async fn globus_sign_in_links_identities_and_groups(b: Backend) {
         .await
         .unwrap();
     assert_eq!(me["username"], "alice@uni.edu");
-    // Admins can be designated by identity.
-    let mut carol = Browser::new();
-    sign_in(&mut carol, &s, &g, "globus", "carol@lab.gov", "carol-pass").await;
-    let carol_user = s.state.store.user_by_name("carol@lab.gov").await.unwrap().unwrap();
-    assert!(carol_user.is_admin);
-    assert!(!s.state.store.user_by_name("alice@uni.edu").await.unwrap().unwrap().is_admin);
+    // Admins can be designated by group (alice is in it) and by identity (bob is not).
+    assert!(s.state.store.user_by_name("alice@uni.edu").await.unwrap().unwrap().is_admin);
+    let mut bob = Browser::new();
+    sign_in(&mut bob, &s, &g, "globus", "bob@uni.edu", "bob-pass").await;
+    assert!(s.state.store.user_by_name("bob@uni.edu").await.unwrap().unwrap().is_admin);
 
     // Sign-out needs the session's CSRF token, ends the session and revokes the Globus
     // tokens Gantry held.

@@ -1,0 +1,195 @@
+//! `gantry demo`: the gateway and the built-in Globus service in one process, with
+//! demo identities (two institutions, one with a high-assurance policy), a group, two
+//! endpoints, a public and a private collection holding a small SIF image.
+
+use anyhow::Context;
+use gantry_domain::{ImageRef, Role, TokenScope, Visibility};
+use gantry_globus_local::GlobusConfig;
+use gantry_globus_local::config::{Client, ClientScope};
+use gantry_server::config::{ProviderConfig, ProviderKind, ResourceServerConfig};
+use gantry_server::{AppState, Config, auth};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+/// The demo image, made by `scripts/make-demo-sif.sh` with Debian's siftool.
+const DEMO_SIF: &[u8] = include_bytes!("../assets/demo.sif");
+const GATEWAY: &str = "Gantry demo gateway";
+const NATIVE: &str = "Gantry demo command line";
+const ADMIN: &str = "admin";
+const ADMIN_PASSWORD: &str = "gantry-demo-admin";
+const TRANSFER: &str = "urn:globus:auth:scope:transfer.api.globus.org:all";
+const GROUPS: &str = "urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships";
+
+pub struct Options {
+    pub listen: String,
+    pub globus_listen: String,
+    pub data: PathBuf,
+}
+
+/// A secret kept in a file of the demo's data directory (made on first run).
+fn kept_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(s.trim().to_string());
+    }
+    let s = auth::random_hex(24);
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(s.as_bytes())?;
+    Ok(s)
+}
+
+pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let bind = |a: String| async move {
+        tokio::net::TcpListener::bind(&a).await.map_err(|e| anyhow::anyhow!("cannot listen on {a}: {e}"))
+    };
+    let gl = bind(o.globus_listen.clone()).await?;
+    let gx = bind(o.listen.clone()).await?;
+    let globus_url = format!("http://{}", gl.local_addr()?);
+    let gantry_url = format!("http://{}", gx.local_addr()?);
+    let gdir = o.data.join("globus");
+    std::fs::create_dir_all(&gdir).with_context(|| format!("cannot create {}", gdir.display()))?;
+    let secret = kept_secret(&o.data.join("gateway-client-secret"))?;
+
+    let mut gcfg = GlobusConfig::default_for(&gdir);
+    gcfg.base_url = Some(globus_url.clone());
+    gcfg.clients.push(Client {
+        id: String::new(),
+        name: GATEWAY.into(),
+        secret: Some(secret.clone()),
+        redirect_uris: vec![format!("{gantry_url}/auth/callback/globus")],
+        scopes: vec![ClientScope { suffix: "all".into(), dependent_scopes: vec![TRANSFER.into(), GROUPS.into()] }],
+        identity_username: None,
+    });
+    gcfg.clients.push(Client {
+        id: String::new(),
+        name: NATIVE.into(),
+        secret: None,
+        redirect_uris: vec![],
+        scopes: vec![],
+        identity_username: None,
+    });
+    gcfg.complete()?;
+    let client_id = |name: &str| gcfg.clients.iter().find(|c| c.name == name).map(|c| c.id.clone()).unwrap_or_default();
+    let (gw_id, native_id) = (client_id(GATEWAY), client_id(NATIVE));
+
+    // One shutdown signal stops both servers.
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let (_, globus_fut) = gantry_globus_local::start(gcfg.clone(), gdir.clone(), gl, stop(rx.clone())).await?;
+    let globus_task = tokio::spawn(globus_fut);
+
+    let config = Config {
+        listen: gantry_url.trim_start_matches("http://").into(),
+        data_dir: o.data.join("gantry"),
+        log: "info".into(),
+        providers: vec![ProviderConfig {
+            id: "globus".into(),
+            kind: ProviderKind::Globus,
+            display_name: "Globus (built-in demo service)".into(),
+            issuer: Some(globus_url.clone()),
+            client_id: Some(gw_id.clone()),
+            client_secret: Some(secret.clone()),
+            client_secret_file: None,
+            scopes: vec![TRANSFER.into()],
+            groups_url: Some(globus_url.clone()),
+            url: None,
+        }],
+        resource_server: Some(ResourceServerConfig {
+            auth_url: globus_url.clone(),
+            groups_url: globus_url.clone(),
+            client_id: gw_id.clone(),
+            client_secret: Some(secret),
+            client_secret_file: None,
+            scope_suffix: "all".into(),
+            provider: "globus".into(),
+            allowed_domains: vec![],
+            policies: vec![],
+            required_groups: vec![],
+            allowed_clients: vec![],
+            session_message: None,
+            native_client_id: Some(native_id),
+            cache_secs: 600,
+            failure_cache_secs: 60,
+        }),
+        admin_identities: vec!["globus:alice@uni.edu".into()],
+        ..Config::default()
+    };
+    let (running, gantry_fut) = gantry_server::start(config, gx, stop(rx)).await?;
+    let gantry_task = tokio::spawn(gantry_fut);
+    let group = gcfg.groups.first().context("the demo has a group")?;
+    seed(&running.state, &gantry_url, &group.id).await?;
+    println!("{}", banner(&gcfg, &gantry_url, &globus_url, &o.data, &group.name));
+    gantry_task.await??;
+    globus_task.await??;
+    Ok(())
+}
+
+/// The demo's users, collections and image (only what is missing).
+async fn seed(st: &AppState, url: &str, group: &str) -> anyhow::Result<()> {
+    let admin = match st.store.user_by_name(ADMIN).await? {
+        Some(u) => u,
+        None => st.store.create_user(ADMIN, Some(&auth::hash_password(ADMIN_PASSWORD)?), true).await?,
+    };
+    for (name, vis, about) in [
+        ("demo", Visibility::Public, "Public demo images"),
+        ("beamline", Visibility::Private, "Private to the Globus group Beamline Users"),
+    ] {
+        if st.store.collection_access(name, None).await?.is_none() {
+            st.store.create_collection(name, vis, about, Some(admin.id)).await?;
+        }
+    }
+    let beamline = st.store.collection_access("beamline", None).await?.context("beamline exists")?;
+    st.store.set_group_member(beamline.collection.id, group, Role::Viewer).await?;
+    // The image goes in through the API, like any push.
+    let token = auth::new_api_token();
+    let row =
+        st.store.create_token(admin.id, "demo seeding", TokenScope::Write, &auth::hash_token(&token), None).await?;
+    let c = gantry_client::Client::new(url, Some(token))?;
+    let file = st.config.data_dir.join("demo.sif");
+    std::fs::write(&file, DEMO_SIF)?;
+    for r in ["demo/hello:latest", "beamline/hello:latest"] {
+        let r = ImageRef::parse(r)?;
+        if c.get_json(&format!("/api/v1/images/{r}"), "check").await.is_err() {
+            gantry_client::push::push(&c, &file, &r).await?;
+        }
+    }
+    st.store.revoke_token(admin.id, row.id).await?;
+    Ok(())
+}
+
+fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str) -> String {
+    let mut s = format!(
+        "\nGantry demo is running.\n\n  Gantry               {gantry}\n  Globus (built-in)    {globus}\n\n\
+         Sign in at {gantry}/login\n  Gantry account       {ADMIN} / {ADMIN_PASSWORD}  (administrator)\n"
+    );
+    for (n, i) in g.identities.iter().enumerate() {
+        let lead = if n == 0 { "  Globus identities    " } else { "                       " };
+        let linked = if i.linked.is_empty() { String::new() } else { format!("  (linked: {})", i.linked.join(", ")) };
+        s.push_str(&format!("{lead}{} / {}{linked}\n", i.username, i.password));
+    }
+    for p in g.policies.iter().filter(|p| p.high_assurance) {
+        let domains = p.domain_constraints_include.clone().unwrap_or_default().join(", ");
+        s.push_str(&format!(
+            "  High-assurance policy \"{}\" for {domains} (endpoint access needs a recent sign-in)\n",
+            p.display_name
+        ));
+    }
+    s.push_str(&format!(
+        "\nCollections: demo (public), beamline (private; members of the Globus group \"{group}\" may view it)\n\n\
+         Command line:\n  gantry login {gantry}            approve a code in the browser\n  \
+         gantry login {gantry} --globus   sign in with Globus\n  \
+         GANTRY_URL={gantry} gantry pull demo/hello:latest   (public: no sign-in needed)\n\n\
+         Globus CLI against the built-in service:\n  export GLOBUS_SDK_SERVICE_URL_AUTH={globus}/ \
+         GLOBUS_SDK_SERVICE_URL_TRANSFER={globus}/ GLOBUS_SDK_SERVICE_URL_GROUPS={globus}/\n  \
+         globus login --no-local-server\n\nData is kept in {}. Press Ctrl-C to stop.\n",
+        data.display()
+    ));
+    s
+}

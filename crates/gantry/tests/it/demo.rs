@@ -1,0 +1,121 @@
+//! `gantry demo`, the real binary: both servers come up, the seeded collections and
+//! image are there, and signing in through the built-in Globus service works.
+
+use crate::harness::{Browser, http};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+struct Demo {
+    child: tokio::process::Child,
+    gantry: String,
+    globus: String,
+}
+
+async fn start(data: &std::path::Path) -> Demo {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--globus-listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut gantry, mut globus) = (None, None);
+    let mut seen = String::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        seen.push_str(&l);
+        seen.push('\n');
+        let url = l.split_whitespace().last().unwrap_or("").to_string();
+        if l.trim_start().starts_with("Gantry ") && url.starts_with("http") {
+            gantry = Some(url);
+        } else if l.trim_start().starts_with("Globus (built-in)") {
+            globus = Some(url);
+        }
+        if l.contains("Press Ctrl-C") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (Some(gantry), Some(globus)) = (gantry, globus) else { panic!("no URLs in the banner:\n{seen}") };
+    assert!(seen.contains("alice@uni.edu / alice-pass") && seen.contains("admin / gantry-demo-admin"), "{seen}");
+    Demo { child, gantry, globus }
+}
+
+async fn sign_in(d: &Demo, user: &str, password: &str) -> Browser {
+    let mut b = Browser::new();
+    let (st, _, loc) = b.get(&format!("{}/login/globus", d.gantry)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let authorize = loc.unwrap();
+    assert!(authorize.starts_with(&d.globus), "{authorize}");
+    let (_, page, _) = b.get(&authorize).await;
+    let (req, csrf) = (crate::harness::hidden(&page, "request"), crate::harness::hidden(&page, "csrf"));
+    b.post(
+        &format!("{}/v2/web/login", d.globus),
+        &[("request", &req), ("csrf", &csrf), ("username", user), ("password", password)],
+    )
+    .await;
+    let (_, _, loc) = b
+        .post(&format!("{}/v2/web/consent", d.globus), &[("request", &req), ("csrf", &csrf), ("decision", "allow")])
+        .await;
+    let (st, _, _) = b.get(&loc.unwrap()).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    b
+}
+
+async fn get(b: &Browser, url: &str) -> StatusCode {
+    b.c.get(url).header("cookie", b.cookie_header()).send().await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_and_is_seeded() {
+    let data = tempfile::tempdir().unwrap();
+    let d = start(data.path()).await;
+    // Anonymous: the public collection and its image, byte for byte.
+    let v: Value = http().get(format!("{}/api/v1/collections", d.gantry)).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = v["collections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["demo"], "{v}");
+    let r = http().get(format!("{}/download/demo/hello:latest", d.gantry)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let want = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.sif")).unwrap();
+    assert_eq!(r.bytes().await.unwrap().to_vec(), want);
+    let img: Value =
+        http().get(format!("{}/api/v1/images/demo/hello:latest", d.gantry)).send().await.unwrap().json().await.unwrap();
+    assert!(img.to_string().contains("Hello from Gantry"), "the SIF's definition file is read: {img}");
+    // alice (in the group, and a designated admin) sees the private collection; bob does not.
+    let alice = sign_in(&d, "alice@uni.edu", "alice-pass").await;
+    assert_eq!(get(&alice, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::OK);
+    let me: Value = alice
+        .c
+        .get(format!("{}/api/v1/me", d.gantry))
+        .header("cookie", alice.cookie_header())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((me["username"].as_str(), me["is_admin"].as_bool()), (Some("alice@uni.edu"), Some(true)), "{me}");
+    let bob = sign_in(&d, "bob@uni.edu", "bob-pass").await;
+    assert_eq!(get(&bob, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::NOT_FOUND);
+    // The built-in Globus service answers as Globus does.
+    let disco: Value = http()
+        .get(format!("{}/.well-known/openid-configuration", d.globus))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disco["issuer"], d.globus.as_str());
+    drop(d);
+
+    // Started again on the same data: no duplicate seeding, the image is still there.
+    let d = start(data.path()).await;
+    let v: Value =
+        http().get(format!("{}/api/v1/collections/demo/images", d.gantry)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["images"].as_array().map(Vec::len), Some(1), "{v}");
+    let mut d = d;
+    d.child.start_kill().unwrap();
+}
