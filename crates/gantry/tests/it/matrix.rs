@@ -1,6 +1,9 @@
 //! Every route × {anonymous, viewer, contributor, owner, another user, admin}, on a
 //! private and a public collection. Fails on any leak: a caller who may not read a
 //! private thing must get 404 (or 401 when anonymous), never a 403 or its content.
+//! Roles also come through Globus groups, and callers from every kind of sign-in:
+//! Globus bearer tokens (Gantry as a resource server), and users provisioned by a
+//! generic OpenID Connect provider and by a user office.
 
 use crate::harness::{Backend, TestServer, sha256};
 use crate::ocikit::{OCI_MANIFEST, Oci};
@@ -14,6 +17,28 @@ enum Who {
     Owner,
     Other,
     Admin,
+    /// Viewer or contributor through a Globus group's role.
+    GroupViewer,
+    GroupContributor,
+    /// Callers with a Globus token for Gantry: alice is in the group holding the viewer
+    /// role; bob holds no role.
+    GlobusGroupViewer,
+    GlobusOther,
+    /// Users first seen through an OpenID Connect provider (a viewer) and a user office.
+    OidcViewer,
+    OfficeOther,
+}
+
+impl Who {
+    /// The plain role whose rights this caller must have, no more and no less.
+    fn base(self) -> Who {
+        match self {
+            Who::GroupViewer | Who::GlobusGroupViewer | Who::OidcViewer => Who::Viewer,
+            Who::GroupContributor => Who::Contributor,
+            Who::GlobusOther | Who::OfficeOther => Who::Other,
+            w => w,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,17 +100,17 @@ fn routes() -> Vec<Route> {
 }
 
 fn allowed(who: Who, public: bool, need: Need) -> bool {
-    match who {
+    match who.base() {
         Who::Owner | Who::Admin => true,
         Who::Contributor => need <= Need::Write,
         Who::Viewer => need == Need::Read,
-        Who::Anonymous | Who::Other => public && need == Need::Read,
+        _ => public && need == Need::Read, // anonymous and users without a role
     }
 }
 
 /// The status a refused caller must get.
 fn refusal(who: Who, public: bool) -> u16 {
-    match who {
+    match who.base() {
         Who::Anonymous => 401,
         Who::Other if !public => 404,
         _ => 403,
@@ -93,7 +118,13 @@ fn refusal(who: Who, public: bool) -> u16 {
 }
 
 async fn matrix_for(b: Backend, who: Who) {
-    let s = TestServer::start(b).await;
+    let globus = match who {
+        Who::GlobusGroupViewer | Who::GlobusOther => Some(crate::resource_server::globus(|_| {}).await),
+        _ => None,
+    };
+    let rs = globus.as_ref().map(crate::resource_server::rs_config);
+    let s = TestServer::start_with(b, |c| c.resource_server = rs).await;
+    let group = gantry_globus_local::config::uuid_for("group", "Beamline Users");
     let alice = s.user("alice").await;
     let o = Oci::as_user(&s.url, "alice", &alice);
     let mut vars = vec![];
@@ -116,18 +147,73 @@ async fn matrix_for(b: Backend, who: Who) {
         }
     }
     s.user("olga").await;
-    let auth = match who {
+    // Roles held through Globus groups.
+    let group_role = |role| {
+        let (st, group) = (s.state.clone(), group.clone());
+        async move {
+            for c in ["priv", "pub"] {
+                let coll = st.store.collection_access(c, None).await.unwrap().unwrap().collection;
+                st.store.set_group_member(coll.id, &group, role).await.unwrap();
+            }
+        }
+    };
+    let group_user = |name: &'static str| {
+        let (st, group) = (s.state.clone(), group.clone());
+        async move {
+            let u = st.store.user_by_name(name).await.unwrap().unwrap();
+            st.store.set_user_groups(u.id, &[group]).await.unwrap();
+        }
+    };
+    // A user provisioned by a sign-in provider, then given an API token.
+    let provisioned = |provider: &'static str, name: &'static str| {
+        let st = s.state.clone();
+        async move {
+            let id = gantry_store::NewIdentity {
+                provider: provider.into(),
+                subject: format!("{name}-subject"),
+                username: name.into(),
+                ..Default::default()
+            };
+            let u = st.provision(&[id], None).await.unwrap();
+            gantry::admin::create_token(&st, &u.username, "t", gantry_domain::TokenScope::Write, None).await.unwrap()
+        }
+    };
+    let basic = |u: &str, t: String| Some(crate::harness::basic(u, &t));
+    let auth: Option<String> = match who {
         Who::Anonymous => None,
-        Who::Viewer => Some(("vic", s.user("vic").await)),
-        Who::Contributor => Some(("carl", s.user("carl").await)),
-        Who::Owner => Some(("alice", alice.clone())),
-        Who::Other => Some(("olga", s.user("olga").await)),
-        Who::Admin => Some(("root", s.admin("root").await)),
+        Who::Viewer => basic("vic", s.user("vic").await),
+        Who::Contributor => basic("carl", s.user("carl").await),
+        Who::Owner => basic("alice", alice.clone()),
+        Who::Other => basic("olga", s.user("olga").await),
+        Who::Admin => basic("root", s.admin("root").await),
+        Who::GroupViewer | Who::GroupContributor => {
+            let t = s.user("gina").await;
+            group_user("gina").await;
+            let role =
+                if who == Who::GroupViewer { gantry_domain::Role::Viewer } else { gantry_domain::Role::Contributor };
+            group_role(role).await;
+            basic("gina", t)
+        }
+        Who::GlobusGroupViewer | Who::GlobusOther => {
+            let g = globus.as_ref().unwrap();
+            group_role(gantry_domain::Role::Viewer).await;
+            let gw = g.client_id(crate::globus::GATEWAY);
+            let scope = crate::resource_server::gantry_scope(g);
+            let (user, pw) =
+                if who == Who::GlobusOther { ("bob@uni.edu", "bob-pass") } else { ("alice@uni.edu", "alice-pass") };
+            let t = crate::resource_server::token_for(g, user, pw, &scope, &gw).await;
+            Some(format!("Bearer {t}"))
+        }
+        Who::OidcViewer => {
+            let t = provisioned("keycloak", "kim").await;
+            for c in ["priv", "pub"] {
+                gantry::admin::add_member(&s.state, c, "kim", gantry_domain::Role::Viewer).await.unwrap();
+            }
+            basic("kim", t)
+        }
+        Who::OfficeOther => basic("otto", provisioned("office", "otto").await),
     };
-    let caller = match &auth {
-        Some((u, t)) => Oci::as_user(&s.url, u, t),
-        None => Oci::new(&s.url, None),
-    };
+    let caller = Oci::new(&s.url, auth);
     for (c, public, m, mbytes, orphan) in &vars {
         for route in routes() {
             let newblob = format!("new blob {c} {:?}", route.path);
@@ -161,7 +247,7 @@ async fn matrix_for(b: Backend, who: Who) {
     let cat = caller.req(Method::GET, "/v2/_catalog").send().await.unwrap().text().await.unwrap();
     let search = caller.req(Method::GET, "/api/v1/search").send().await.unwrap().text().await.unwrap();
     let colls = caller.req(Method::GET, "/api/v1/collections").send().await.unwrap().text().await.unwrap();
-    let sees_private = matches!(who, Who::Viewer | Who::Contributor | Who::Owner | Who::Admin);
+    let sees_private = matches!(who.base(), Who::Viewer | Who::Contributor | Who::Owner | Who::Admin);
     // (The private collection was deleted at the end of its routes by those allowed to.)
     if !sees_private {
         for text in [&cat, &search, &colls] {
@@ -189,7 +275,32 @@ async fn matrix_admin(b: Backend) {
     matrix_for(b, Who::Admin).await
 }
 
+async fn matrix_group_viewer(b: Backend) {
+    matrix_for(b, Who::GroupViewer).await
+}
+async fn matrix_group_contributor(b: Backend) {
+    matrix_for(b, Who::GroupContributor).await
+}
+async fn matrix_globus_group_viewer(b: Backend) {
+    matrix_for(b, Who::GlobusGroupViewer).await
+}
+async fn matrix_globus_other(b: Backend) {
+    matrix_for(b, Who::GlobusOther).await
+}
+async fn matrix_oidc_viewer(b: Backend) {
+    matrix_for(b, Who::OidcViewer).await
+}
+async fn matrix_office_other(b: Backend) {
+    matrix_for(b, Who::OfficeOther).await
+}
+
 crate::both_backends!(
+    matrix_group_viewer,
+    matrix_group_contributor,
+    matrix_globus_group_viewer,
+    matrix_globus_other,
+    matrix_oidc_viewer,
+    matrix_office_other,
     matrix_anonymous,
     matrix_viewer,
     matrix_contributor,
