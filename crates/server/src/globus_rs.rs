@@ -89,6 +89,11 @@ impl ResourceServer {
         Ok(())
     }
 
+    /// Drops every cached outcome (when access rules changed).
+    pub fn forget(&self) {
+        self.cache.lock().unwrap().clear();
+    }
+
     /// The Gantry user a Globus token stands for (cached by the token's hash).
     pub async fn principal(&self, st: &AppState, token: &str) -> Result<Principal> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();

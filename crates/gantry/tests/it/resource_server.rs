@@ -249,6 +249,23 @@ async fn policies_domains_groups_and_services(b: Backend) {
     let v = sdk("alice@lab.gov", "alice-lab-pass").await;
     assert_eq!((v["status"].as_i64(), v["username"].as_str()), (Some(200), Some("alice@lab.gov")), "{v}");
 
+    // A session older than the policy allows: the error asks for the policy again.
+    let quick = globus(|c| c.policies[0].authentication_assurance_timeout = 1).await;
+    let mut rs = rs_config(&quick);
+    rs.policies = vec![quick.config.policies[0].id.clone()];
+    rs.allowed_domains = vec!["lab.gov".into()];
+    rs.failure_cache_secs = 0;
+    let s4 = gantry(b, rs).await;
+    let tok = token_for(&quick, "carol@lab.gov", "carol-pass", &gantry_scope(&quick), &quick.client_id(GATEWAY)).await;
+    assert_eq!(me(&s4, &tok).await.0, StatusCode::OK, "fresh enough");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (st, _) = me(&s4, &tok).await;
+    assert_eq!(st, StatusCode::OK, "the accepted token is cached");
+    s4.state.rs.as_ref().unwrap().forget();
+    let (st, v) = me(&s4, &tok).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["authorization_parameters"]["session_required_policies"], json!([quick.config.policies[0].id]), "{v}");
+
     // Required groups: carol is in the group, so she passes; without the group, she fails.
     let mut rs = rs_config(&g);
     rs.required_groups = vec![group.clone()];
