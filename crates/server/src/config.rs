@@ -477,4 +477,53 @@ mod tests {
         let half = Config::load_from(None, env(&[("GANTRY_TLS_CERT_FILE", "/etc/cert.pem")])).unwrap_err();
         assert!(half.to_string().contains("tls_key_file"), "{half}");
     }
+
+    #[test]
+    fn providers_and_resource_server_from_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret-value\n").unwrap();
+        let f = dir.path().join("g.toml");
+        let toml = format!(
+            r#"
+admin_identities = ["globus:alice@uni.edu"]
+[[providers]]
+id = "globus"
+kind = "globus"
+client_id = "gw"
+client_secret_file = "{s}"
+[[providers]]
+id = "office"
+kind = "user_office"
+url = "https://uo.example.org/check"
+[resource_server]
+client_id = "gw"
+client_secret_file = "{s}"
+allowed_domains = ["lab.gov"]
+"#,
+            s = secret.display()
+        );
+        std::fs::write(&f, toml).unwrap();
+        let c = Config::load_from(Some(&f), env(&[])).unwrap();
+        assert_eq!(c.providers[0].issuer(), "https://auth.globus.org");
+        assert_eq!(c.providers[0].client_secret.as_deref(), Some("s3cret-value"));
+        assert_eq!(c.providers[1].kind, ProviderKind::UserOffice);
+        let rs = c.resource_server.as_ref().unwrap();
+        assert_eq!(rs.client_secret.as_deref(), Some("s3cret-value"));
+        assert_eq!(rs.scope(), "https://auth.globus.org/scopes/gw/all");
+        assert_eq!((rs.cache_secs, rs.failure_cache_secs), (600, 60));
+        assert!(!format!("{c:?}").contains("s3cret"), "secrets are redacted in Debug");
+
+        for (bad, why) in [
+            ("[[providers]]\nid = \"a b\"\nkind = \"oidc\"\nissuer = \"https://x\"\nclient_id = \"c\"\n", "letters"),
+            ("[[providers]]\nid = \"k\"\nkind = \"oidc\"\nclient_id = \"c\"\n", "issuer"),
+            ("[[providers]]\nid = \"k\"\nkind = \"oidc\"\nissuer = \"https://x\"\n", "client_id"),
+            ("[[providers]]\nid = \"u\"\nkind = \"user_office\"\n", "url"),
+            ("[resource_server]\nclient_id = \"gw\"\n", "client_secret"),
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            let e = Config::load_from(Some(&f), env(&[])).unwrap_err().to_string();
+            assert!(e.contains(why), "{why}: {e}");
+        }
+    }
 }

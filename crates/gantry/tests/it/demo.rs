@@ -49,17 +49,8 @@ async fn sign_in(d: &Demo, user: &str, password: &str) -> Browser {
     assert_eq!(st, StatusCode::SEE_OTHER);
     let authorize = loc.unwrap();
     assert!(authorize.starts_with(&d.globus), "{authorize}");
-    let (_, page, _) = b.get(&authorize).await;
-    let (req, csrf) = (crate::harness::hidden(&page, "request"), crate::harness::hidden(&page, "csrf"));
-    b.post(
-        &format!("{}/v2/web/login", d.globus),
-        &[("request", &req), ("csrf", &csrf), ("username", user), ("password", password)],
-    )
-    .await;
-    let (_, _, loc) = b
-        .post(&format!("{}/v2/web/consent", d.globus), &[("request", &req), ("csrf", &csrf), ("decision", "allow")])
-        .await;
-    let (st, _, _) = b.get(&loc.unwrap()).await;
+    let callback = crate::signin::at_globus(&mut b, &d.globus, &authorize, user, password).await;
+    let (st, _, _) = b.get(&callback).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     b
 }
@@ -73,48 +64,30 @@ async fn demo_runs_and_is_seeded() {
     let data = tempfile::tempdir().unwrap();
     let d = start(data.path()).await;
     // Anonymous: the public collection and its image, byte for byte.
-    let v: Value = http().get(format!("{}/api/v1/collections", d.gantry)).send().await.unwrap().json().await.unwrap();
+    let v: Value = crate::harness::json_of(&format!("{}/api/v1/collections", d.gantry), None).await;
     let names: Vec<&str> = v["collections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["demo"], "{v}");
     let r = http().get(format!("{}/download/demo/hello:latest", d.gantry)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let want = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.sif")).unwrap();
     assert_eq!(r.bytes().await.unwrap().to_vec(), want);
-    let img: Value =
-        http().get(format!("{}/api/v1/images/demo/hello:latest", d.gantry)).send().await.unwrap().json().await.unwrap();
+    let img: Value = crate::harness::json_of(&format!("{}/api/v1/images/demo/hello:latest", d.gantry), None).await;
     assert!(img.to_string().contains("Hello from Gantry"), "the SIF's definition file is read: {img}");
     // alice (in the group, and a designated admin) sees the private collection; bob does not.
     let alice = sign_in(&d, "alice@uni.edu", "alice-pass").await;
     assert_eq!(get(&alice, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::OK);
-    let me: Value = alice
-        .c
-        .get(format!("{}/api/v1/me", d.gantry))
-        .header("cookie", alice.cookie_header())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = alice.json(&format!("{}/api/v1/me", d.gantry)).await;
     assert_eq!((me["username"].as_str(), me["is_admin"].as_bool()), (Some("alice@uni.edu"), Some(true)), "{me}");
     let bob = sign_in(&d, "bob@uni.edu", "bob-pass").await;
     assert_eq!(get(&bob, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::NOT_FOUND);
     // The built-in Globus service answers as Globus does.
-    let disco: Value = http()
-        .get(format!("{}/.well-known/openid-configuration", d.globus))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let disco: Value = crate::harness::json_of(&format!("{}/.well-known/openid-configuration", d.globus), None).await;
     assert_eq!(disco["issuer"], d.globus.as_str());
     drop(d);
 
     // Started again on the same data: no duplicate seeding, the image is still there.
     let d = start(data.path()).await;
-    let v: Value =
-        http().get(format!("{}/api/v1/collections/demo/images", d.gantry)).send().await.unwrap().json().await.unwrap();
+    let v: Value = crate::harness::json_of(&format!("{}/api/v1/collections/demo/images", d.gantry), None).await;
     assert_eq!(v["images"].as_array().map(Vec::len), Some(1), "{v}");
     let mut d = d;
     d.child.start_kill().unwrap();

@@ -188,6 +188,15 @@ pub fn basic(user: &str, token: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
 }
 
+/// GET `url` (with a bearer token, if any); the body as JSON.
+pub async fn json_of(url: &str, bearer: Option<&str>) -> serde_json::Value {
+    let mut r = http().get(url);
+    if let Some(t) = bearer {
+        r = r.bearer_auth(t);
+    }
+    r.send().await.unwrap().json().await.unwrap()
+}
+
 /// A browser of sorts: keeps cookies (of every host) and does not follow redirects.
 pub struct Browser {
     pub c: reqwest::Client,
@@ -216,6 +225,11 @@ impl Browser {
         self.keep(&r);
         let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
         (r.status(), r.text().await.unwrap(), loc)
+    }
+    /// GET with the browser's cookies, the body as JSON.
+    pub async fn json(&self, url: &str) -> serde_json::Value {
+        let r = self.c.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
+        r.json().await.unwrap()
     }
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, String, Option<String>) {
         let r = self.c.post(url).header("cookie", self.cookie_header()).form(form).send().await.unwrap();

@@ -52,26 +52,19 @@ async fn pair(b: Backend, tweak: impl FnOnce(&mut gantry_server::Config)) -> (Te
 
 /// Signs in at the built-in Globus service's form and consents; returns where the
 /// service sends the browser back (Gantry's callback URL with code and state).
-pub(crate) async fn at_globus(
-    b: &mut Browser,
-    g: &GlobusServer,
-    authorize: &str,
-    user: &str,
-    password: &str,
-) -> String {
+pub(crate) async fn at_globus(b: &mut Browser, globus: &str, authorize: &str, user: &str, password: &str) -> String {
     let (st, page, _) = b.get(authorize).await;
     assert_eq!(st, StatusCode::OK, "{page}");
     let (req, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
     let (_, page, _) = b
         .post(
-            &format!("{}/v2/web/login", g.url),
+            &format!("{globus}/v2/web/login"),
             &[("request", &req), ("csrf", &csrf), ("username", user), ("password", password)],
         )
         .await;
     assert!(page.contains("Allow"), "{page}");
-    let (_, _, loc) = b
-        .post(&format!("{}/v2/web/consent", g.url), &[("request", &req), ("csrf", &csrf), ("decision", "allow")])
-        .await;
+    let (_, _, loc) =
+        b.post(&format!("{globus}/v2/web/consent"), &[("request", &req), ("csrf", &csrf), ("decision", "allow")]).await;
     loc.expect("the service redirects back")
 }
 
@@ -90,7 +83,7 @@ async fn start(b: &mut Browser, s: &TestServer, provider: &str, next: &str) -> S
 
 async fn sign_in(b: &mut Browser, s: &TestServer, g: &GlobusServer, provider: &str, user: &str, pw: &str) -> String {
     let authorize = start(b, s, provider, "%2Fafter").await;
-    let callback = at_globus(b, g, &authorize, user, pw).await;
+    let callback = at_globus(b, &g.url, &authorize, user, pw).await;
     let (st, page, loc) = b.get(&callback).await;
     assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/after")), "{page}");
     callback
@@ -131,16 +124,7 @@ async fn globus_sign_in_links_identities_and_groups(b: Backend) {
     let users: Vec<String> = s.state.store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(users, ["alice@uni.edu"], "one user for the linked identities");
     // The API knows the browser by its session too.
-    let me: Value = alice
-        .c
-        .get(format!("{}/api/v1/me", s.url))
-        .header("cookie", alice.cookie_header())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = alice.json(&format!("{}/api/v1/me", s.url)).await;
     assert_eq!(me["username"], "alice@uni.edu");
     // Admins can be designated by group (alice is in it) and by identity (bob is not).
     assert!(s.state.store.user_by_name("alice@uni.edu").await.unwrap().unwrap().is_admin);
@@ -197,7 +181,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     // Wrong state: unknown to Gantry.
     let mut m = Browser::new();
     let authorize = start(&mut m, &s, "globus", "%2F").await;
-    let callback = at_globus(&mut m, &g, &authorize, "bob@uni.edu", "bob-pass").await;
+    let callback = at_globus(&mut m, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
     let forged = regex_replace(&callback, "state=", "state=x");
     let (st, page, _) = m.get(&forged).await;
     assert!(refused(st) && page.contains("start again"), "{st} {page}");
@@ -217,7 +201,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     // A callback in another browser than the one that started the sign-in.
     let mut a = Browser::new();
     let authorize = start(&mut a, &s, "globus", "%2F").await;
-    let callback = at_globus(&mut a, &g, &authorize, "bob@uni.edu", "bob-pass").await;
+    let callback = at_globus(&mut a, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
     let mut other = Browser::new();
     let (st, page, _) = other.get(&callback).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{page}");
@@ -228,7 +212,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     let old_code = callback.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
     let mut c = Browser::new();
     let authorize = start(&mut c, &s, "globus", "%2F").await;
-    let fresh = at_globus(&mut c, &g, &authorize, "bob@uni.edu", "bob-pass").await;
+    let fresh = at_globus(&mut c, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
     let (st, _, _) = c.get(&fresh).await; // uses the fresh code; fine
     assert_eq!(st, StatusCode::SEE_OTHER);
     let authorize = start(&mut c, &s, "globus", "%2F").await;
@@ -241,7 +225,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     for (column, expect) in [("verifier", "refused the sign-in code"), ("nonce", "nonce")] {
         let mut t = Browser::new();
         let authorize = start(&mut t, &s, "globus", "%2F").await;
-        let callback = at_globus(&mut t, &g, &authorize, "bob@uni.edu", "bob-pass").await;
+        let callback = at_globus(&mut t, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE login_flows SET {column} = 'tampered-value-0123456789abcdefghijklmnop'"
         )))
@@ -256,7 +240,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     // An empty PKCE verifier, too.
     let mut t = Browser::new();
     let authorize = start(&mut t, &s, "globus", "%2F").await;
-    let callback = at_globus(&mut t, &g, &authorize, "bob@uni.edu", "bob-pass").await;
+    let callback = at_globus(&mut t, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
     sqlx::query("UPDATE login_flows SET verifier = ''").execute(s.state.store.pool()).await.unwrap();
     assert_eq!(t.get(&callback).await.0, StatusCode::UNAUTHORIZED);
 
@@ -278,7 +262,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     // Open redirects: `next` must stay on the site.
     let mut o = Browser::new();
     let authorize = start(&mut o, &s, "globus", "https%3A%2F%2Fevil.example%2F").await;
-    let callback = at_globus(&mut o, &g, &authorize, "bob@uni.edu", "bob-pass").await;
+    let callback = at_globus(&mut o, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
     let (_, _, loc) = o.get(&callback).await;
     assert_eq!(loc.as_deref(), Some("/"));
 
