@@ -53,6 +53,7 @@ struct AuthorizeBody {
 
 async fn authorize(State(st): State<AppState>, body: Option<Json<AuthorizeBody>>) -> Result<Json<Value>, ApiError> {
     let name: String = body.map(|b| b.0.client_name).unwrap_or_default().chars().take(100).collect();
+    st.store.purge_device_logins().await?;
     let device_code = random_token(32);
     let code = user_code();
     st.store.create_device_login(&hash_token(&device_code), &code, &name, now_unix() + DEVICE_SECS).await?;

@@ -153,6 +153,7 @@ impl AppState {
         provider: &str,
         tokens: Option<&serde_json::Value>,
     ) -> Result<HeaderValue> {
+        self.store.purge_sessions(self.config.session_idle_secs as i64).await?;
         let id = random_token(32);
         let sealed = tokens.map(|t| self.seal(user.id, t)).transpose()?;
         let expires = now_unix() + self.config.session_max_secs as i64;

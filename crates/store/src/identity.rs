@@ -332,6 +332,16 @@ impl Store {
         Ok(())
     }
 
+    /// Drops device logins that expired more than an hour ago.
+    pub async fn purge_device_logins(&self) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM device_logins WHERE expires_at < $1")
+            .bind(now_unix() - 3600)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
     pub async fn device_login_by_code(&self, user_code: &str) -> Result<Option<DeviceLogin>> {
         let row = sqlx::query(sql!("SELECT {DEVICE_COLS} FROM device_logins WHERE user_code = $1"))
             .bind(user_code)
