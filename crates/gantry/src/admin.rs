@@ -72,3 +72,18 @@ pub async fn add_member(st: &AppState, collection: &str, user: &str, role: Role)
     st.store.set_member(c.collection.id, u.id, role).await?;
     Ok(())
 }
+
+/// Gives the members of a Globus group a role on a collection.
+pub async fn add_group(st: &AppState, collection: &str, group: &str, role: Role) -> anyhow::Result<()> {
+    let c = st
+        .store
+        .collection_access(collection, None)
+        .await?
+        .with_context(|| format!("no collection named {collection:?}"))?;
+    let group = group.trim().to_ascii_lowercase();
+    if group.is_empty() || !group.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        anyhow::bail!("{group:?} is not a Globus group id (a UUID)");
+    }
+    st.store.set_group_member(c.collection.id, &group, role).await?;
+    Ok(())
+}

@@ -173,6 +173,14 @@ enum CollectionCmd {
         #[arg(value_parser = ["viewer", "contributor", "owner"])]
         role: String,
     },
+    /// Give the members of a Globus group a role on a collection.
+    Group {
+        collection: String,
+        /// The Globus group's id.
+        group: String,
+        #[arg(value_parser = ["viewer", "contributor", "owner"])]
+        role: String,
+    },
 }
 
 fn init_logging(filter: &str) {
@@ -272,6 +280,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 AdminCmd::Collection { cmd: CollectionCmd::Member { collection, user, role } } => {
                     admin::add_member(&st, &collection, &user, Role::parse(&role)?).await?;
                     println!("{user} is now {role} of {collection}");
+                }
+                AdminCmd::Collection { cmd: CollectionCmd::Group { collection, group, role } } => {
+                    admin::add_group(&st, &collection, &group, Role::parse(&role)?).await?;
+                    println!("members of Globus group {group} are now {role} of {collection}");
                 }
                 AdminCmd::Gc { grace } => {
                     let grace = grace.unwrap_or(st.config.gc_grace_secs);

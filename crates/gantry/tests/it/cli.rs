@@ -234,6 +234,19 @@ async fn admin_commands(b: Backend) {
     let hash: String = sqlx::Row::get(&row, "password_hash");
     assert!(hash.starts_with("$argon2id$"), "passwords are stored as argon2 hashes");
     assert!(gantry_server::auth::verify_password("a long enough password", &hash));
+    // Roles for Globus groups.
+    assert!(admin(&["collection", "create", "shared", "--owner", "dora"]).output().await.unwrap().status.success());
+    let gid = "6f1c0b2e-0000-4000-8000-00000000beef";
+    let o = admin(&["collection", "group", "shared", "6F1C0B2E-0000-4000-8000-00000000BEEF", "contributor"])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let coll = s.state.store.collection_access("shared", None).await.unwrap().unwrap().collection;
+    let groups = s.state.store.list_group_members(coll.id).await.unwrap();
+    assert_eq!((groups[0].group_id.as_str(), groups[0].role), (gid, gantry_domain::Role::Contributor));
+    let o = admin(&["collection", "group", "shared", "not a group", "viewer"]).output().await.unwrap();
+    assert!(!o.status.success());
 }
 
 crate::both_backends!(push_pull_and_friends, interrupted_transfers_resume, admin_commands);
