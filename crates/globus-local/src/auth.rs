@@ -969,8 +969,7 @@ async fn introspect(
         doc["name"] = json!(i.name);
         doc["email"] = json!(i.email);
     } else if let Some(c) = cfg.clients.iter().find(|c| c.id == t.identity) {
-        doc["username"] =
-            json!(c.identity_username.clone().unwrap_or_else(|| format!("{}@clients.auth.globus.org", c.id)));
+        doc["username"] = json!(c.username());
         doc["name"] = json!(c.name);
         doc["email"] = Value::Null;
     }

@@ -118,6 +118,14 @@ pub struct Client {
     pub identity_username: Option<String>,
 }
 
+impl Client {
+    /// The username of the client's own identity (used by client-credentials tokens;
+    /// an endpoint may be owned by it).
+    pub fn username(&self) -> String {
+        self.identity_username.clone().unwrap_or_else(|| format!("{}@clients.auth.globus.org", self.id))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Endpoint {
     #[serde(default)]
@@ -355,7 +363,8 @@ impl GlobusConfig {
             if e.id.is_empty() {
                 e.id = uuid_for("endpoint", &e.display_name);
             }
-            if !self.identities.iter().any(|i| i.username == e.owner) {
+            let by_client = self.clients.iter().any(|c| c.username() == e.owner);
+            if !by_client && !self.identities.iter().any(|i| i.username == e.owner) {
                 anyhow::bail!("endpoint {:?} is owned by {}, who is not declared", e.display_name, e.owner);
             }
             if let Some(p) = &e.policy {

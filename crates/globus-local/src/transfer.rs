@@ -76,10 +76,14 @@ impl Service {
             None => vec![],
         };
         let mut ids: Vec<String> = person.iter().map(|i| i.id.clone()).collect();
+        let mut usernames: Vec<String> = person.iter().map(|i| i.username.clone()).collect();
         if ids.is_empty() {
-            ids.push(t.identity.clone()); // a client identity
+            // A client identity (client credentials): it may own endpoints too.
+            ids.push(t.identity.clone());
+            if let Some(c) = self.config.clients.iter().find(|c| c.id == t.identity) {
+                usernames.push(c.username());
+            }
         }
-        let usernames = person.iter().map(|i| i.username.clone()).collect();
         let groups = crate::groups::groups_of(self, &t.identity).into_iter().map(|(g, _)| g.id).collect();
         let session = match &t.session {
             Some(id) => self.db.get("session", id).await.ok().flatten(),

@@ -12,12 +12,14 @@ mod blobs;
 mod collections;
 mod identity;
 mod manifests;
+mod transfers;
 mod users;
 
 pub use blobs::{GcCandidate, Upload};
 pub use collections::{Collection, CollectionAccess, Member, Repo};
 pub use identity::{DeviceLogin, GroupMember, IdentityRow, LoginFlow, NewIdentity, SessionRow};
 pub use manifests::{ManifestRow, NewManifest, TagRow, TaggedManifest};
+pub use transfers::{GlobusLink, TransferRow};
 pub use users::{TokenRow, User};
 
 use gantry_domain::{Error, Result};
