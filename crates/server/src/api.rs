@@ -104,17 +104,17 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
-    fn require(&self) -> Result<&Principal> {
+    pub(crate) fn require(&self) -> Result<&Principal> {
         self.0.as_ref().ok_or_else(|| Error::unauthorized("authentication required"))
     }
-    fn require_write(&self) -> Result<&Principal> {
+    pub(crate) fn require_write(&self) -> Result<&Principal> {
         let p = self.require()?;
         if p.scope != TokenScope::Write {
             return Err(Error::denied("this needs a token with write scope"));
         }
         Ok(p)
     }
-    fn get(&self) -> Option<&Principal> {
+    pub(crate) fn get(&self) -> Option<&Principal> {
         self.0.as_ref()
     }
 }

@@ -52,6 +52,61 @@ pub struct Config {
     pub token_key_file: Option<PathBuf>,
     /// Gantry as a Globus resource server: accept Globus bearer tokens issued for its scope.
     pub resource_server: Option<ResourceServerConfig>,
+    /// Sending images to Globus endpoints.
+    pub transfers: Option<TransferConfig>,
+}
+
+/// Globus transfers: users connect their Globus account; Gantry's storage is a Globus
+/// collection whose root is `<data_dir>/exports`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TransferConfig {
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    #[serde(default = "default_transfer_url")]
+    pub transfer_url: String,
+    /// Gantry's Globus client (confidential); its redirect URIs must include
+    /// `<public_url>/globus/callback`. With client credentials it manages the access
+    /// rules of the storage collection, so its identity must be that collection's manager.
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// The Globus collection whose root is `<data_dir>/exports`.
+    pub storage_collection: String,
+    /// Transfers one user may have under way at once.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: i64,
+    /// Seconds between looks at a running task (doubling while nothing changes, up to
+    /// a minute).
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+    /// Scopes asked for when a user connects, besides Transfer (e.g. the `data_access`
+    /// scopes of collections that require consent).
+    #[serde(default)]
+    pub extra_scopes: Vec<String>,
+}
+
+fn default_transfer_url() -> String {
+    "https://transfer.api.globus.org".into()
+}
+fn default_max_concurrent() -> i64 {
+    4
+}
+fn default_poll_secs() -> u64 {
+    2
+}
+
+impl std::fmt::Debug for TransferConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferConfig")
+            .field("auth_url", &self.auth_url)
+            .field("transfer_url", &self.transfer_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("storage_collection", &self.storage_collection)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How Gantry checks Globus access tokens presented to `/api` and `/v2`.
@@ -243,6 +298,7 @@ impl Default for Config {
             admin_groups: vec![],
             token_key_file: None,
             resource_server: None,
+            transfers: None,
         }
     }
 }
@@ -260,6 +316,7 @@ impl std::fmt::Debug for Config {
             .field("tls_cert_file", &self.tls_cert_file)
             .field("providers", &self.providers)
             .field("resource_server", &self.resource_server)
+            .field("transfers", &self.transfers)
             .finish_non_exhaustive()
     }
 }
@@ -310,6 +367,13 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("resource_server: cannot read client_secret_file {}: {e}", f.display()))?;
             rs.client_secret = Some(s.trim_end().to_string());
         }
+        if let Some(t) = &mut cfg.transfers
+            && let Some(f) = &t.client_secret_file
+        {
+            let s = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("transfers: cannot read client_secret_file {}: {e}", f.display()))?;
+            t.client_secret = Some(s.trim_end().to_string());
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -357,6 +421,16 @@ impl Config {
         {
             anyhow::bail!(
                 "resource_server: set client_id and client_secret (or client_secret_file) of Gantry's Globus client"
+            );
+        }
+        if let Some(t) = &self.transfers
+            && (t.client_id.is_empty()
+                || t.client_secret.as_deref().unwrap_or("").is_empty()
+                || t.storage_collection.is_empty())
+        {
+            anyhow::bail!(
+                "transfers: set client_id, client_secret (or client_secret_file) and storage_collection (the Globus \
+                 collection whose root is <data_dir>/exports)"
             );
         }
         let mut ids = std::collections::HashSet::new();

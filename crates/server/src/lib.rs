@@ -11,6 +11,7 @@ pub mod registry;
 pub mod session;
 pub mod state;
 mod tls;
+pub mod transfers;
 pub mod web;
 
 pub use config::Config;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oci::routes())
         .merge(web::routes())
         .merge(device::routes())
+        .merge(transfers::routes())
         .merge(api::routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(access_log))
@@ -43,6 +45,15 @@ async fn access_log(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     tracing::info!(target: "gantry::http", %method, path, status = res.status().as_u16(), ms = start.elapsed().as_millis() as u64);
     res
+}
+
+/// Aborts a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A running server.
@@ -75,7 +86,9 @@ pub async fn start(
     };
     let state = AppState::open(config, public_url).await?;
     let app = router(state.clone());
+    let follower = tokio::spawn(transfers::follower(state.clone()));
     let fut = async move {
+        let _stop_following = AbortOnDrop(follower);
         match tls {
             None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
             Some(acceptor) => tls::serve(listener, acceptor, app, shutdown).await?,

@@ -25,6 +25,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Set when Gantry accepts Globus bearer tokens.
     pub rs: Option<Arc<crate::globus_rs::ResourceServer>>,
+    /// Set when Gantry sends images to Globus endpoints.
+    pub transfers: Option<Arc<crate::transfers::Transfers>>,
 }
 
 /// The HTTP client for outgoing calls: rustls with ring, no redirects followed.
@@ -69,6 +71,10 @@ impl AppState {
             }
             None => None,
         };
+        let transfers = match &config.transfers {
+            Some(c) => Some(Arc::new(crate::transfers::Transfers::new(c.clone(), http.clone(), &config.data_dir)?)),
+            None => None,
+        };
         Ok(AppState {
             store,
             blobs: Arc::new(blobs),
@@ -80,6 +86,7 @@ impl AppState {
             oidc: Arc::new(oidc),
             http,
             rs,
+            transfers,
         })
     }
 }

@@ -17,3 +17,4 @@ mod ocikit;
 mod resource_server;
 mod signin;
 mod tls;
+mod transfers;

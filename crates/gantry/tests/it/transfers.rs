@@ -1,0 +1,287 @@
+//! Sending images to Globus endpoints, end to end against the built-in Globus service:
+//! connect Globus, push, transfer, and the access rules of Gantry's storage collection.
+
+use crate::api::{push_dataset, push_sif};
+use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer};
+use crate::harness::{Backend, Browser, TestServer, hidden, http, sha256};
+use crate::ocikit::Oci;
+use gantry_globus_local::config::{Endpoint, uuid_for};
+use gantry_server::config::TransferConfig;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+crate::both_backends!(images_and_datasets_arrive_and_rules_come_and_go, restart_resumes_and_reconciles);
+
+pub const REGISTRY: &str = "Gantry registry";
+
+/// Gantry (with transfers) and the built-in Globus service, whose "Gantry registry"
+/// collection is Gantry's exports directory, managed by Gantry's client.
+pub struct Setup {
+    pub s: TestServer,
+    pub g: GlobusServer,
+    pub storage: String,
+}
+
+pub async fn setup(b: Backend, globus_url_for_gantry: Option<String>) -> Setup {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gantry_url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let exports = data.join("exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    let gw_username = format!("{}@clients.auth.globus.org", uuid_for("client", GATEWAY));
+    let g = GlobusServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.clients
+            .iter_mut()
+            .find(|c| c.name == GATEWAY)
+            .unwrap()
+            .redirect_uris
+            .push(format!("{gantry_url}/globus/callback"));
+        c.endpoints.push(Endpoint {
+            id: String::new(),
+            display_name: REGISTRY.into(),
+            owner: gw_username,
+            root: exports.clone(),
+            host_endpoint: None,
+            host_path: None,
+            default_directory: "/".into(),
+            high_assurance: false,
+            policy: None,
+            description: "Gantry's storage".into(),
+            keywords: vec![],
+        });
+    })
+    .await;
+    let storage = uuid_for("endpoint", REGISTRY);
+    let globus_url = globus_url_for_gantry.unwrap_or_else(|| g.url.clone());
+    let mut config = gantry_server::Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data,
+        log: "warn".into(),
+        transfers: Some(TransferConfig {
+            auth_url: globus_url.clone(),
+            transfer_url: globus_url,
+            client_id: g.client_id(GATEWAY),
+            client_secret: Some(GATEWAY_SECRET.into()),
+            client_secret_file: None,
+            storage_collection: storage.clone(),
+            max_concurrent: 2,
+            poll_secs: 3,
+            extra_scopes: vec![],
+        }),
+        ..Default::default()
+    };
+    config.database_url = Some(crate::harness::database_url(b, dir.path()).await);
+    let s = TestServer::start_listener(b, config, dir, listener).await;
+    Setup { s, g, storage }
+}
+
+/// A local user signed in to Gantry in a browser, with Globus connected as `globus_user`.
+pub async fn connected(s: &TestServer, g: &GlobusServer, user: &str, globus_user: &str, pw: &str) -> (Browser, String) {
+    let hash = gantry_server::auth::hash_password("local-password").unwrap();
+    s.state.store.create_user(user, Some(&hash), false).await.unwrap();
+    let token = gantry::admin::create_token(&s.state, user, "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    b.post(
+        &format!("{}/login", s.url),
+        &[("username", user), ("password", "local-password"), ("csrf", &csrf), ("next", "/")],
+    )
+    .await;
+    let (st, _, loc) = b.get(&format!("{}/globus/connect?next=/connected", s.url)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let callback = crate::signin::at_globus(&mut b, &g.url, &loc.unwrap(), globus_user, pw).await;
+    assert!(callback.starts_with(&format!("{}/globus/callback", s.url)), "{callback}");
+    let (st, page, loc) = b.get(&callback).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/connected")), "{page}");
+    (b, token)
+}
+
+/// Gantry's client's own Transfer token, to look at the storage collection's rules.
+pub async fn rules(g: &GlobusServer, storage: &str) -> Vec<Value> {
+    let t: Value = http()
+        .post(format!("{}/v2/oauth2/token", g.url))
+        .basic_auth(g.client_id(GATEWAY), Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", "urn:globus:auth:scope:transfer.api.globus.org:all")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok = t["access_token"].as_str().unwrap();
+    let v = crate::harness::json_of(&format!("{}/v0.10/endpoint/{storage}/access_list", g.url), Some(tok)).await;
+    v["DATA"].as_array().cloned().unwrap_or_default()
+}
+
+pub async fn wait_done(s: &TestServer, token: &str, id: &str) -> Value {
+    for _ in 0..300 {
+        let v = crate::harness::json_of(&format!("{}/api/v1/transfers/{id}", s.url), Some(token)).await;
+        if v["cleaned_up"] == true {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("transfer {id} did not end");
+}
+
+async fn post_transfer(s: &TestServer, token: &str, body: Value) -> (StatusCode, Value) {
+    let r = http().post(format!("{}/api/v1/transfers", s.url)).bearer_auth(token).json(&body).send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn images_and_datasets_arrive_and_rules_come_and_go(b: Backend) {
+    let Setup { s, g, storage, .. } = setup(b, None).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (_browser, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let st: Value = crate::harness::json_of(&format!("{}/api/v1/globus", s.url), Some(&alice)).await;
+    assert_eq!((st["connected"].as_bool(), st["healthy"].as_bool()), (Some(true), Some(true)), "{st}");
+    assert_eq!(st["username"], "alice@uni.edu");
+
+    // Finding a destination with her Globus token.
+    let found = crate::harness::json_of(
+        &format!("{}/api/v1/globus/endpoints?q=cluster&scope=my-endpoints", s.url),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(found["endpoints"][0]["id"], cluster.id.as_str(), "{found}");
+    let r = http()
+        .post(format!("{}/api/v1/globus/endpoints/{}/mkdir", s.url, cluster.id))
+        .bearer_auth(&alice)
+        .json(&json!({"path": "/~/incoming/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let listing =
+        crate::harness::json_of(&format!("{}/api/v1/globus/endpoints/{}/ls?path=/~/", s.url, cluster.id), Some(&alice))
+            .await;
+    assert!(listing["entries"].to_string().contains("incoming"), "{listing}");
+
+    // A SIF and a dataset pushed to a private collection.
+    let o = Oci::as_user(&s.url, "alice", &alice);
+    let sif: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    push_sif(&o, "lab/tool", "1.0", &sif).await;
+    let files: [(&str, &[u8]); 3] =
+        [("run.log", b"log\n"), ("data/a.bin", &[1u8; 70_000]), ("data/deep/b.txt", b"bee")];
+    push_dataset(&o, "lab/beam", "run42", &files).await;
+
+    // The SIF: rule during the task, file identical after it, rule and export gone.
+    let (code, tr) = post_transfer(
+        &s,
+        &alice,
+        json!({"ref": "lab/tool:1.0", "endpoint_id": cluster.id, "path": "/~/incoming/", "label": "tool"}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{tr}");
+    assert_eq!(tr["status"], "ACTIVE", "{tr}");
+    let during = rules(&g, &storage).await;
+    assert_eq!(during.len(), 1, "{during:?}");
+    assert_eq!(during[0]["permissions"], "r");
+    assert_eq!(during[0]["principal"], uuid_for("identity", "alice@uni.edu"));
+    let export_dir = s.data_dir().join("exports");
+    assert_eq!(std::fs::read_dir(&export_dir).unwrap().count(), 1, "one export while it runs");
+    let done = wait_done(&s, &alice, tr["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(sha256(&std::fs::read(cluster.root.join("incoming/tool_1.0.sif")).unwrap()), sha256(&sif));
+    assert!(rules(&g, &storage).await.is_empty(), "the rule is removed when the task ends");
+    assert_eq!(std::fs::read_dir(&export_dir).unwrap().count(), 0, "the export is removed");
+    assert!(done["events"].to_string().contains("SUCCEEDED"), "{done}");
+
+    // The dataset arrives as a directory of its files.
+    let (code, tr) =
+        post_transfer(&s, &alice, json!({"ref": "lab/beam:run42", "endpoint_id": cluster.id, "path": "/~/incoming"}))
+            .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{tr}");
+    let done = wait_done(&s, &alice, tr["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    for (p, data) in files {
+        assert_eq!(std::fs::read(cluster.root.join("incoming/beam").join(p)).unwrap(), data, "{p}");
+    }
+    let list = crate::harness::json_of(&format!("{}/api/v1/transfers", s.url), Some(&alice)).await;
+    assert_eq!(list["transfers"].as_array().unwrap().len(), 2);
+
+    // bob may not read the private image: no transfer and no rule for him.
+    let (_bb, bob) = connected(&s, &g, "bob", "bob@uni.edu", "bob-pass").await;
+    let (code, v) =
+        post_transfer(&s, &bob, json!({"ref": "lab/tool:1.0", "endpoint_id": cluster.id, "path": "/~/"})).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{v}");
+    assert!(rules(&g, &storage).await.is_empty());
+    // ...nor see alice's transfers.
+    let r = http()
+        .get(format!("{}/api/v1/transfers/{}", s.url, tr["id"].as_str().unwrap()))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Not connected: a clear error.
+    let carl = s.user("carl").await;
+    let (code, v) =
+        post_transfer(&s, &carl, json!({"ref": "lab/tool:1.0", "endpoint_id": cluster.id, "path": "/~/"})).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "carl cannot read it either: {v}");
+    // OCI images are not sent with Globus.
+    o.image("lab/oci", "v1", b"layer").await;
+    let (code, v) =
+        post_transfer(&s, &alice, json!({"ref": "lab/oci:v1", "endpoint_id": cluster.id, "path": "/~/"})).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+
+    // The per-user limit answers clearly (2 allowed; the third is refused).
+    for _ in 0..2 {
+        let (code, v) =
+            post_transfer(&s, &alice, json!({"ref": "lab/tool:1.0", "endpoint_id": cluster.id, "path": "/~/again/"}))
+                .await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{v}");
+    }
+    let (code, v) =
+        post_transfer(&s, &alice, json!({"ref": "lab/tool:1.0", "endpoint_id": cluster.id, "path": "/~/again/"})).await;
+    assert_eq!(code, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("under way"), "{v}");
+
+    // Disconnect revokes the tokens: the next transfer asks to connect.
+    let r = http().delete(format!("{}/api/v1/globus", s.url)).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let st = crate::harness::json_of(&format!("{}/api/v1/globus", s.url), Some(&alice)).await;
+    assert_eq!(st["connected"], false);
+}
+
+async fn restart_resumes_and_reconciles(b: Backend) {
+    let Setup { s, g, storage } = setup(b, None).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (_browser, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let o = Oci::as_user(&s.url, "alice", &alice);
+    let sif = vec![7u8; 100_000];
+    push_sif(&o, "lab/tool", "2.0", &sif).await;
+    let (code, tr) =
+        post_transfer(&s, &alice, json!({"ref": "lab/tool:2.0", "endpoint_id": cluster.id, "path": "/~/"})).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{tr}");
+    let id = tr["id"].as_str().unwrap().to_string();
+    // A rule and an export that a crash left behind, owned by no transfer.
+    let alice_id = uuid_for("identity", "alice@uni.edu");
+    let globus = gantry_globus::Globus::new(http(), &g.url, &g.url);
+    let manager: Value = http()
+        .post(format!("{}/v2/oauth2/token", g.url))
+        .basic_auth(g.client_id(GATEWAY), Some(GATEWAY_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", "urn:globus:auth:scope:transfer.api.globus.org:all")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stale = "0123456789abcdef0123456789abcdef";
+    std::fs::create_dir_all(s.data_dir().join("exports").join(stale)).unwrap();
+    globus
+        .add_identity_rule(manager["access_token"].as_str().unwrap(), &storage, &alice_id, &format!("/{stale}/"), "r")
+        .await
+        .unwrap();
+    assert_eq!(rules(&g, &storage).await.len(), 2);
+    // Gantry stops before it looked at the task again, and starts again.
+    let s = s.restart().await;
+    let done = wait_done(&s, &alice, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(std::fs::read(cluster.root.join("tool_2.0.sif")).unwrap(), sif);
+    assert!(rules(&g, &storage).await.is_empty(), "the stale rule and the transfer's rule are gone");
+    assert!(!s.data_dir().join("exports").join(stale).exists());
+}
