@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// A client for the saved login (or GANTRY_URL / GANTRY_TOKEN); a Globus login is
 /// refreshed first if its access token has run out.
-async fn client() -> anyhow::Result<Client> {
+pub async fn client() -> anyhow::Result<Client> {
     let (url, token) = config::resolve(None)?;
     let env_token = std::env::var("GANTRY_TOKEN").is_ok_and(|t| !t.is_empty());
     if !env_token

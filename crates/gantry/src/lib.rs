@@ -3,3 +3,4 @@
 pub mod admin;
 pub mod cli_cmd;
 pub mod demo;
+pub mod transfer_cmd;

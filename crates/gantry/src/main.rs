@@ -1,6 +1,6 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gantry::{admin, cli_cmd};
+use gantry::{admin, cli_cmd, transfer_cmd};
 use gantry_domain::{Role, TokenScope, Visibility};
 use gantry_server::Config;
 use std::io::Read;
@@ -56,6 +56,38 @@ enum Cmd {
     Tag { source: String, target: String },
     /// Remove a tag, or by digest an image and all its tags.
     Rm { reference: String },
+    /// Connect your Globus account to Gantry (for transfers), see or end the connection.
+    Globus {
+        #[command(subcommand)]
+        cmd: GlobusCmd,
+    },
+    /// Find Globus endpoints and look inside them.
+    Endpoints {
+        #[command(subcommand)]
+        cmd: EndpointsCmd,
+    },
+    /// Send an image to a Globus endpoint: a SIF arrives as PATH/NAME_TAG.sif, a dataset
+    /// as PATH/NAME/….
+    Transfer {
+        reference: String,
+        /// ENDPOINT_ID[:PATH] (the path defaults to /~/)
+        target: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// Wait for the transfer to end, with a progress bar.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List your transfers.
+    Tasks {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or cancel one transfer.
+    Task {
+        #[command(subcommand)]
+        cmd: TaskCmd,
+    },
     /// Try Gantry: the gateway and the built-in Globus service in one process, with demo
     /// identities, a group, endpoints, and public and private collections.
     Demo {
@@ -84,6 +116,40 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AdminCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum GlobusCmd {
+    /// Connect: open the printed link in a browser signed in to Gantry.
+    Connect,
+    /// Is the connection there, and does it work?
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect and revoke the tokens Gantry holds.
+    Disconnect,
+}
+
+#[derive(Subcommand)]
+enum EndpointsCmd {
+    /// Search endpoints (full text), within a Globus scope.
+    Search {
+        #[arg(default_value = "")]
+        text: String,
+        #[arg(long, default_value = "all", value_parser = ["all", "my-endpoints", "recently-used", "in-use", "shared-by-me", "shared-with-me", "administered-by-me"])]
+        scope: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a directory: ENDPOINT_ID[:PATH].
+    Ls { target: String },
+}
+
+#[derive(Subcommand)]
+enum TaskCmd {
+    Show { id: String },
+    Cancel { id: String },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +277,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Inspect { reference, json } => return cli_cmd::inspect(&reference, json).await,
         Cmd::Tag { source, target } => return cli_cmd::tag(&source, &target).await,
         Cmd::Rm { reference } => return cli_cmd::rm(&reference).await,
+        Cmd::Globus { cmd } => {
+            return match cmd {
+                GlobusCmd::Connect => transfer_cmd::globus_connect().await,
+                GlobusCmd::Status { json } => transfer_cmd::globus_status(json).await,
+                GlobusCmd::Disconnect => transfer_cmd::globus_disconnect().await,
+            };
+        }
+        Cmd::Endpoints { cmd } => {
+            return match cmd {
+                EndpointsCmd::Search { text, scope, json } => transfer_cmd::endpoints_search(&text, &scope, json).await,
+                EndpointsCmd::Ls { target } => transfer_cmd::endpoints_ls(&target).await,
+            };
+        }
+        Cmd::Transfer { reference, target, label, wait } => {
+            return transfer_cmd::transfer(&reference, &target, label.as_deref(), wait).await;
+        }
+        Cmd::Tasks { json } => return transfer_cmd::tasks(json).await,
+        Cmd::Task { cmd: TaskCmd::Show { id } } => return transfer_cmd::task_show(&id).await,
+        Cmd::Task { cmd: TaskCmd::Cancel { id } } => return transfer_cmd::task_cancel(&id).await,
         Cmd::Demo { listen, globus_listen, data } => {
             init_logging("warn");
             return gantry::demo::run(gantry::demo::Options { listen, globus_listen, data }, shutdown_signal()).await;

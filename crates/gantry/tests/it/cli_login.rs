@@ -29,7 +29,7 @@ async fn signed_in(s: &TestServer, user: &str, password: &str) -> Browser {
 }
 
 /// Starts `gantry ARGS`, reads its standard error until a line contains `marker`.
-async fn spawn_until(cli: &Cli, args: &[&str], marker: &str) -> (tokio::process::Child, String) {
+pub(crate) async fn spawn_until(cli: &Cli, args: &[&str], marker: &str) -> (tokio::process::Child, String) {
     let mut child = cli
         .cmd()
         .args(args)

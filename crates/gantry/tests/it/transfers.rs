@@ -285,3 +285,41 @@ async fn restart_resumes_and_reconciles(b: Backend) {
     assert!(rules(&g, &storage).await.is_empty(), "the stale rule and the transfer's rule are gone");
     assert!(!s.data_dir().join("exports").join(stale).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_connects_searches_and_transfers() {
+    let Setup { s, g, .. } = setup(Backend::Sqlite, None).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (mut browser, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let o = Oci::as_user(&s.url, "alice", &alice);
+    let sif = vec![3u8; 50_000];
+    push_sif(&o, "lab/tool", "3.0", &sif).await;
+    let cli = crate::cli::Cli::new(&s.url);
+    cli.login(&alice).await;
+    let out = cli.ok(&["globus", "status"]).await;
+    assert!(out.contains("connected as alice@uni.edu") && out.contains("working"), "{out}");
+    // Disconnect, then connect again from the command line through the browser.
+    cli.ok(&["globus", "disconnect"]).await;
+    assert!(cli.ok(&["globus", "status"]).await.contains("not connected"));
+    let (child, url) = crate::cli_login::spawn_until(&cli, &["globus", "connect"], "/globus/connect").await;
+    let (_, _, loc) = browser.get(&url).await;
+    let callback = crate::signin::at_globus(&mut browser, &g.url, &loc.unwrap(), "alice@uni.edu", "alice-pass").await;
+    browser.get(&callback).await;
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("connected to Globus"));
+
+    let found = cli.ok(&["endpoints", "search", "cluster", "--scope", "my-endpoints", "--json"]).await;
+    assert!(found.contains(&cluster.id), "{found}");
+    std::fs::create_dir_all(cluster.root.join("from-cli")).unwrap();
+    let ls = cli.ok(&["endpoints", "ls", &format!("{}:/~/", cluster.id)]).await;
+    assert!(ls.contains("from-cli/"), "{ls}");
+    let out = cli.ok(&["transfer", "lab/tool:3.0", &format!("{}:/~/from-cli/", cluster.id), "--wait"]).await;
+    assert!(out.contains("SUCCEEDED"), "{out}");
+    assert_eq!(std::fs::read(cluster.root.join("from-cli/tool_3.0.sif")).unwrap(), sif);
+    let list: Value = serde_json::from_str(&cli.ok(&["tasks", "--json"]).await).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let shown = cli.ok(&["task", "show", &id]).await;
+    assert!(shown.contains("lab/tool:3.0") && shown.contains("SUCCEEDED"), "{shown}");
+    let (ok, _, err) = cli.run(&["task", "cancel", &id]).await;
+    assert!(!ok && err.contains("ended already"), "{err}");
+}
