@@ -68,6 +68,37 @@ pub fn resolve(root: &Path, p: &str, may_be_new: bool) -> Result<PathBuf, PathEr
     }
 }
 
+/// The directory `parts` under `root`, made (like `mkdir -p`) where it is missing, as
+/// Globus does for a transfer's destination. Links are followed only inside the root.
+pub fn ensure_dir(root: &Path, parts: &[String]) -> Result<PathBuf, PathError> {
+    let root = root.canonicalize().map_err(|_| PathError::Missing)?;
+    let mut cur = root.clone();
+    for c in parts {
+        let next = cur.join(c);
+        match std::fs::symlink_metadata(&next) {
+            Ok(_) => {
+                let canon = next.canonicalize().map_err(|_| PathError::Missing)?;
+                if !canon.starts_with(&root) {
+                    return Err(PathError::Outside);
+                }
+                if !canon.is_dir() {
+                    return Err(PathError::Missing);
+                }
+                cur = canon;
+            }
+            Err(_) => {
+                match std::fs::create_dir(&next) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(_) => return Err(PathError::Missing),
+                }
+                cur = next;
+            }
+        }
+    }
+    Ok(cur)
+}
+
 /// True when `p` lies inside (or is) `prefix`, comparing components.
 pub fn within(p: &[String], prefix: &[String]) -> bool {
     p.len() >= prefix.len() && p.iter().zip(prefix).all(|(a, b)| a == b)
@@ -82,6 +113,24 @@ pub fn is_inside(real: &Path, root: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ensure_dir_makes_what_is_missing_and_stays_inside() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let parts: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let made = super::ensure_dir(&root, &parts).unwrap();
+        assert!(made.is_dir() && made.ends_with("a/b/c"));
+        let outside = d.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("esc")).unwrap();
+        let bad: Vec<String> = ["esc", "x"].iter().map(|s| s.to_string()).collect();
+        assert!(super::ensure_dir(&root, &bad).is_err());
+        assert!(!outside.join("x").exists(), "nothing is made outside the root");
+        std::fs::write(root.join("file"), b"").unwrap();
+        assert!(super::ensure_dir(&root, &["file".to_string(), "y".to_string()]).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -705,7 +705,12 @@ fn place(
     let dir = match cache.get(&key) {
         Some(d) => d.clone(),
         None => {
-            let d = paths::resolve(root, &paths::display(parent, true), false).ok()?;
+            // A destination's missing directories are made, as Globus does.
+            let d = if is_dst {
+                paths::ensure_dir(root, parent).ok()?
+            } else {
+                paths::resolve(root, &paths::display(parent, true), false).ok()?
+            };
             cache.insert(key, d.clone());
             d
         }

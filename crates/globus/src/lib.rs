@@ -141,12 +141,23 @@ impl Globus {
                     let status = r.status();
                     let after = retry_after(&r);
                     if status.is_success() {
-                        let text = r.text().await.map_err(|e| Error::Unreachable(e.to_string()))?;
-                        return Ok(if text.trim().is_empty() {
-                            Value::Null
-                        } else {
-                            serde_json::from_str(&text).unwrap_or(Value::String(text))
-                        });
+                        match r.text().await {
+                            Ok(text) => {
+                                return Ok(if text.trim().is_empty() {
+                                    Value::Null
+                                } else {
+                                    serde_json::from_str(&text).unwrap_or(Value::String(text))
+                                });
+                            }
+                            // The connection broke while the answer came: like a reset.
+                            Err(e) if last => return Err(Error::Unreachable(e.to_string())),
+                            Err(e) => {
+                                tracing::warn!(attempt, "Globus answer cut short ({e}); retrying");
+                                tokio::time::sleep(delay).await;
+                                delay = (delay * 2).min(self.retry.max);
+                                continue;
+                            }
+                        }
                     }
                     let body: Value = r.json().await.unwrap_or(Value::Null);
                     let retriable = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;

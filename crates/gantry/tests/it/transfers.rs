@@ -22,7 +22,9 @@ pub struct Setup {
     pub storage: String,
 }
 
-pub async fn setup(b: Backend, globus_url_for_gantry: Option<String>) -> Setup {
+/// Gantry and the built-in Globus service; with `faults`, Gantry reaches Transfer
+/// through a proxy that injects failures.
+pub async fn setup(b: Backend, faults: Option<&FaultProxy>) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gantry_url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -53,14 +55,20 @@ pub async fn setup(b: Backend, globus_url_for_gantry: Option<String>) -> Setup {
     })
     .await;
     let storage = uuid_for("endpoint", REGISTRY);
-    let globus_url = globus_url_for_gantry.unwrap_or_else(|| g.url.clone());
+    let transfer_url = match faults {
+        Some(f) => {
+            *f.target.lock().unwrap() = g.url.clone();
+            f.url.clone()
+        }
+        None => g.url.clone(),
+    };
     let mut config = gantry_server::Config {
         listen: "127.0.0.1:0".into(),
         data_dir: data,
         log: "warn".into(),
         transfers: Some(TransferConfig {
-            auth_url: globus_url.clone(),
-            transfer_url: globus_url,
+            auth_url: g.url.clone(),
+            transfer_url,
             client_id: g.client_id(GATEWAY),
             client_secret: Some(GATEWAY_SECRET.into()),
             client_secret_file: None,
@@ -322,4 +330,113 @@ async fn cli_connects_searches_and_transfers() {
     assert!(shown.contains("lab/tool:3.0") && shown.contains("SUCCEEDED"), "{shown}");
     let (ok, _, err) = cli.run(&["task", "cancel", &id]).await;
     assert!(!ok && err.contains("ended already"), "{err}");
+}
+
+/// A proxy in front of Transfer that fails requests in turn: 500, 429 with Retry-After,
+/// a connection dropped before the answer, 502 after Globus did the work, an answer cut
+/// short; every other request passes.
+pub struct FaultProxy {
+    pub url: String,
+    target: std::sync::Arc<std::sync::Mutex<String>>,
+    pub injected: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl FaultProxy {
+    pub async fn start() -> FaultProxy {
+        use axum::body::Body;
+        use axum::response::{IntoResponse, Response};
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let target = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let injected = std::sync::Arc::new(AtomicU32::new(0));
+        let count = std::sync::Arc::new(AtomicU32::new(0));
+        let (t2, i2) = (target.clone(), injected.clone());
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (target, injected, count) = (t2.lock().unwrap().clone(), i2.clone(), count.clone());
+            async move {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let fault = if n % 2 == 0 { None } else { Some((n / 2) % 5) };
+                if fault.is_some() {
+                    injected.fetch_add(1, Ordering::SeqCst);
+                }
+                match fault {
+                    Some(0) => return (StatusCode::INTERNAL_SERVER_ERROR, "{}").into_response(),
+                    Some(1) => return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "{}").into_response(),
+                    Some(2) => panic!("injected fault: the connection drops before an answer"),
+                    _ => {}
+                }
+                let (parts, body) = req.into_parts();
+                let bytes = axum::body::to_bytes(body, 1 << 24).await.unwrap();
+                let mut fwd = http().request(parts.method.clone(), format!("{target}{}", parts.uri));
+                for h in ["authorization", "content-type"] {
+                    if let Some(v) = parts.headers.get(h) {
+                        fwd = fwd.header(h, v.clone());
+                    }
+                }
+                let r = fwd.body(bytes).send().await.unwrap();
+                let status = r.status();
+                let body = r.bytes().await.unwrap();
+                match fault {
+                    // Globus did it, the answer is lost.
+                    Some(3) => (StatusCode::BAD_GATEWAY, "{}").into_response(),
+                    // The answer starts and is cut short.
+                    Some(_) => {
+                        let broken = futures::stream::iter(vec![
+                            Ok(bytes::Bytes::from_static(b"{")),
+                            Err(std::io::Error::other("injected: connection reset")),
+                        ]);
+                        Response::builder()
+                            .status(status)
+                            .header("content-type", "application/json")
+                            .body(Body::from_stream(broken))
+                            .unwrap()
+                    }
+                    None => Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .unwrap(),
+                }
+            }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        FaultProxy { url, target, injected }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_faults_lose_nothing() {
+    let proxy = FaultProxy::start().await;
+    let Setup { s, g, storage } = setup(Backend::Sqlite, Some(&proxy)).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (_b, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let o = Oci::as_user(&s.url, "alice", &alice);
+    let sif: Vec<u8> = (0..120_000u32).map(|i| (i % 13) as u8).collect();
+    push_sif(&o, "lab/tool", "4.0", &sif).await;
+    push_dataset(&o, "lab/set", "v1", &[("a.txt", b"aaa"), ("d/b.bin", &[9u8; 5000])]).await;
+    let mut ids = vec![];
+    for (r, path) in [("lab/tool:4.0", "/~/f1/"), ("lab/set:v1", "/~/f2/")] {
+        let (code, v) = post_transfer(&s, &alice, json!({"ref": r, "endpoint_id": cluster.id, "path": path})).await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let done = wait_done(&s, &alice, id).await;
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    }
+    assert_eq!(std::fs::read(cluster.root.join("f1/tool_4.0.sif")).unwrap(), sif);
+    assert_eq!(std::fs::read(cluster.root.join("f2/set/d/b.bin")).unwrap(), vec![9u8; 5000]);
+    assert!(rules(&g, &storage).await.is_empty(), "no rule is left behind");
+    assert!(proxy.injected.load(std::sync::atomic::Ordering::SeqCst) >= 5, "faults were injected");
+    // Exactly one Globus task per transfer: retries never submitted twice.
+    let tok = crate::globus::user_token(
+        &g,
+        "alice@uni.edu",
+        "alice-pass",
+        "urn:globus:auth:scope:transfer.api.globus.org:all",
+    )
+    .await;
+    let tasks = crate::harness::json_of(&format!("{}/v0.10/task_list?filter=type:TRANSFER", g.url), Some(&tok)).await;
+    assert_eq!(tasks["total"], 2, "{tasks}");
 }
