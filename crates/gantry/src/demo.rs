@@ -6,7 +6,7 @@ use anyhow::Context;
 use gantry_domain::{ImageRef, Role, TokenScope, Visibility};
 use gantry_globus_local::GlobusConfig;
 use gantry_globus_local::config::{Client, ClientScope};
-use gantry_server::config::{ProviderConfig, ProviderKind, ResourceServerConfig};
+use gantry_server::config::{ProviderConfig, ProviderKind, ResourceServerConfig, TransferConfig};
 use gantry_server::{AppState, Config, auth};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// The demo image, made by `scripts/make-demo-sif.sh` with Debian's siftool.
 const DEMO_SIF: &[u8] = include_bytes!("../assets/demo.sif");
 const GATEWAY: &str = "Gantry demo gateway";
+const REGISTRY: &str = "Gantry registry (demo)";
 const NATIVE: &str = "Gantry demo command line";
 const ADMIN: &str = "admin";
 const ADMIN_PASSWORD: &str = "gantry-demo-admin";
@@ -57,7 +58,7 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
         id: String::new(),
         name: GATEWAY.into(),
         secret: Some(secret.clone()),
-        redirect_uris: vec![format!("{gantry_url}/auth/callback/globus")],
+        redirect_uris: vec![format!("{gantry_url}/auth/callback/globus"), format!("{gantry_url}/globus/callback")],
         scopes: vec![ClientScope { suffix: "all".into(), dependent_scopes: vec![TRANSFER.into(), GROUPS.into()] }],
         identity_username: None,
     });
@@ -68,6 +69,22 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
         redirect_uris: vec![],
         scopes: vec![],
         identity_username: None,
+    });
+    // Gantry's storage as a Globus collection, managed by Gantry's own client.
+    let exports = o.data.join("gantry").join("exports");
+    std::fs::create_dir_all(&exports)?;
+    gcfg.endpoints.push(gantry_globus_local::config::Endpoint {
+        id: String::new(),
+        display_name: REGISTRY.into(),
+        owner: format!("{}@clients.auth.globus.org", gantry_globus_local::config::uuid_for("client", GATEWAY)),
+        root: exports,
+        host_endpoint: None,
+        host_path: None,
+        default_directory: "/".into(),
+        high_assurance: false,
+        policy: None,
+        description: "Gantry's image storage; Gantry gives read access per transfer".into(),
+        keywords: vec!["gantry".into()],
     });
     gcfg.complete()?;
     let client_id = |name: &str| gcfg.clients.iter().find(|c| c.name == name).map(|c| c.id.clone()).unwrap_or_default();
@@ -105,7 +122,7 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
             auth_url: globus_url.clone(),
             groups_url: globus_url.clone(),
             client_id: gw_id.clone(),
-            client_secret: Some(secret),
+            client_secret: Some(secret.clone()),
             client_secret_file: None,
             scope_suffix: "all".into(),
             provider: "globus".into(),
@@ -117,6 +134,22 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
             native_client_id: Some(native_id),
             cache_secs: 600,
             failure_cache_secs: 60,
+        }),
+        transfers: Some(TransferConfig {
+            auth_url: globus_url.clone(),
+            transfer_url: globus_url.clone(),
+            client_id: gw_id.clone(),
+            client_secret: Some(secret.clone()),
+            client_secret_file: None,
+            storage_collection: gcfg
+                .endpoints
+                .iter()
+                .find(|e| e.display_name == REGISTRY)
+                .map(|e| e.id.clone())
+                .unwrap_or_default(),
+            max_concurrent: 4,
+            poll_secs: 2,
+            extra_scopes: vec![],
         }),
         admin_identities: vec!["globus:alice@uni.edu".into()],
         ..Config::default()
@@ -165,6 +198,7 @@ async fn seed(st: &AppState, url: &str, group: &str) -> anyhow::Result<()> {
 }
 
 fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str) -> String {
+    let cluster = g.endpoints.first().map(|e| e.id.as_str()).unwrap_or("ENDPOINT");
     let mut s = format!(
         "\nGantry demo is running.\n\n  Gantry               {gantry}\n  Globus (built-in)    {globus}\n\n\
          Sign in at {gantry}/login\n  Gantry account       {ADMIN} / {ADMIN_PASSWORD}  (administrator)\n"
@@ -181,11 +215,17 @@ fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str
             p.display_name
         ));
     }
+    s.push_str("\nGlobus endpoints:\n");
+    for e in &g.endpoints {
+        s.push_str(&format!("  {}  {}  (owner {})\n", e.id, e.display_name, e.owner));
+    }
     s.push_str(&format!(
         "\nCollections: demo (public), beamline (private; members of the Globus group \"{group}\" may view it)\n\n\
          Command line:\n  gantry login {gantry}            approve a code in the browser\n  \
          gantry login {gantry} --globus   sign in with Globus\n  \
-         GANTRY_URL={gantry} gantry pull demo/hello:latest   (public: no sign-in needed)\n\n\
+         GANTRY_URL={gantry} gantry pull demo/hello:latest   (public: no sign-in needed)\n  \
+         gantry globus connect                             connect Globus (in the browser)\n  \
+         gantry transfer demo/hello:latest {cluster}:/~/incoming/ --wait\n\n\
          Globus CLI against the built-in service:\n  export GLOBUS_SDK_SERVICE_URL_AUTH={globus}/ \
          GLOBUS_SDK_SERVICE_URL_TRANSFER={globus}/ GLOBUS_SDK_SERVICE_URL_GROUPS={globus}/\n  \
          globus login --no-local-server\n\nData is kept in {}. Press Ctrl-C to stop.\n",

@@ -78,6 +78,37 @@ async fn demo_runs_and_is_seeded() {
     assert_eq!(get(&alice, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::OK);
     let me: Value = alice.json(&format!("{}/api/v1/me", d.gantry)).await;
     assert_eq!((me["username"].as_str(), me["is_admin"].as_bool()), (Some("alice@uni.edu"), Some(true)), "{me}");
+    // The whole path: connect Globus, send the image to the demo cluster, see it arrive.
+    let mut alice = alice;
+    let (_, _, loc) = alice.get(&format!("{}/globus/connect", d.gantry)).await;
+    let callback = crate::signin::at_globus(&mut alice, &d.globus, &loc.unwrap(), "alice@uni.edu", "alice-pass").await;
+    let (st, _, _) = alice.get(&callback).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (_, page, _) = alice.get(&format!("{}/", d.gantry)).await;
+    let csrf = crate::harness::hidden(&page, "csrf");
+    let cluster = gantry_globus_local::GlobusConfig::default_for(&data.path().join("globus")).endpoints[0].clone();
+    let cluster_id = gantry_globus_local::config::uuid_for("endpoint", &cluster.display_name);
+    let r = alice
+        .c
+        .post(format!("{}/api/v1/transfers", d.gantry))
+        .header("cookie", alice.cookie_header())
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"ref": "beamline/hello:latest", "endpoint_id": cluster_id, "path": "/~/incoming/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = alice.json(&format!("{}/api/v1/transfers/{id}", d.gantry)).await;
+        if status["cleaned_up"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status["status"], "SUCCEEDED", "{status}");
+    assert_eq!(std::fs::read(cluster.root.join("incoming/hello_latest.sif")).unwrap(), want);
     let bob = sign_in(&d, "bob@uni.edu", "bob-pass").await;
     assert_eq!(get(&bob, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::NOT_FOUND);
     // The built-in Globus service answers as Globus does.
