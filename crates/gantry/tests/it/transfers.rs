@@ -25,6 +25,14 @@ pub struct Setup {
 /// Gantry and the built-in Globus service; with `faults`, Gantry reaches Transfer
 /// through a proxy that injects failures.
 pub async fn setup(b: Backend, faults: Option<&FaultProxy>) -> Setup {
+    setup_with(b, faults, |_| {}).await
+}
+
+pub async fn setup_with(
+    b: Backend,
+    faults: Option<&FaultProxy>,
+    tweak: impl FnOnce(&mut gantry_globus_local::GlobusConfig),
+) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gantry_url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -52,6 +60,7 @@ pub async fn setup(b: Backend, faults: Option<&FaultProxy>) -> Setup {
             description: "Gantry's storage".into(),
             keywords: vec![],
         });
+        tweak(c);
     })
     .await;
     let storage = uuid_for("endpoint", REGISTRY);
@@ -439,4 +448,38 @@ async fn globus_faults_lose_nothing() {
     .await;
     let tasks = crate::harness::json_of(&format!("{}/v0.10/task_list?filter=type:TRANSFER", g.url), Some(&tok)).await;
     assert_eq!(tasks["total"], 2, "{tasks}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_refreshed_and_a_revoked_connection_asks_to_reconnect() {
+    // Thirty-second tokens: Gantry refreshes any token with less than a minute left.
+    let Setup { s, g, .. } = setup_with(Backend::Sqlite, None, |c| c.access_token_lifetime = Some(30)).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (_b, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let user = s.state.store.user_by_name("alice").await.unwrap().unwrap();
+    let before = s.state.store.globus_link(user.id).await.unwrap().unwrap();
+    let old = s.state.open_sealed(user.id, &before.tokens).unwrap();
+    let v = crate::harness::json_of(&format!("{}/api/v1/globus/endpoints?q=cluster", s.url), Some(&alice)).await;
+    assert!(v["endpoints"].to_string().contains(&cluster.id), "{v}");
+    let after = s.state.store.globus_link(user.id).await.unwrap().unwrap();
+    let new = s.state.open_sealed(user.id, &after.tokens).unwrap();
+    let access = |t: &Value| {
+        std::iter::once(t)
+            .chain(t["other_tokens"].as_array().into_iter().flatten())
+            .find(|x| x["resource_server"] == "transfer.api.globus.org")
+            .map(|x| x["access_token"].clone())
+    };
+    assert_ne!(access(&old), access(&new), "a fresh access token was obtained");
+    assert_eq!(after.status, "ok");
+
+    // The user withdraws Gantry's access at Globus: the refresh token stops working.
+    let refresh = new["refresh_token"].as_str().unwrap();
+    http().post(format!("{}/v2/oauth2/token/revoke", g.url)).form(&[("token", refresh)]).send().await.unwrap();
+    let r =
+        http().get(format!("{}/api/v1/globus/endpoints?q=cluster", s.url)).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("reconnect Globus"), "{v}");
+    let st = crate::harness::json_of(&format!("{}/api/v1/globus", s.url), Some(&alice)).await;
+    assert_eq!((st["healthy"].as_bool(), st["status"].as_str()), (Some(false), Some("reconnect")), "{st}");
 }
