@@ -483,3 +483,81 @@ async fn tokens_are_refreshed_and_a_revoked_connection_asks_to_reconnect() {
     let st = crate::harness::json_of(&format!("{}/api/v1/globus", s.url), Some(&alice)).await;
     assert_eq!((st["healthy"].as_bool(), st["status"].as_str()), (Some(false), Some("reconnect")), "{st}");
 }
+
+/// Starts the real `gantry serve` on an existing data directory and configuration.
+async fn serve_binary(data: &std::path::Path, db: &str, config: &std::path::Path) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .env("GANTRY_DATA_DIR", data)
+        .env("GANTRY_DATABASE_URL", db)
+        .env("GANTRY_LISTEN", "127.0.0.1:0")
+        .env("GANTRY_LOG", "info")
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut url = None;
+    while let Some(l) = lines.next_line().await.unwrap() {
+        if let Some(i) = l.find("listening on ") {
+            url = Some(format!("http://{}", l[i + 13..].split_whitespace().next().unwrap()));
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url.expect("gantry serve starts"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_transfer_then_restart() {
+    let Setup { mut s, g, storage } = setup(Backend::Sqlite, None).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (_b, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let sif: Vec<u8> = (0..200_000u32).map(|i| (i % 97) as u8).collect();
+    push_sif(&Oci::as_user(&s.url, "alice", &alice), "lab/tool", "5.0", &sif).await;
+    // The same data, served by the real binary from here on.
+    let (data, db) = (s.data_dir(), s.config.database_url.clone().unwrap());
+    s.stop().await;
+    let config = data.parent().unwrap().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[transfers]\nauth_url = \"{g}\"\ntransfer_url = \"{g}\"\nclient_id = \"{id}\"\nclient_secret = \"{GATEWAY_SECRET}\"\n\
+             storage_collection = \"{storage}\"\npoll_secs = 3\n",
+            g = g.url,
+            id = g.client_id(GATEWAY)
+        ),
+    )
+    .unwrap();
+    let (mut child, url) = serve_binary(&data, &db, &config).await;
+    let r = http()
+        .post(format!("{url}/api/v1/transfers"))
+        .bearer_auth(&alice)
+        .json(&json!({"ref": "lab/tool:5.0", "endpoint_id": cluster.id, "path": "/~/killed/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    // SIGKILL before the follower looked at the task: the rule is still there.
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    assert_eq!(rules(&g, &storage).await.len(), 1);
+    let (_child, url) = serve_binary(&data, &db, &config).await;
+    let mut done = Value::Null;
+    for _ in 0..300 {
+        done = crate::harness::json_of(&format!("{url}/api/v1/transfers/{id}"), Some(&alice)).await;
+        if done["cleaned_up"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(std::fs::read(cluster.root.join("killed/tool_5.0.sif")).unwrap(), sif);
+    assert!(rules(&g, &storage).await.is_empty(), "the rule was removed after the restart");
+    assert_eq!(std::fs::read_dir(data.join("exports")).unwrap().count(), 0);
+}
