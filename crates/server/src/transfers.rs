@@ -443,7 +443,7 @@ struct NewTransfer {
 }
 
 /// What arrives at the destination: (path under the export, blob digest).
-fn files_of(m: &Manifest, image: &ImageRef) -> Result<(Vec<(String, gantry_domain::Digest)>, bool)> {
+fn files_of(m: &Manifest, image: &ImageRef) -> Result<Vec<(String, gantry_domain::Digest)>> {
     let base = image.repo.basename().to_string();
     if m.is_sif() {
         let l = m
@@ -455,7 +455,7 @@ fn files_of(m: &Manifest, image: &ImageRef) -> Result<(Vec<(String, gantry_domai
             RefTarget::Tag(t) => format!("{base}_{t}.sif"),
             RefTarget::Digest(d) => format!("{base}_{}.sif", &d.hex()[..12]),
         };
-        return Ok((vec![(name, l.digest.clone())], false));
+        return Ok(vec![(name, l.digest.clone())]);
     }
     if m.is_dataset() {
         let mut out = vec![];
@@ -469,7 +469,7 @@ fn files_of(m: &Manifest, image: &ImageRef) -> Result<(Vec<(String, gantry_domai
             }
             out.push((format!("{base}/{title}"), l.digest.clone()));
         }
-        return Ok((out, true));
+        return Ok(out);
     }
     Err(Error::invalid("only SIF images and datasets can be sent with Globus; pull OCI images with oras or skopeo"))
 }
@@ -486,7 +486,7 @@ async fn create(
     let ctx = st.repo(Some(&p), &image.repo, Access::Read).await?;
     let row = st.resolve(&ctx.repo, &image.target).await?;
     let m = Manifest::parse(&st.store.manifest_content(row.id).await?, Some(&row.media_type))?;
-    let (files, dataset) = files_of(&m, &image)?;
+    let files = files_of(&m, &image)?;
     if !body.path.starts_with('/') {
         return Err(Error::invalid("path must be absolute at the endpoint, e.g. /~/images/").into());
     }
@@ -534,18 +534,19 @@ async fn create(
         events: "[]".into(),
         cleaned: false,
         attempts: 0,
-        next_check_at: now + 5,
+        // The follower leaves it to this request unless the request dies on the way.
+        next_check_at: now + 120,
         created_at: now,
         updated_at: now,
         completed_at: None,
     };
     st.store.create_transfer(&tr).await?;
-    let _ = dataset;
     // Submitting may fail half-way; the follower finishes what is left (idempotently).
     if let Err(e) = submit(&st, &t, &mut tr).await {
         if e.kind == ErrorKind::Unavailable {
             tr.error = Some(e.message.clone());
             tr.attempts += 1;
+            tr.next_check_at = time::now_unix() + 10;
             st.store.update_transfer(&tr).await?;
         } else {
             fail(&st, &t, &mut tr, &e.message).await?;
@@ -791,6 +792,12 @@ pub async fn reconcile(st: &AppState, t: &Transfers) {
         Ok(v) => v,
         Err(e) => return tracing::warn!("reconcile: {}", e.message),
     };
+    // Requests that were preparing a transfer died with the previous process.
+    for tr in open.iter().filter(|t| t.status == "PREPARING") {
+        let mut tr = tr.clone();
+        tr.next_check_at = time::now_unix();
+        let _ = st.store.update_transfer(&tr).await;
+    }
     let rules_in_use: Vec<&str> = open.iter().filter_map(|t| t.rule_id.as_deref()).collect();
     let exports_in_use: Vec<&str> = open.iter().map(|t| t.export_id.as_str()).collect();
     match t.manager_token().await {
