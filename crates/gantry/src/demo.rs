@@ -82,6 +82,7 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
         host_path: None,
         default_directory: "/".into(),
         high_assurance: false,
+        requires_data_access: false,
         policy: None,
         description: "Gantry's image storage; Gantry gives read access per transfer".into(),
         keywords: vec!["gantry".into()],

@@ -121,7 +121,11 @@ enum Cmd {
 #[derive(Subcommand)]
 enum GlobusCmd {
     /// Connect: open the printed link in a browser signed in to Gantry.
-    Connect,
+    Connect {
+        /// A consent Globus asked for (a Transfer scope with data_access dependencies).
+        #[arg(long)]
+        scope: Vec<String>,
+    },
     /// Is the connection there, and does it work?
     Status {
         #[arg(long)]
@@ -279,7 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Rm { reference } => return cli_cmd::rm(&reference).await,
         Cmd::Globus { cmd } => {
             return match cmd {
-                GlobusCmd::Connect => transfer_cmd::globus_connect().await,
+                GlobusCmd::Connect { scope } => transfer_cmd::globus_connect(&scope).await,
                 GlobusCmd::Status { json } => transfer_cmd::globus_status(json).await,
                 GlobusCmd::Disconnect => transfer_cmd::globus_disconnect().await,
             };

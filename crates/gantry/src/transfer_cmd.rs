@@ -10,10 +10,14 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-pub async fn globus_connect() -> anyhow::Result<()> {
+pub async fn globus_connect(scopes: &[String]) -> anyhow::Result<()> {
     let c = client().await?;
     let st = c.get_json("/api/v1/globus", "check the Globus connection").await?;
-    let url = st["connect_url"].as_str().unwrap_or_default().to_string();
+    let mut url = st["connect_url"].as_str().unwrap_or_default().to_string();
+    if !scopes.is_empty() {
+        let q: Vec<String> = scopes.iter().map(|s| format!("scope={}", enc(s))).collect();
+        url = format!("{url}?{}", q.join("&"));
+    }
     eprintln!("Open\n\n    {url}\n\nin a browser where you are signed in to Gantry, and allow access. Waiting…");
     let before = st["connected_at"].clone();
     for _ in 0..600 {

@@ -147,6 +147,10 @@ pub struct Endpoint {
     pub default_directory: String,
     #[serde(default)]
     pub high_assurance: bool,
+    /// Clients must hold the collection's `data_access` scope (as a dependency of
+    /// Transfer's) to use it; otherwise Transfer answers ConsentRequired.
+    #[serde(default)]
+    pub requires_data_access: bool,
     /// Policy the collection requires (high-assurance collections).
     #[serde(default)]
     pub policy: Option<String>,
@@ -259,6 +263,7 @@ impl GlobusConfig {
                     root: data_dir.join("endpoints/cluster"),
                     default_directory: "/~/".into(),
                     high_assurance: false,
+                    requires_data_access: false,
                     policy: None,
                     description: "Scratch space of the university cluster".into(),
                     keywords: vec!["hpc".into(), "scratch".into()],
@@ -272,6 +277,7 @@ impl GlobusConfig {
                     root: data_dir.join("endpoints/archive"),
                     default_directory: "/~/".into(),
                     high_assurance: true,
+                    requires_data_access: false,
                     policy: Some("Laboratory high assurance".into()),
                     description: "High-assurance archive of the laboratory".into(),
                     keywords: vec!["archive".into()],
@@ -285,6 +291,7 @@ impl GlobusConfig {
                     root: PathBuf::new(),
                     default_directory: "/~/".into(),
                     high_assurance: false,
+                    requires_data_access: false,
                     policy: None,
                     description: "Guest collection on /shared/ of the University Cluster".into(),
                     keywords: vec!["shared".into()],

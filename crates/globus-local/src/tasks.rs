@@ -167,6 +167,7 @@ fn caller_of(s: &Service, owner: &str) -> Caller {
         usernames: person.iter().map(|i| i.username.clone()).collect(),
         groups: crate::groups::groups_of(s, owner).into_iter().map(|(g, _)| g.id).collect(),
         session: None,
+        scope: None,
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Caller {
     pub usernames: Vec<String>,
     pub groups: Vec<String>,
     pub session: Option<Session>,
+    /// The scope string of the token (with its dependencies); None for work done on a
+    /// user's behalf by the task worker.
+    pub scope: Option<String>,
 }
 
 impl Service {
@@ -89,7 +92,7 @@ impl Service {
             Some(id) => self.db.get("session", id).await.ok().flatten(),
             None => None,
         };
-        Ok(Caller { identity: t.identity, ids, usernames, groups, session })
+        Ok(Caller { identity: t.identity, ids, usernames, groups, session, scope: Some(t.scope) })
     }
 
     pub fn endpoint(&self, id: &str, resource: &str) -> TResult<&Endpoint> {
@@ -112,6 +115,18 @@ impl Service {
     /// Refuses high-assurance endpoints to sessions that do not meet their policy, with
     /// the parameters a client needs to re-authenticate.
     pub fn assurance(&self, c: &Caller, ep: &Endpoint, resource: &str) -> TResult<()> {
+        // A collection that needs data_access consent: the token's Transfer scope must
+        // carry it as a dependency.
+        if ep.requires_data_access
+            && let Some(scope) = &c.scope
+            && !scope.contains(&format!("https://auth.globus.org/scopes/{}/data_access", ep.id))
+        {
+            let required =
+                format!("{}[*https://auth.globus.org/scopes/{}/data_access]", crate::scopes::TRANSFER_ALL, ep.id);
+            let body = json!({"code": "ConsentRequired", "message": format!("Missing required data_access consent for {}", ep.display_name),
+                "request_id": &random_uuid()[..9], "resource": resource, "required_scopes": [required]});
+            return Err((StatusCode::FORBIDDEN, axum::Json(body)).into_response());
+        }
         if !ep.high_assurance {
             return Ok(());
         }

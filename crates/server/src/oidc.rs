@@ -114,12 +114,17 @@ impl Oidc {
     }
 
     pub fn scopes(&self) -> String {
+        self.scopes_with(&[])
+    }
+
+    /// The scopes to ask for, with `more` besides the configured ones.
+    pub fn scopes_with(&self, more: &[String]) -> String {
         let mut s = vec!["openid".to_string(), "profile".into(), "email".into()];
         if self.cfg.kind == ProviderKind::Globus {
             s.push("urn:globus:auth:scope:auth.globus.org:view_identity_set".into());
             s.push("urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships".into());
         }
-        for x in &self.cfg.scopes {
+        for x in self.cfg.scopes.iter().chain(more) {
             if !s.contains(x) {
                 s.push(x.clone());
             }
@@ -137,6 +142,7 @@ impl Oidc {
         nonce: &str,
         challenge: &str,
         extra: &[(&str, &str)],
+        more_scopes: &[String],
     ) -> Result<String> {
         let mut params = vec![
             ("response_type", "code"),
@@ -147,7 +153,7 @@ impl Oidc {
             ("code_challenge", challenge),
             ("code_challenge_method", "S256"),
         ];
-        let scopes = self.scopes();
+        let scopes = self.scopes_with(more_scopes);
         params.push(("scope", &scopes));
         if self.cfg.kind == ProviderKind::Globus {
             params.push(("access_type", "offline"));

@@ -47,6 +47,18 @@ pub struct Transfers {
 }
 
 fn from_globus(e: gantry_globus::Error) -> Error {
+    if let gantry_globus::Error::Api { code, required_scopes, .. } = &e
+        && code == "ConsentRequired"
+        && !required_scopes.is_empty()
+    {
+        let q: Vec<String> = required_scopes.iter().map(|s| format!("scope={}", gantry_globus::urlencode(s))).collect();
+        return Error::denied(format!(
+            "Globus needs your consent to use that collection: open /globus/connect?{} on this server \
+             (or run gantry globus connect --scope '{}')",
+            q.join("&"),
+            required_scopes.join(" ")
+        ));
+    }
     if e.needs_reconnect() {
         return Error::denied(format!(
             "Globus refused your connection ({}): reconnect Globus (gantry globus connect, or /globus/connect)",
@@ -140,20 +152,84 @@ fn service(st: &AppState) -> Result<&Arc<Transfers>> {
 // ---------- connecting a Globus account ----------
 
 #[derive(Deserialize)]
-struct NextQuery {
+struct ConnectQuery {
     next: Option<String>,
+    /// Transfer scopes with `data_access` dependencies Globus asked consent for.
+    scope: Vec<String>,
+}
+
+/// `next=…&scope=…&scope=…` (repeated keys) into the connect parameters.
+fn parse_query(q: &str) -> ConnectQuery {
+    let mut out = ConnectQuery { next: None, scope: vec![] };
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
+        match k {
+            "next" => out.next = Some(v),
+            "scope" => out.scope.push(v),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A Transfer scope whose only dependencies are collections' `data_access` scopes.
+fn consent_scope_ok(s: &str) -> bool {
+    let Some(deps) = s.strip_prefix(&format!("{TRANSFER_SCOPE}[")).and_then(|r| r.strip_suffix(']')) else {
+        return false;
+    };
+    deps.split_whitespace().all(|d| {
+        let d = d.strip_prefix('*').unwrap_or(d);
+        d.strip_prefix("https://auth.globus.org/scopes/")
+            .and_then(|r| r.strip_suffix("/data_access"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    })
+}
+
+/// The `data_access` consents a connection holds already (kept when reconnecting).
+fn held_consents(tokens: &Value) -> Vec<String> {
+    let scope = token_for(tokens, TRANSFER_RS).and_then(|t| t["scope"].as_str()).unwrap_or("");
+    let mut out = vec![];
+    for part in scope.split(['[', ']', ' ']) {
+        let id = part.strip_prefix('*').unwrap_or(part);
+        if id.starts_with("https://auth.globus.org/scopes/") && id.ends_with("/data_access") {
+            let s = format!("{TRANSFER_SCOPE}[*{id}]");
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 /// Starts the consent for Transfer at Globus, for the signed-in user.
 async fn connect(
     State(st): State<AppState>,
     headers: HeaderMap,
-    q: Query<NextQuery>,
+    raw: axum::extract::RawQuery,
 ) -> std::result::Result<Response, WebError> {
     let t = service(&st)?;
-    if st.web_session(&headers).await?.is_none() {
-        let next = percent_encoding::utf8_percent_encode("/globus/connect", percent_encoding::NON_ALPHANUMERIC);
+    let q = parse_query(raw.0.as_deref().unwrap_or(""));
+    let Some(session) = st.web_session(&headers).await? else {
+        let here = match raw.0.as_deref() {
+            Some(q) if !q.is_empty() => format!("/globus/connect?{q}"),
+            _ => "/globus/connect".into(),
+        };
+        let next = percent_encoding::utf8_percent_encode(&here, percent_encoding::NON_ALPHANUMERIC);
         return Ok(Redirect::to(&format!("/login?next={next}")).into_response());
+    };
+    if let Some(bad) = q.scope.iter().find(|s| !consent_scope_ok(s)) {
+        return Err(Error::invalid(format!("{bad:?} is not a Transfer scope with data_access consents")).into());
+    }
+    let mut more = q.scope.clone();
+    if let Some(link) = st.store.globus_link(session.row.user.id).await?
+        && let Ok(tokens) = st.open_sealed(session.row.user.id, &link.tokens)
+    {
+        for s in held_consents(&tokens) {
+            if !more.contains(&s) {
+                more.push(s);
+            }
+        }
     }
     let meta = t.oidc.metadata(false).await?;
     let (browser, fresh) = st.browser_id(&headers);
@@ -173,8 +249,15 @@ async fn connect(
             },
         )
         .await?;
-    let url =
-        t.oidc.authorize_url(&meta, &format!("{}/globus/callback", st.public_url), &state, &nonce, &challenge, &[])?;
+    let url = t.oidc.authorize_url(
+        &meta,
+        &format!("{}/globus/callback", st.public_url),
+        &state,
+        &nonce,
+        &challenge,
+        &[],
+        &more,
+    )?;
     let mut r = Redirect::to(&url).into_response();
     if fresh {
         r.headers_mut().append(header::SET_COOKIE, st.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600));
@@ -835,6 +918,25 @@ fn is_export_path(p: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn consent_scopes() {
+        let ok = "urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/abc-1/data_access]";
+        assert!(super::consent_scope_ok(ok));
+        assert!(!super::consent_scope_ok("urn:globus:auth:scope:transfer.api.globus.org:all"));
+        assert!(!super::consent_scope_ok(
+            "urn:globus:auth:scope:transfer.api.globus.org:all[https://auth.globus.org/scopes/x/all]"
+        ));
+        assert!(!super::consent_scope_ok("openid[https://auth.globus.org/scopes/x/data_access]"));
+        let tokens = serde_json::json!({"resource_server": "transfer.api.globus.org",
+            "scope": "urn:globus:auth:scope:transfer.api.globus.org:all urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/e1/data_access]"});
+        assert_eq!(
+            super::held_consents(&tokens),
+            ["urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/e1/data_access]"]
+        );
+        let q = super::parse_query("next=%2Fx&scope=a%5Bb%5D&scope=c");
+        assert_eq!((q.next.as_deref(), q.scope), (Some("/x"), vec!["a[b]".to_string(), "c".to_string()]));
+    }
+
     #[test]
     fn export_paths() {
         assert!(super::is_export_path("/0123456789abcdef0123456789abcdef/"));

@@ -56,6 +56,7 @@ pub async fn setup_with(
             host_path: None,
             default_directory: "/".into(),
             high_assurance: false,
+            requires_data_access: false,
             policy: None,
             description: "Gantry's storage".into(),
             keywords: vec![],
@@ -560,4 +561,32 @@ async fn sigkill_mid_transfer_then_restart() {
     assert_eq!(std::fs::read(cluster.root.join("killed/tool_5.0.sif")).unwrap(), sif);
     assert!(rules(&g, &storage).await.is_empty(), "the rule was removed after the restart");
     assert_eq!(std::fs::read_dir(data.join("exports")).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_that_needs_consent_gets_it_through_connect() {
+    let Setup { s, g, .. } = setup_with(Backend::Sqlite, None, |c| c.endpoints[0].requires_data_access = true).await;
+    let cluster = g.config.endpoints[0].clone();
+    let (mut browser, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    push_sif(&Oci::as_user(&s.url, "alice", &alice), "lab/tool", "6.0", &[5u8; 1000]).await;
+    let body = json!({"ref": "lab/tool:6.0", "endpoint_id": cluster.id, "path": "/~/"});
+    let (code, v) = post_transfer(&s, &alice, body.clone()).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("consent") && msg.contains("data_access"), "{msg}");
+    // The message names the way to consent: connect again with that scope.
+    let path = msg.split_whitespace().find(|w| w.starts_with("/globus/connect?")).unwrap();
+    let (st, _, loc) = browser.get(&format!("{}{path}", s.url)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let authorize = loc.unwrap();
+    assert!(authorize.contains("data_access"), "{authorize}");
+    let callback = crate::signin::at_globus(&mut browser, &g.url, &authorize, "alice@uni.edu", "alice-pass").await;
+    browser.get(&callback).await;
+    let (code, v) = post_transfer(&s, &alice, body).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{v}");
+    let done = wait_done(&s, &alice, v["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    // Bad scopes are refused.
+    let (st, _, _) = browser.get(&format!("{}/globus/connect?scope=openid", s.url)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
 }
