@@ -53,6 +53,16 @@ pub struct Metadata {
     fetched: Instant,
 }
 
+/// What one sign-in sends to the authorization endpoint.
+#[derive(Clone, Copy)]
+pub struct AuthRequest<'a> {
+    pub redirect_uri: &'a str,
+    pub state: &'a str,
+    pub nonce: &'a str,
+    /// The PKCE S256 challenge.
+    pub challenge: &'a str,
+}
+
 /// One configured OpenID Connect provider.
 pub struct Oidc {
     pub cfg: ProviderConfig,
@@ -133,17 +143,15 @@ impl Oidc {
     }
 
     /// Where to send the browser. `extra` adds parameters such as Globus's
-    /// `session_required_policies`.
+    /// `session_required_policies`; `more_scopes` adds scopes to the configured ones.
     pub fn authorize_url(
         &self,
         m: &Metadata,
-        redirect_uri: &str,
-        state: &str,
-        nonce: &str,
-        challenge: &str,
+        req: &AuthRequest<'_>,
         extra: &[(&str, &str)],
         more_scopes: &[String],
     ) -> Result<String> {
+        let AuthRequest { redirect_uri, state, nonce, challenge } = *req;
         let mut params = vec![
             ("response_type", "code"),
             ("client_id", self.cfg.client_id.as_deref().unwrap_or_default()),

@@ -249,12 +249,10 @@ async fn connect(
             },
         )
         .await?;
+    let redirect = format!("{}/globus/callback", st.public_url);
     let url = t.oidc.authorize_url(
         &meta,
-        &format!("{}/globus/callback", st.public_url),
-        &state,
-        &nonce,
-        &challenge,
+        &crate::oidc::AuthRequest { redirect_uri: &redirect, state: &state, nonce: &nonce, challenge: &challenge },
         &[],
         &more,
     )?;

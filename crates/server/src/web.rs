@@ -213,7 +213,17 @@ async fn start_redirect(
             },
         )
         .await?;
-    let url = oidc.authorize_url(&meta, &redirect_uri(&st, &provider), &state, &nonce, &challenge, &[], &[])?;
+    let url = oidc.authorize_url(
+        &meta,
+        &crate::oidc::AuthRequest {
+            redirect_uri: &redirect_uri(&st, &provider),
+            state: &state,
+            nonce: &nonce,
+            challenge: &challenge,
+        },
+        &[],
+        &[],
+    )?;
     let cookies = if fresh { vec![st.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600)] } else { vec![] };
     Ok(redirect_with_cookies(&url, cookies))
 }
