@@ -88,12 +88,28 @@ async fn demo_runs_and_is_seeded() {
     let csrf = crate::harness::hidden(&page, "csrf");
     let cluster = gantry_globus_local::GlobusConfig::default_for(&data.path().join("globus")).endpoints[0].clone();
     let cluster_id = gantry_globus_local::config::uuid_for("endpoint", &cluster.display_name);
+    // She pushes an image of her own (with an API token made from her session)...
+    let r = alice
+        .c
+        .post(format!("{}/api/v1/tokens", d.gantry))
+        .header("cookie", alice.cookie_header())
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"name": "push", "scope": "write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let mine: Vec<u8> = want.iter().rev().copied().collect();
+    crate::api::push_sif(&crate::ocikit::Oci::as_user(&d.gantry, "alice@uni.edu", &token), "alice/tool", "1.0", &mine)
+        .await;
+    // ...and sends it to the demo cluster.
     let r = alice
         .c
         .post(format!("{}/api/v1/transfers", d.gantry))
         .header("cookie", alice.cookie_header())
         .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({"ref": "beamline/hello:latest", "endpoint_id": cluster_id, "path": "/~/incoming/"}))
+        .json(&serde_json::json!({"ref": "alice/tool:1.0", "endpoint_id": cluster_id, "path": "/~/incoming/"}))
         .send()
         .await
         .unwrap();
@@ -108,7 +124,7 @@ async fn demo_runs_and_is_seeded() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(status["status"], "SUCCEEDED", "{status}");
-    assert_eq!(std::fs::read(cluster.root.join("incoming/hello_latest.sif")).unwrap(), want);
+    assert_eq!(std::fs::read(cluster.root.join("incoming/tool_1.0.sif")).unwrap(), mine);
     let bob = sign_in(&d, "bob@uni.edu", "bob-pass").await;
     assert_eq!(get(&bob, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::NOT_FOUND);
     // The built-in Globus service answers as Globus does.
