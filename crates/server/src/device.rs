@@ -119,6 +119,7 @@ async fn auth_info(State(st): State<AppState>) -> Json<Value> {
 #[derive(Template)]
 #[template(path = "device.html")]
 struct DevicePage {
+    who: Option<crate::web::Who>,
     username: String,
     csrf: String,
     code: String,
@@ -146,7 +147,8 @@ async fn page(State(st): State<AppState>, headers: HeaderMap, q: Query<CodeQuery
         None => String::new(),
     };
     let p = DevicePage {
-        username: s.row.user.username,
+        who: Some(crate::web::Who::of(&s)),
+        username: s.row.user.username.clone(),
         csrf: s.row.csrf,
         code,
         client_name,
@@ -186,7 +188,8 @@ async fn decide(State(st): State<AppState>, headers: HeaderMap, f: Form<DecideFo
         ),
     };
     let p = DevicePage {
-        username: s.row.user.username,
+        who: Some(crate::web::Who::of(&s)),
+        username: s.row.user.username.clone(),
         csrf: s.row.csrf,
         code,
         client_name: String::new(),

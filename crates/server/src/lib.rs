@@ -12,6 +12,7 @@ pub mod session;
 pub mod state;
 mod tls;
 pub mod transfers;
+pub mod ui;
 pub mod web;
 
 pub use config::Config;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oci::routes())
         .merge(web::routes())
+        .merge(ui::routes())
         .merge(device::routes())
         .merge(transfers::routes())
         .merge(api::routes())

@@ -392,22 +392,30 @@ async fn status(State(st): State<AppState>, caller: Caller) -> std::result::Resu
 /// Disconnects: the tokens are revoked at Globus and forgotten.
 async fn disconnect(State(st): State<AppState>, caller: Caller) -> std::result::Result<StatusCode, ApiError> {
     let p = caller.require_write()?;
-    let t = service(&st)?;
-    let Some(l) = st.store.delete_globus_link(p.user_id).await? else {
-        return Err(Error::not_found("no Globus account is connected").into());
-    };
-    if let Ok(tokens) = st.open_sealed(p.user_id, &l.tokens) {
-        for tok in std::iter::once(&tokens).chain(tokens["other_tokens"].as_array().into_iter().flatten()) {
-            for k in ["refresh_token", "access_token"] {
-                if let Some(v) = tok[k].as_str()
-                    && let Err(e) = t.globus.revoke(&t.cfg.client_id, Some(t.secret()), v).await
-                {
-                    tracing::warn!("revoking a Globus token failed: {e}");
+    st.disconnect_globus(p.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl AppState {
+    /// Forgets a user's Globus connection after revoking its tokens at Globus.
+    pub async fn disconnect_globus(&self, user_id: i64) -> Result<()> {
+        let t = service(self)?;
+        let Some(l) = self.store.delete_globus_link(user_id).await? else {
+            return Err(Error::not_found("no Globus account is connected"));
+        };
+        if let Ok(tokens) = self.open_sealed(user_id, &l.tokens) {
+            for tok in std::iter::once(&tokens).chain(tokens["other_tokens"].as_array().into_iter().flatten()) {
+                for k in ["refresh_token", "access_token"] {
+                    if let Some(v) = tok[k].as_str()
+                        && let Err(e) = t.globus.revoke(&t.cfg.client_id, Some(t.secret()), v).await
+                    {
+                        tracing::warn!("revoking a Globus token failed: {e}");
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------- finding a destination ----------

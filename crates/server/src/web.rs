@@ -13,13 +13,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use gantry_domain::{Error, ErrorKind, time::now_unix};
-use gantry_store::{IdentityRow, LoginFlow, NewIdentity, User};
+use gantry_store::{LoginFlow, NewIdentity};
 use serde::Deserialize;
 use serde_json::Value;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(password_login))
         .route("/login/{provider}", get(start_redirect).post(user_office_login))
         .route("/auth/callback/{provider}", get(callback))
@@ -35,9 +34,23 @@ impl From<Error> for WebError {
     }
 }
 
+/// The signed-in visitor, as the page header shows them.
+pub struct Who {
+    pub username: String,
+    pub is_admin: bool,
+    pub csrf: String,
+}
+
+impl Who {
+    pub fn of(s: &WebSession) -> Who {
+        Who { username: s.row.user.username.clone(), is_admin: s.row.user.is_admin, csrf: s.row.csrf.clone() }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
+    who: Option<Who>,
     title: &'a str,
     message: &'a str,
     link: &'a str,
@@ -58,7 +71,8 @@ impl IntoResponse for WebError {
             ErrorKind::NotFound => "Not found",
             _ => "Something went wrong",
         };
-        let page = MessagePage { title, message: e.public_message(), link: "/login", link_text: "Back to sign-in" };
+        let page =
+            MessagePage { who: None, title, message: e.public_message(), link: "/login", link_text: "Back to sign-in" };
         (status, Html(page.render().unwrap_or_default())).into_response()
     }
 }
@@ -82,30 +96,9 @@ fn redirect_with_cookies(to: &str, cookies: Vec<HeaderValue>) -> Response {
 }
 
 #[derive(Template)]
-#[template(path = "account.html")]
-struct AccountPage {
-    user: User,
-    provider: String,
-    csrf: String,
-    identities: Vec<IdentityRow>,
-    groups: Vec<String>,
-}
-
-async fn home(State(st): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
-    let Some(s) = st.web_session(&headers).await? else { return Ok(Redirect::to("/login").into_response()) };
-    let page = AccountPage {
-        identities: st.store.identities_of(s.row.user.id).await?,
-        groups: st.store.user_groups(s.row.user.id).await?,
-        user: s.row.user,
-        provider: s.row.provider,
-        csrf: s.row.csrf,
-    };
-    Ok(Html(page.render().map_err(|e| Error::internal(e.to_string()))?).into_response())
-}
-
-#[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    who: Option<Who>,
     error: Option<String>,
     next: String,
     next_q: String,
@@ -142,6 +135,7 @@ fn login_form(
             .collect::<Vec<_>>()
     };
     let page = LoginPage {
+        who: None,
         error,
         next_q: percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC).to_string(),
         next,

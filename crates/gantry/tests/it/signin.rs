@@ -90,7 +90,7 @@ async fn sign_in(b: &mut Browser, s: &TestServer, g: &GlobusServer, provider: &s
 }
 
 async fn account(b: &mut Browser, s: &TestServer) -> (StatusCode, String) {
-    let (st, page, _) = b.get(&format!("{}/", s.url)).await;
+    let (st, page, _) = b.get(&format!("{}/settings", s.url)).await;
     (st, page)
 }
 
@@ -120,7 +120,7 @@ async fn globus_sign_in_links_identities_and_groups(b: Backend) {
     let mut again = Browser::new();
     sign_in(&mut again, &s, &g, "globus", "alice@lab.gov", "alice-lab-pass").await;
     let (_, page2) = account(&mut again, &s).await;
-    assert!(page2.contains("<h1>alice@uni.edu</h1>"), "{page2}");
+    assert!(page2.contains("id=\"username\">alice@uni.edu<"), "{page2}");
     let users: Vec<String> = s.state.store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(users, ["alice@uni.edu"], "one user for the linked identities");
     // The API knows the browser by its session too.
@@ -392,7 +392,7 @@ async fn other_providers_and_passwords(b: Backend) {
     let (st, _, _) = u.post(&format!("{}/login/office", s.url), &fields("ALICE", "office-pass", &csrf)).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     let (_, page) = account(&mut u, &s).await;
-    assert!(page.contains("<h1>alice.office</h1>") && page.contains("a@fac.example"), "{page}");
+    assert!(page.contains("id=\"username\">alice.office<") && page.contains("a@fac.example"), "{page}");
     let (st, page, _) = u.post(&format!("{}/login/down", s.url), &fields("alice", "office-pass", &csrf)).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{page}");
 
@@ -409,14 +409,14 @@ async fn other_providers_and_passwords(b: Backend) {
     let (st, _, _) = l.post(&format!("{}/login", s.url), &fields("dana", "local-password", &csrf)).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     let (_, page) = account(&mut l, &s).await;
-    assert!(page.contains("<h1>dana</h1>"), "{page}");
+    assert!(page.contains("id=\"username\">dana<"), "{page}");
     // An OIDC identity whose name matches a local account gets an account of its own.
     let hash = gantry_server::auth::hash_password("bobs-local-pw").unwrap();
     s.state.store.create_user("bob@uni.edu", Some(&hash), true).await.unwrap();
     let mut bob = Browser::new();
     sign_in(&mut bob, &s, &g, "globus", "bob@uni.edu", "bob-pass").await;
     let (_, page) = account(&mut bob, &s).await;
-    assert!(page.contains("<h1>bob@uni.edu-2</h1>") && !page.contains("Administrator"), "{page}");
+    assert!(page.contains("id=\"username\">bob@uni.edu-2<") && !page.contains("Administrator"), "{page}");
 }
 
 #[tokio::test]

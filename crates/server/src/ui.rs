@@ -1,0 +1,426 @@
+//! The web UI's pages: home and search, collections, images, settings. Server-rendered
+//! (askama), htmx for the parts that update; every form carries the session's CSRF
+//! token; errors are the same domain errors the API uses, rendered as pages.
+
+use crate::api::{download_url, image_detail, kind_of};
+use crate::session::{WebSession, same_secret};
+use crate::state::AppState;
+use crate::web::{WebError, Who};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use gantry_domain::{Access, CollectionName, Error, ImageRef, Principal, TokenScope, time};
+use gantry_store::{IdentityRow, TaggedManifest};
+use serde::Deserialize;
+use serde_json::Value;
+
+const HTMX: &[u8] = include_bytes!("../static/htmx-2.0.11.min.js");
+const CSS: &[u8] = include_bytes!("../static/gantry.css");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/{file}", get(asset))
+        .route("/c/{name}", get(collection))
+        .route("/i/{*reference}", get(image))
+        .route("/settings", get(settings))
+        .route("/settings/tokens", post(create_token))
+        .route("/settings/tokens/{id}/revoke", post(revoke_token))
+        .route("/settings/globus/disconnect", post(disconnect_globus))
+}
+
+type WebResult<T> = std::result::Result<T, WebError>;
+
+fn render(t: &impl Template) -> WebResult<Response> {
+    let html = t.render().map_err(|e| Error::internal(format!("template: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
+pub fn human_size(n: i64) -> String {
+    let n = n.max(0) as f64;
+    match n {
+        n if n >= 1024.0 * 1024.0 * 1024.0 => format!("{:.1} GiB", n / (1024.0 * 1024.0 * 1024.0)),
+        n if n >= 1024.0 * 1024.0 => format!("{:.1} MiB", n / (1024.0 * 1024.0)),
+        n if n >= 1024.0 => format!("{:.1} KiB", n / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// The visitor, if signed in.
+async fn visitor(st: &AppState, headers: &HeaderMap) -> WebResult<Option<WebSession>> {
+    Ok(st.web_session(headers).await?)
+}
+
+fn who(s: &Option<WebSession>) -> Option<Who> {
+    s.as_ref().map(Who::of)
+}
+
+fn principal(s: &Option<WebSession>) -> Option<Principal> {
+    s.as_ref().map(WebSession::principal)
+}
+
+/// Pages that need a signed-in visitor send the others to sign in first.
+fn to_login(path: &str) -> Response {
+    let next = percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "htmx-2.0.11.min.js" => (HTMX, "text/javascript"),
+        "gantry.css" => (CSS, "text/css"),
+        _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
+    };
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
+
+pub struct Card {
+    pub reference: String,
+    pub kind: &'static str,
+    pub size: String,
+    pub updated: String,
+    pub architecture: String,
+}
+
+fn card(t: &TaggedManifest) -> Card {
+    let info: Option<Value> = t.manifest.info.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    Card {
+        reference: format!("{}:{}", t.repo, t.tag),
+        kind: kind_of(&t.manifest),
+        size: human_size(t.manifest.total_size),
+        updated: time::rfc3339(t.manifest.created_at),
+        architecture: info.as_ref().and_then(|i| i["architecture"].as_str()).unwrap_or("").to_string(),
+    }
+}
+
+pub struct CollCard {
+    pub name: String,
+    pub visibility: &'static str,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    who: Option<Who>,
+    q: String,
+    images: Vec<Card>,
+    collections: Vec<CollCard>,
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn home(State(st): State<AppState>, headers: HeaderMap, q: Query<SearchQuery>) -> WebResult<Response> {
+    let s = visitor(&st, &headers).await?;
+    let p = principal(&s);
+    let needle = q.q.trim().chars().take(200).collect::<String>();
+    let (uid, admin) = (p.as_ref().map(|p| p.user_id), p.as_ref().is_some_and(|p| p.is_admin));
+    let found = st.store.search_tagged(uid, admin, &needle.to_lowercase(), None, 48).await?;
+    let collections = if needle.is_empty() {
+        st.store
+            .visible_collections(uid, admin)
+            .await?
+            .into_iter()
+            .map(|c| CollCard {
+                name: c.collection.name,
+                visibility: c.collection.visibility.as_str(),
+                description: c.collection.description,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    render(&HomePage { who: who(&s), q: needle, images: found.iter().map(card).collect(), collections })
+}
+
+#[derive(Template)]
+#[template(path = "collection.html")]
+struct CollectionPage {
+    who: Option<Who>,
+    name: String,
+    description: String,
+    visibility: &'static str,
+    role: Option<String>,
+    images: Vec<Card>,
+    manage: bool,
+    members: Vec<(String, String)>,
+    groups: Vec<(String, String)>,
+}
+
+async fn collection(State(st): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> WebResult<Response> {
+    let s = visitor(&st, &headers).await?;
+    let p = principal(&s);
+    let cname = CollectionName::parse(&name)?;
+    let (c, _) = st.collection_access(p.as_ref(), &cname, Access::Read).await?;
+    let manage = st.collection_access(p.as_ref(), &cname, Access::Manage).await.is_ok();
+    let (uid, admin) = (p.as_ref().map(|p| p.user_id), p.as_ref().is_some_and(|p| p.is_admin));
+    let found = st.store.search_tagged(uid, admin, "", Some(cname.as_str()), 1000).await?;
+    let role = match uid {
+        Some(u) => st
+            .store
+            .collection_access(cname.as_str(), Some(u))
+            .await?
+            .and_then(|a| a.role)
+            .map(|r| r.as_str().to_string()),
+        None => None,
+    };
+    let (members, groups) = if manage {
+        (
+            st.store.list_members(c.id).await?.into_iter().map(|m| (m.username, m.role.as_str().to_string())).collect(),
+            st.store
+                .list_group_members(c.id)
+                .await?
+                .into_iter()
+                .map(|g| (g.group_id, g.role.as_str().to_string()))
+                .collect(),
+        )
+    } else {
+        (vec![], vec![])
+    };
+    render(&CollectionPage {
+        who: who(&s),
+        name: c.name,
+        description: c.description,
+        visibility: c.visibility.as_str(),
+        role,
+        images: found.iter().map(card).collect(),
+        manage,
+        members,
+        groups,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "image.html")]
+struct ImagePage {
+    who: Option<Who>,
+    reference: String,
+    reference_q: String,
+    collection: String,
+    kind: String,
+    digest: String,
+    size: String,
+    created: String,
+    architecture: String,
+    image_created: String,
+    tags: Vec<String>,
+    download_url: String,
+    host: String,
+    labels: Vec<(String, String)>,
+    definition: Option<String>,
+    files: Vec<(String, String, String)>,
+    can_transfer: bool,
+}
+
+async fn image(State(st): State<AppState>, headers: HeaderMap, Path(reference): Path<String>) -> WebResult<Response> {
+    let s = visitor(&st, &headers).await?;
+    let p = principal(&s);
+    let r = ImageRef::parse(&reference)?;
+    let ctx = st.repo(p.as_ref(), &r.repo, Access::Read).await?;
+    let row = st.resolve(&ctx.repo, &r.target).await?;
+    let v = image_detail(&st, &ctx, &row).await?;
+    let s_ = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let labels = v["labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let files = v["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap_or("").to_string();
+            (path, human_size(f["size"].as_i64().unwrap_or(0)), f["download_url"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    let shown = r.to_string();
+    let host = st.public_url.split("://").nth(1).unwrap_or(&st.public_url).to_string();
+    render(&ImagePage {
+        who: who(&s),
+        reference_q: percent_encoding::utf8_percent_encode(&shown, percent_encoding::NON_ALPHANUMERIC).to_string(),
+        reference: shown,
+        collection: s_("collection"),
+        kind: s_("kind"),
+        digest: s_("digest"),
+        size: human_size(v["size"].as_i64().unwrap_or(0)),
+        created: s_("created"),
+        architecture: s_("architecture"),
+        image_created: s_("image_created"),
+        tags: v["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+        download_url: download_url(&st, ctx.repo.name.as_str(), &row.digest, None),
+        host,
+        labels,
+        definition: v["definition"].as_str().map(str::to_string),
+        files,
+        can_transfer: s.is_some() && st.transfers.is_some() && matches!(s_("kind").as_str(), "sif" | "dataset"),
+    })
+}
+
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub scope: &'static str,
+    pub created: String,
+    pub last_used: String,
+}
+
+pub struct GlobusView {
+    pub username: String,
+    pub connected_at: String,
+    pub healthy: bool,
+    pub last_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    who: Option<Who>,
+    user: gantry_store::User,
+    provider: String,
+    csrf: String,
+    base: String,
+    identities: Vec<IdentityRow>,
+    groups: Vec<String>,
+    tokens: Vec<TokenView>,
+    new_token: Option<(String, String)>,
+    message: Option<String>,
+    transfers: bool,
+    globus: Option<GlobusView>,
+}
+
+async fn settings_page(
+    st: &AppState,
+    s: &WebSession,
+    new_token: Option<(String, String)>,
+    message: Option<String>,
+) -> WebResult<Response> {
+    let u = &s.row.user;
+    let tokens = st
+        .store
+        .list_tokens(u.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            scope: t.scope.as_str(),
+            created: time::rfc3339(t.created_at),
+            last_used: t.last_used_at.map(time::rfc3339).unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    let globus = match st.store.globus_link(u.id).await? {
+        Some(_) if st.transfers.is_some() => {
+            let healthy = st.user_transfer_token(u.id).await.is_ok();
+            st.store.globus_link(u.id).await?.map(|l| GlobusView {
+                username: l.username,
+                connected_at: time::rfc3339(l.connected_at),
+                healthy,
+                last_error: l.last_error,
+            })
+        }
+        _ => None,
+    };
+    let mut r = render(&SettingsPage {
+        who: Some(Who::of(s)),
+        user: u.clone(),
+        provider: s.row.provider.clone(),
+        csrf: s.row.csrf.clone(),
+        base: st.public_url.to_string(),
+        identities: st.store.identities_of(u.id).await?,
+        groups: st.store.user_groups(u.id).await?,
+        tokens,
+        new_token,
+        message,
+        transfers: st.transfers.is_some(),
+        globus,
+    })?;
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn settings(State(st): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
+    match visitor(&st, &headers).await? {
+        Some(s) => settings_page(&st, &s, None, None).await,
+        None => Ok(to_login("/settings")),
+    }
+}
+
+/// The signed-in visitor of a form, whose CSRF token must match.
+async fn form_session(st: &AppState, headers: &HeaderMap, csrf: &str) -> WebResult<WebSession> {
+    let s = visitor(st, headers).await?.ok_or_else(|| Error::unauthorized("sign in first"))?;
+    if !same_secret(csrf, &s.row.csrf) {
+        return Err(
+            Error::denied("the form has expired or did not come from this site; reload it and try again").into()
+        );
+    }
+    Ok(s)
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    csrf: String,
+    name: String,
+    scope: TokenScope,
+    #[serde(default)]
+    expires_days: String,
+}
+
+async fn create_token(State(st): State<AppState>, headers: HeaderMap, f: Form<TokenForm>) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let name = f.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::invalid("a token name has 1 to 100 characters").into());
+    }
+    let expires = match f.expires_days.trim() {
+        "" => None,
+        d => {
+            let d: i64 = d
+                .parse()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| Error::invalid("expiry is 1 to 3650 days"))?;
+            Some(time::now_unix() + d * 86_400)
+        }
+    };
+    let token = crate::auth::new_api_token();
+    st.store.create_token(s.row.user.id, name, f.scope, &crate::auth::hash_token(&token), expires).await?;
+    settings_page(&st, &s, Some((token, name.to_string())), None).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn revoke_token(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    f: Form<CsrfForm>,
+) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    if !st.store.revoke_token(s.row.user.id, id).await? {
+        return Err(Error::not_found("no such token").into());
+    }
+    settings_page(&st, &s, None, Some("The token was revoked.".into())).await
+}
+
+async fn disconnect_globus(State(st): State<AppState>, headers: HeaderMap, f: Form<CsrfForm>) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    st.disconnect_globus(s.row.user.id).await?;
+    settings_page(&st, &s, None, Some("Globus is disconnected; the tokens were revoked.".into())).await
+}
