@@ -1,0 +1,141 @@
+// Walks through Gantry's web UI in headless Chromium against `gantry demo`, saving a
+// screenshot of every page to target/ui-screenshots/ (kept by CI as artifacts).
+// Run by scripts/test: node --test tests/ui/
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, copyFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const gantry = process.env.GANTRY_BIN || join(root, "target/debug/gantry");
+const shots = join(root, "target/ui-screenshots");
+mkdirSync(shots, { recursive: true });
+
+let demo, urls, browser;
+
+/** Starts `gantry demo` on free ports and reads the URLs from its banner. */
+function startDemo() {
+  const data = mkdtempSync(join(tmpdir(), "gantry-ui-"));
+  const child = spawn(gantry, ["demo", "--listen", "127.0.0.1:0", "--globus-listen", "127.0.0.1:0", "--data", data], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((ok, fail) => {
+    let out = "";
+    const timer = setTimeout(() => fail(new Error("gantry demo did not start:\n" + out)), 60000);
+    child.stdout.on("data", (b) => {
+      out += b.toString();
+      if (out.includes("Press Ctrl-C")) {
+        clearTimeout(timer);
+        const gantryUrl = out.match(/Gantry\s+(http:\/\/\S+)/)[1];
+        const globusUrl = out.match(/Globus \(built-in\)\s+(http:\/\/\S+)/)[1];
+        const cluster = out.match(/([0-9a-f-]{36})\s+University Cluster/)[1];
+        ok({ child, data, gantry: gantryUrl, globus: globusUrl, cluster, banner: out });
+      }
+    });
+    child.on("exit", (code) => fail(new Error(`gantry demo exited with ${code}:\n${out}`)));
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Signs in to Gantry through the built-in Globus service's login form. */
+async function signInWithGlobus(page, user, password) {
+  await page.goto(urls.gantry + "/login");
+  await shot(page, "01-sign-in");
+  await page.getByRole("link", { name: /Sign in with Globus/ }).click();
+  await page.getByLabel("Username").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await shot(page, "02-globus-login-form");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Allow" }).click();
+  await page.waitForURL(urls.gantry + "/**");
+  await assert.doesNotReject(page.getByRole("link", { name: user }).waitFor());
+}
+
+function cli(home, args, input) {
+  return execFileSync(gantry, args, {
+    env: { PATH: process.env.PATH, HOME: home },
+    input,
+    encoding: "utf8",
+  });
+}
+
+before(async () => {
+  urls = await startDemo();
+  demo = urls.child;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.kill("SIGTERM");
+});
+
+test("alice signs in with Globus, makes a token, pushes with the CLI, finds the image, signs out", async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  await page.goto(urls.gantry + "/");
+  await shot(page, "00-home-anonymous");
+  await signInWithGlobus(page, "alice@uni.edu", "alice-pass");
+
+  // Settings: an API token, shown once.
+  await page.getByRole("link", { name: "alice@uni.edu" }).click();
+  await page.getByLabel("Name").fill("laptop");
+  await page.getByLabel("Scope").selectOption("write");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.locator("#new-token").textContent()).trim();
+  assert.match(token, /^gnt_/);
+  await shot(page, "03-settings-token");
+
+  // Push with the CLI, using that token.
+  const home = mkdtempSync(join(tmpdir(), "gantry-cli-"));
+  cli(home, ["login", urls.gantry, "--token-stdin"], token + "\n");
+  const sif = join(home, "tool.sif");
+  copyFileSync(join(root, "crates/gantry/assets/demo.sif"), sif);
+  const out = cli(home, ["push", sif, "alice/tool:1.0"]);
+  assert.match(out, /pushed alice\/tool:1.0/);
+
+  // Find it by search and open it.
+  await page.getByRole("searchbox", { name: "Search images" }).fill("tool");
+  await page.getByRole("button", { name: "Search" }).click();
+  await shot(page, "04-search");
+  await page.getByRole("link", { name: "alice/tool:1.0" }).click();
+  await assert.doesNotReject(page.getByRole("heading", { name: "alice/tool:1.0" }).waitFor());
+  const definition = await page.locator("#definition").textContent();
+  assert.match(definition, /Hello from Gantry/);
+  assert.match(await page.locator("#pull-gantry").textContent(), /gantry pull alice\/tool:1.0/);
+  await shot(page, "05-image");
+
+  // The download link serves the same bytes.
+  const href = await page.locator("#download").getAttribute("href");
+  const body = Buffer.from(await (await page.request.get(href)).body());
+  assert.deepEqual(body, readFileSync(sif));
+
+  // Sign out.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await assert.doesNotReject(page.getByRole("link", { name: "Sign in" }).first().waitFor());
+  await shot(page, "09-signed-out");
+  await page.close();
+});
+
+test("bob cannot see the private collection", async () => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone
+  await signInWithGlobus(page, "bob@uni.edu", "bob-pass");
+  await page.goto(urls.gantry + "/");
+  const text = await page.locator("main").textContent();
+  assert.ok(text.includes("demo/hello:latest"), text);
+  assert.ok(!text.includes("beamline"), "bob sees nothing of the private collection");
+  await shot(page, "10-bob-home-phone");
+  const r = await page.goto(urls.gantry + "/c/beamline");
+  assert.equal(r.status(), 404);
+  await shot(page, "11-bob-private-404");
+  await page.close();
+});
