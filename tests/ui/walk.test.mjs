@@ -119,6 +119,29 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   const body = Buffer.from(await (await page.request.get(href)).body());
   assert.deepEqual(body, readFileSync(sif));
 
+  // Transfer it with Globus: connect first, then choose the demo cluster and a new folder.
+  await page.getByRole("link", { name: "Transfer with Globus" }).click();
+  await shot(page, "06-transfer-connect");
+  await page.getByRole("link", { name: "Connect Globus" }).click();
+  if (await page.getByLabel("Username").count()) {
+    await page.getByLabel("Username").fill("alice@uni.edu");
+    await page.getByLabel("Password").fill("alice-pass");
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  await page.getByRole("button", { name: "Allow" }).click();
+  await page.waitForURL(/\/transfer\?ref=/);
+  await page.getByRole("link", { name: "University Cluster" }).click();
+  await page.waitForSelector("#current-path");
+  await page.getByLabel("New folder here").fill("images");
+  await page.getByRole("button", { name: "Create folder" }).click();
+  await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
+  await shot(page, "07-transfer-choose");
+  await page.locator("#submit-transfer").click();
+  await page.waitForURL(urls.gantry + "/tasks");
+  // The table refreshes itself (htmx) until the task has succeeded.
+  await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
+  await shot(page, "08-tasks-succeeded");
+
   // Sign out.
   await page.getByRole("button", { name: "Sign out" }).click();
   await assert.doesNotReject(page.getByRole("link", { name: "Sign in" }).first().waitFor());

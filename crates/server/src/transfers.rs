@@ -427,42 +427,67 @@ struct SearchQuery {
     limit: Option<u32>,
 }
 
+pub const SEARCH_SCOPES: &[&str] = &[
+    "all",
+    "my-endpoints",
+    "my-gcp-endpoints",
+    "recently-used",
+    "in-use",
+    "shared-by-me",
+    "shared-with-me",
+    "administered-by-me",
+];
+
+impl AppState {
+    /// Endpoint search with the user's own Transfer token.
+    pub async fn endpoint_search(&self, user_id: i64, q: Option<&str>, scope: &str, limit: u32) -> Result<Vec<Value>> {
+        let t = service(self)?;
+        if !SEARCH_SCOPES.contains(&scope) {
+            return Err(Error::invalid(format!("unknown scope {scope:?}: use one of {}", SEARCH_SCOPES.join(", "))));
+        }
+        let (_, token) = self.user_transfer_token(user_id).await?;
+        let v = t.globus.endpoint_search(&token, q, Some(scope), limit.min(100)).await.map_err(from_globus)?;
+        Ok(v["DATA"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                json!({"id": e["id"], "display_name": e["display_name"], "owner": e["owner_string"],
+                       "description": e["description"], "entity_type": e["entity_type"]})
+            })
+            .collect())
+    }
+
+    /// A directory listing at an endpoint: `{path, entries: [{name, type, size, last_modified}]}`.
+    pub async fn endpoint_ls(&self, user_id: i64, endpoint: &str, path: &str) -> Result<Value> {
+        let t = service(self)?;
+        let (_, token) = self.user_transfer_token(user_id).await?;
+        let v = t.globus.ls(&token, endpoint, path).await.map_err(from_globus)?;
+        let entries: Vec<Value> = v["DATA"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| json!({"name": e["name"], "type": e["type"], "size": e["size"], "last_modified": e["last_modified"]}))
+            .collect();
+        Ok(json!({"path": v["path"], "entries": entries}))
+    }
+
+    pub async fn endpoint_mkdir(&self, user_id: i64, endpoint: &str, path: &str) -> Result<()> {
+        let t = service(self)?;
+        let (_, token) = self.user_transfer_token(user_id).await?;
+        t.globus.mkdir(&token, endpoint, path).await.map_err(from_globus)?;
+        Ok(())
+    }
+}
+
 async fn search(
     State(st): State<AppState>,
     caller: Caller,
     q: Query<SearchQuery>,
 ) -> std::result::Result<Json<Value>, ApiError> {
     let p = caller.require()?;
-    let t = service(&st)?;
     let scope = q.scope.as_deref().unwrap_or("all");
-    const SCOPES: &[&str] = &[
-        "all",
-        "my-endpoints",
-        "my-gcp-endpoints",
-        "recently-used",
-        "in-use",
-        "shared-by-me",
-        "shared-with-me",
-        "administered-by-me",
-    ];
-    if !SCOPES.contains(&scope) {
-        return Err(Error::invalid(format!("unknown scope {scope:?}: use one of {}", SCOPES.join(", "))).into());
-    }
-    let (_, token) = st.user_transfer_token(p.user_id).await?;
-    let v = t
-        .globus
-        .endpoint_search(&token, q.q.as_deref(), Some(scope), q.limit.unwrap_or(25).min(100))
-        .await
-        .map_err(from_globus)?;
-    let eps: Vec<Value> = v["DATA"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            json!({"id": e["id"], "display_name": e["display_name"], "owner": e["owner_string"],
-                   "description": e["description"], "entity_type": e["entity_type"]})
-        })
-        .collect();
+    let eps = st.endpoint_search(p.user_id, q.q.as_deref(), scope, q.limit.unwrap_or(25)).await?;
     Ok(Json(json!({"endpoints": eps})))
 }
 
@@ -489,16 +514,7 @@ async fn ls(
     q: Query<PathQuery>,
 ) -> std::result::Result<Json<Value>, ApiError> {
     let p = caller.require()?;
-    let t = service(&st)?;
-    let (_, token) = st.user_transfer_token(p.user_id).await?;
-    let v = t.globus.ls(&token, &id, q.path.as_deref().unwrap_or("/~/")).await.map_err(from_globus)?;
-    let entries: Vec<Value> = v["DATA"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| json!({"name": e["name"], "type": e["type"], "size": e["size"], "last_modified": e["last_modified"]}))
-        .collect();
-    Ok(Json(json!({"path": v["path"], "entries": entries})))
+    Ok(Json(st.endpoint_ls(p.user_id, &id, q.path.as_deref().unwrap_or("/~/")).await?))
 }
 
 #[derive(Deserialize)]
@@ -513,22 +529,20 @@ async fn mkdir(
     body: Json<MkdirBody>,
 ) -> std::result::Result<Json<Value>, ApiError> {
     let p = caller.require_write()?;
-    let t = service(&st)?;
-    let (_, token) = st.user_transfer_token(p.user_id).await?;
-    t.globus.mkdir(&token, &id, &body.path).await.map_err(from_globus)?;
+    st.endpoint_mkdir(p.user_id, &id, &body.path).await?;
     Ok(Json(json!({"path": body.path})))
 }
 
 // ---------- transfers ----------
 
 #[derive(Deserialize)]
-struct NewTransfer {
+pub struct NewTransfer {
     #[serde(rename = "ref")]
-    reference: String,
-    endpoint_id: String,
-    path: String,
-    label: Option<String>,
-    sync_level: Option<i64>,
+    pub reference: String,
+    pub endpoint_id: String,
+    pub path: String,
+    pub label: Option<String>,
+    pub sync_level: Option<i64>,
 }
 
 /// What arrives at the destination: (path under the export, blob digest).
@@ -569,7 +583,20 @@ async fn create(
     body: Json<NewTransfer>,
 ) -> std::result::Result<(StatusCode, Json<Value>), ApiError> {
     let p = caller.require_write()?.clone();
-    let t = service(&st)?.clone();
+    let tr = st.start_transfer(&p, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(transfer_doc(&st, &tr))))
+}
+
+impl AppState {
+    /// Starts a transfer for `p` (who must be able to pull the image).
+    pub async fn start_transfer(&self, p: &Principal, body: &NewTransfer) -> Result<TransferRow> {
+        start(self, p, body).await
+    }
+}
+
+async fn start(st: &AppState, p: &Principal, body: &NewTransfer) -> Result<TransferRow> {
+    let p = p.clone();
+    let t = service(st)?.clone();
     let image = ImageRef::parse(&body.reference)?;
     // Only those who may pull an image may send it.
     let ctx = st.repo(Some(&p), &image.repo, Access::Read).await?;
@@ -577,10 +604,10 @@ async fn create(
     let m = Manifest::parse(&st.store.manifest_content(row.id).await?, Some(&row.media_type))?;
     let files = files_of(&m, &image)?;
     if !body.path.starts_with('/') {
-        return Err(Error::invalid("path must be absolute at the endpoint, e.g. /~/images/").into());
+        return Err(Error::invalid("path must be absolute at the endpoint, e.g. /~/images/"));
     }
     if body.sync_level.is_some_and(|l| !(0..=3).contains(&l)) {
-        return Err(Error::invalid("sync_level is 0, 1, 2 or 3").into());
+        return Err(Error::invalid("sync_level is 0, 1, 2 or 3"));
     }
     if st.store.active_transfers(p.user_id).await? >= t.cfg.max_concurrent {
         return Err(Error::new(
@@ -589,15 +616,14 @@ async fn create(
                 "you have {} transfers under way, the most this server allows; wait for one to end",
                 t.cfg.max_concurrent
             ),
-        )
-        .into());
+        ));
     }
     // The user's connection is checked before anything is prepared.
     st.user_transfer_token(p.user_id).await?;
     let now = time::now_unix();
     let id = crate::auth::random_hex(16);
     let export_id = crate::auth::random_hex(16);
-    export(&st, &t, &export_id, &files)?;
+    export(st, &t, &export_id, &files)?;
     let size: i64 = m.layers.iter().map(|l| l.size).sum();
     let mut tr = TransferRow {
         id: id.clone(),
@@ -631,18 +657,18 @@ async fn create(
     };
     st.store.create_transfer(&tr).await?;
     // Submitting may fail half-way; the follower finishes what is left (idempotently).
-    if let Err(e) = submit(&st, &t, &mut tr).await {
+    if let Err(e) = submit(st, &t, &mut tr).await {
         if e.kind == ErrorKind::Unavailable {
             tr.error = Some(e.message.clone());
             tr.attempts += 1;
             tr.next_check_at = time::now_unix() + 10;
             st.store.update_transfer(&tr).await?;
         } else {
-            fail(&st, &t, &mut tr, &e.message).await?;
-            return Err(e.into());
+            fail(st, &t, &mut tr, &e.message).await?;
+            return Err(e);
         }
     }
-    Ok((StatusCode::ACCEPTED, Json(transfer_doc(&st, &tr))))
+    Ok(tr)
 }
 
 /// Links the image's blobs under `exports/<id>/` (a copy where links cannot be made).
@@ -742,12 +768,16 @@ async fn cleanup(st: &AppState, t: &Transfers, tr: &mut TransferRow) -> Result<(
     st.store.update_transfer(tr).await
 }
 
-fn transfer_doc(st: &AppState, tr: &TransferRow) -> Value {
-    let web = tr
-        .task_id
+/// With real Globus, the task's page in the Globus web app.
+pub fn globus_task_url(st: &AppState, tr: &TransferRow) -> Option<String> {
+    tr.task_id
         .as_ref()
         .filter(|_| st.transfers.as_ref().is_some_and(|t| t.cfg.transfer_url.contains("api.globus.org")))
-        .map(|id| format!("https://app.globus.org/activity/{id}"));
+        .map(|id| format!("https://app.globus.org/activity/{id}"))
+}
+
+fn transfer_doc(st: &AppState, tr: &TransferRow) -> Value {
+    let web = globus_task_url(st, tr);
     json!({"id": tr.id, "ref": tr.image_ref, "digest": tr.digest, "endpoint_id": tr.endpoint_id, "path": tr.path,
         "label": tr.label, "status": tr.status, "task_id": tr.task_id, "submission_id": tr.submission_id,
         "files": tr.files, "bytes_transferred": tr.bytes_transferred, "bytes_total": tr.bytes_total,
@@ -787,21 +817,35 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> std::result::Result<Json<Value>, ApiError> {
     let p = caller.require_write()?;
-    let t = service(&st)?;
-    let mut tr = owned(&st, p, &id).await?;
-    if tr.is_final() {
-        return Err(Error::conflict(format!("transfer {id} has ended already ({})", tr.status)).into());
+    let tr = st.cancel_transfer(p, &id).await?;
+    Ok(Json(transfer_doc(&st, &tr)))
+}
+
+impl AppState {
+    /// A transfer of `p`'s (any, for an admin).
+    pub async fn transfer_of(&self, p: &Principal, id: &str) -> Result<TransferRow> {
+        service(self)?;
+        owned(self, p, id).await
     }
-    if let Some(task) = &tr.task_id {
-        let (_, token) = st.user_transfer_token(tr.user_id).await?;
-        t.globus.cancel_task(&token, task).await.map_err(from_globus)?;
-        tr.next_check_at = time::now_unix();
-        st.store.update_transfer(&tr).await?;
-        follow(&st, t, tr.clone()).await;
-    } else {
-        fail(&st, t, &mut tr, "canceled before it was submitted").await?;
+
+    /// Cancels a transfer under way.
+    pub async fn cancel_transfer(&self, p: &Principal, id: &str) -> Result<TransferRow> {
+        let t = service(self)?;
+        let mut tr = owned(self, p, id).await?;
+        if tr.is_final() {
+            return Err(Error::conflict(format!("transfer {id} has ended already ({})", tr.status)));
+        }
+        if let Some(task) = &tr.task_id {
+            let (_, token) = self.user_transfer_token(tr.user_id).await?;
+            t.globus.cancel_task(&token, task).await.map_err(from_globus)?;
+            tr.next_check_at = time::now_unix();
+            self.store.update_transfer(&tr).await?;
+            follow(self, t, tr.clone()).await;
+        } else {
+            fail(self, t, &mut tr, "canceled before it was submitted").await?;
+        }
+        Ok(self.store.transfer(id).await?.unwrap_or(tr))
     }
-    Ok(Json(transfer_doc(&st, &st.store.transfer(&id).await?.unwrap_or(tr))))
 }
 
 // ---------- following tasks ----------

@@ -30,6 +30,12 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/tokens", post(create_token))
         .route("/settings/tokens/{id}/revoke", post(revoke_token))
         .route("/settings/globus/disconnect", post(disconnect_globus))
+        .route("/transfer", get(transfer_page).post(transfer_submit))
+        .route("/transfer/mkdir", post(transfer_mkdir))
+        .route("/tasks", get(tasks))
+        .route("/tasks/table", get(tasks_table))
+        .route("/tasks/{id}/cancel", post(task_cancel))
+        .route("/admin", get(admin))
 }
 
 type WebResult<T> = std::result::Result<T, WebError>;
@@ -423,4 +429,301 @@ async fn disconnect_globus(State(st): State<AppState>, headers: HeaderMap, f: Fo
     let s = form_session(&st, &headers, &f.csrf).await?;
     st.disconnect_globus(s.row.user.id).await?;
     settings_page(&st, &s, None, Some("Globus is disconnected; the tokens were revoked.".into())).await
+}
+
+// ---------- transfer and tasks ----------
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[derive(Template)]
+#[template(path = "transfer.html")]
+struct TransferPage {
+    who: Option<Who>,
+    csrf: String,
+    reference: String,
+    reference_q: String,
+    here_q: String,
+    connected: bool,
+    error: Option<String>,
+    q: String,
+    scope: String,
+    scopes: Vec<(&'static str, &'static str)>,
+    searched: bool,
+    endpoints: Vec<(String, String, String)>,
+    endpoint: Option<(String, String)>,
+    path: String,
+    up: Option<String>,
+    folders: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct TransferQuery {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    q: String,
+    scope: Option<String>,
+    endpoint: Option<String>,
+    path: Option<String>,
+}
+
+/// `/a/b/` → `/a/`; the root and `/~/` have no parent shown.
+fn parent_of(path: &str) -> Option<String> {
+    let t = path.trim_end_matches('/');
+    if t.is_empty() || t == "/~" {
+        return None;
+    }
+    t.rfind('/').map(|i| format!("{}/", &t[..i]))
+}
+
+async fn transfer_page(State(st): State<AppState>, headers: HeaderMap, q: Query<TransferQuery>) -> WebResult<Response> {
+    let here = format!("/transfer?ref={}", enc(&q.reference));
+    let Some(s) = visitor(&st, &headers).await? else { return Ok(to_login(&here)) };
+    let p = s.principal();
+    // Only those who may pull the image get this far.
+    let image = ImageRef::parse(&q.reference)?;
+    st.repo(Some(&p), &image.repo, Access::Read).await?;
+    if st.transfers.is_none() {
+        return Err(Error::new(
+            gantry_domain::ErrorKind::Unsupported,
+            "this server is not set up for Globus transfers",
+        )
+        .into());
+    }
+    let connected = st.store.globus_link(p.user_id).await?.is_some();
+    let scope = q.scope.clone().unwrap_or_else(|| "my-endpoints".into());
+    let mut page = TransferPage {
+        who: Some(Who::of(&s)),
+        csrf: s.row.csrf.clone(),
+        reference_q: enc(&q.reference),
+        reference: q.reference.clone(),
+        here_q: enc(&here),
+        connected,
+        error: None,
+        q: q.q.clone(),
+        scope: scope.clone(),
+        scopes: vec![
+            ("my-endpoints", "my endpoints"),
+            ("shared-with-me", "shared with me"),
+            ("recently-used", "recently used"),
+            ("all", "all endpoints"),
+        ],
+        searched: false,
+        endpoints: vec![],
+        endpoint: None,
+        path: q.path.clone().unwrap_or_else(|| "/~/".into()),
+        up: None,
+        folders: vec![],
+    };
+    if connected {
+        let found = st.endpoint_search(p.user_id, Some(q.q.trim()).filter(|x| !x.is_empty()), &scope, 25).await;
+        match found {
+            Ok(eps) => {
+                page.searched = true;
+                page.endpoints = eps
+                    .iter()
+                    .map(|e| {
+                        let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+                        (s("id"), s("display_name"), format!("{} · {}", s("owner"), s("description")))
+                    })
+                    .collect();
+            }
+            Err(e) => page.error = Some(e.public_message().to_string()),
+        }
+        if let Some(ep) = &q.endpoint {
+            match st.endpoint_ls(p.user_id, ep, &page.path).await {
+                Ok(v) => {
+                    let name =
+                        page.endpoints.iter().find(|e| &e.0 == ep).map(|e| e.1.clone()).unwrap_or_else(|| ep.clone());
+                    let base = v["path"].as_str().map(str::to_string).unwrap_or_else(|| page.path.clone());
+                    page.path = if base.ends_with('/') { base } else { format!("{base}/") };
+                    page.up = parent_of(&page.path).map(|u| enc(&u));
+                    page.folders = v["entries"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|e| e["type"] == "dir")
+                        .filter_map(|e| e["name"].as_str())
+                        .map(|n| (n.to_string(), enc(&format!("{}{n}/", page.path))))
+                        .collect();
+                    page.endpoint = Some((ep.clone(), name));
+                }
+                Err(e) => page.error = Some(e.public_message().to_string()),
+            }
+        }
+    }
+    render(&page)
+}
+
+#[derive(Deserialize)]
+struct MkdirForm {
+    csrf: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    endpoint: String,
+    path: String,
+    name: String,
+}
+
+async fn transfer_mkdir(State(st): State<AppState>, headers: HeaderMap, f: Form<MkdirForm>) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let name = f.name.trim();
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(Error::invalid("a folder name is not empty and has no '/'").into());
+    }
+    let path = format!("{}/{name}/", f.path.trim_end_matches('/'));
+    st.endpoint_mkdir(s.row.user.id, &f.endpoint, &path).await?;
+    Ok(Redirect::to(&format!("/transfer?ref={}&endpoint={}&path={}", enc(&f.reference), enc(&f.endpoint), enc(&path)))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SubmitForm {
+    csrf: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    endpoint_id: String,
+    path: String,
+    #[serde(default)]
+    label: String,
+}
+
+async fn transfer_submit(State(st): State<AppState>, headers: HeaderMap, f: Form<SubmitForm>) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let label = Some(f.label.trim().to_string()).filter(|l| !l.is_empty());
+    let body = crate::transfers::NewTransfer {
+        reference: f.reference.clone(),
+        endpoint_id: f.endpoint_id.clone(),
+        path: f.path.clone(),
+        label,
+        sync_level: None,
+    };
+    st.start_transfer(&s.principal(), &body).await?;
+    Ok(Redirect::to("/tasks").into_response())
+}
+
+pub struct TaskRow {
+    pub id: String,
+    pub reference: String,
+    pub endpoint: String,
+    pub path: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub bytes: String,
+    pub total: String,
+    pub rate: String,
+    pub faults: i64,
+    pub active: bool,
+    pub globus_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tasks.html")]
+struct TasksPage {
+    who: Option<Who>,
+    csrf: String,
+    rows: Vec<TaskRow>,
+    live: bool,
+    message: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tasks_table.html")]
+struct TasksTable {
+    csrf: String,
+    rows: Vec<TaskRow>,
+    live: bool,
+}
+
+async fn task_rows(st: &AppState, user_id: i64) -> WebResult<(Vec<TaskRow>, bool)> {
+    let rows: Vec<TaskRow> = st
+        .store
+        .transfers_of(user_id, 100)
+        .await?
+        .into_iter()
+        .map(|t| TaskRow {
+            globus_url: crate::transfers::globus_task_url(st, &t),
+            active: !t.is_final(),
+            id: t.id,
+            reference: t.image_ref,
+            endpoint: t.endpoint_id,
+            path: t.path,
+            status: t.status,
+            error: t.error,
+            bytes: human_size(t.bytes_transferred),
+            total: human_size(t.bytes_total),
+            rate: format!("{}/s", human_size(t.rate)),
+            faults: t.faults,
+        })
+        .collect();
+    // The table refreshes itself while a transfer is under way or not yet cleaned up.
+    let live = rows.iter().any(|r| r.active);
+    Ok((rows, live))
+}
+
+async fn tasks(State(st): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
+    let Some(s) = visitor(&st, &headers).await? else { return Ok(to_login("/tasks")) };
+    let (rows, live) = task_rows(&st, s.row.user.id).await?;
+    render(&TasksPage { who: Some(Who::of(&s)), csrf: s.row.csrf.clone(), rows, live, message: None })
+}
+
+async fn tasks_table(State(st): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
+    let s = visitor(&st, &headers).await?.ok_or_else(|| Error::unauthorized("sign in first"))?;
+    let (rows, live) = task_rows(&st, s.row.user.id).await?;
+    render(&TasksTable { csrf: s.row.csrf.clone(), rows, live })
+}
+
+async fn task_cancel(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    f: Form<CsrfForm>,
+) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    st.cancel_transfer(&s.principal(), &id).await?;
+    Ok(Redirect::to("/tasks").into_response())
+}
+
+// ---------- admin ----------
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    who: Option<Who>,
+    users: Vec<(String, bool, String)>,
+    collections: Vec<CollCard>,
+    jobs: Vec<(String, String, String, String)>,
+}
+
+async fn admin(State(st): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
+    let Some(s) = visitor(&st, &headers).await? else { return Ok(to_login("/admin")) };
+    if !s.row.user.is_admin {
+        return Err(Error::denied("this page is for administrators").into());
+    }
+    let users = st
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| (u.username, u.is_admin, time::rfc3339(u.created_at)))
+        .collect();
+    let collections = st
+        .store
+        .visible_collections(None, true)
+        .await?
+        .into_iter()
+        .map(|c| CollCard {
+            name: c.collection.name,
+            visibility: c.collection.visibility.as_str(),
+            description: c.collection.description,
+        })
+        .collect();
+    let mut jobs = vec![];
+    for t in st.store.unclean_transfers().await? {
+        let who = st.store.user_by_id(t.user_id).await?.map(|u| u.username).unwrap_or_default();
+        jobs.push((t.id, who, t.image_ref, t.status));
+    }
+    render(&AdminPage { who: Some(Who::of(&s)), users, collections, jobs })
 }
