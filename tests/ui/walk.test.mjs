@@ -142,6 +142,14 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
   await shot(page, "08-tasks-succeeded");
 
+  // Her collection: she owns it and makes it public.
+  await page.goto(urls.gantry + "/c/alice");
+  await page.getByLabel("Visibility").selectOption("public");
+  await page.getByLabel("Description").fill("Alice's tools");
+  await page.getByRole("button", { name: "Save" }).click();
+  await assert.doesNotReject(page.getByText("Alice's tools").first().waitFor());
+  await shot(page, "08b-collection-owner");
+
   // Sign out.
   await page.getByRole("button", { name: "Sign out" }).click();
   await assert.doesNotReject(page.getByRole("link", { name: "Sign in" }).first().waitFor());
@@ -155,6 +163,7 @@ test("bob cannot see the private collection", async () => {
   await page.goto(urls.gantry + "/");
   const text = await page.locator("main").textContent();
   assert.ok(text.includes("demo/hello:latest"), text);
+  assert.ok(text.includes("alice/tool:1.0"), "alice made her collection public");
   assert.ok(!text.includes("beamline"), "bob sees nothing of the private collection");
   await shot(page, "10-bob-home-phone");
   const r = await page.goto(urls.gantry + "/c/beamline");

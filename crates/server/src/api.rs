@@ -216,7 +216,7 @@ async fn create_collection(
     Ok((StatusCode::CREATED, Json(collection_json(&c, Some(Role::Owner), Access::Manage))).into_response())
 }
 
-fn check_description(d: &str) -> Result<()> {
+pub(crate) fn check_description(d: &str) -> Result<()> {
     if d.len() > 4000 {
         return Err(Error::invalid("description is longer than 4000 characters"));
     }
@@ -305,7 +305,7 @@ async fn list_group_members(
 }
 
 /// A Globus group id (a UUID; other group ids of letters, digits and '-' are accepted).
-fn group_id(g: &str) -> Result<String> {
+pub(crate) fn group_id(g: &str) -> Result<String> {
     if g.is_empty() || g.len() > 64 || !g.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
         return Err(Error::invalid(format!("{g:?} is not a group id: use the Globus group's id (a UUID)")));
     }
@@ -344,12 +344,12 @@ async fn managed(st: &AppState, caller: &Caller, name: &str) -> Result<gantry_st
     Ok(st.collection_access(caller.get(), &name, Access::Manage).await?.0)
 }
 
-async fn user_named(st: &AppState, user: &str) -> Result<gantry_store::User> {
+pub(crate) async fn user_named(st: &AppState, user: &str) -> Result<gantry_store::User> {
     st.store.user_by_name(user).await?.ok_or_else(|| Error::not_found(format!("user {user} not found")))
 }
 
 /// A collection keeps at least one owner.
-async fn ensure_other_owner(st: &AppState, collection_id: i64, user_id: i64) -> Result<()> {
+pub(crate) async fn ensure_other_owner(st: &AppState, collection_id: i64, user_id: i64) -> Result<()> {
     let ms = st.store.list_members(collection_id).await?;
     let is_owner = ms.iter().any(|m| m.user_id == user_id && m.role == Role::Owner);
     let owners = ms.iter().filter(|m| m.role == Role::Owner).count();

@@ -25,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/static/{file}", get(asset))
         .route("/c/{name}", get(collection))
+        .route("/c/{name}/settings", post(collection_settings))
+        .route("/c/{name}/members", post(give_role))
+        .route("/c/{name}/members/remove", post(remove_member))
+        .route("/c/{name}/groups/remove", post(remove_group))
         .route("/i/{*reference}", get(image))
         .route("/settings", get(settings))
         .route("/settings/tokens", post(create_token))
@@ -153,6 +157,7 @@ async fn home(State(st): State<AppState>, headers: HeaderMap, q: Query<SearchQue
 #[template(path = "collection.html")]
 struct CollectionPage {
     who: Option<Who>,
+    csrf: String,
     name: String,
     description: String,
     visibility: &'static str,
@@ -194,6 +199,7 @@ async fn collection(State(st): State<AppState>, headers: HeaderMap, Path(name): 
         (vec![], vec![])
     };
     render(&CollectionPage {
+        csrf: s.as_ref().map(|s| s.row.csrf.clone()).unwrap_or_default(),
         who: who(&s),
         name: c.name,
         description: c.description,
@@ -726,4 +732,98 @@ async fn admin(State(st): State<AppState>, headers: HeaderMap) -> WebResult<Resp
         jobs.push((t.id, who, t.image_ref, t.status));
     }
     render(&AdminPage { who: Some(Who::of(&s)), users, collections, jobs })
+}
+
+// ---------- managing a collection ----------
+
+/// The collection a form manages: the visitor must be one of its owners (or an admin).
+async fn managed(st: &AppState, s: &WebSession, name: &str) -> WebResult<gantry_store::Collection> {
+    let cname = CollectionName::parse(name)?;
+    Ok(st.collection_access(Some(&s.principal()), &cname, Access::Manage).await?.0)
+}
+
+fn back_to(name: &str) -> Response {
+    Redirect::to(&format!("/c/{name}")).into_response()
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    csrf: String,
+    visibility: gantry_domain::Visibility,
+    #[serde(default)]
+    description: String,
+}
+
+async fn collection_settings(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    f: Form<SettingsForm>,
+) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let c = managed(&st, &s, &name).await?;
+    crate::api::check_description(&f.description)?;
+    st.store.update_collection(c.id, Some(f.visibility), Some(f.description.trim())).await?;
+    Ok(back_to(&name))
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    csrf: String,
+    kind: String,
+    who: String,
+    role: gantry_domain::Role,
+}
+
+async fn give_role(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    f: Form<RoleForm>,
+) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let c = managed(&st, &s, &name).await?;
+    if f.kind == "group" {
+        let g = crate::api::group_id(f.who.trim())?;
+        st.store.set_group_member(c.id, &g, f.role).await?;
+    } else {
+        let u = crate::api::user_named(&st, f.who.trim()).await?;
+        if f.role != gantry_domain::Role::Owner {
+            crate::api::ensure_other_owner(&st, c.id, u.id).await?;
+        }
+        st.store.set_member(c.id, u.id, f.role).await?;
+    }
+    Ok(back_to(&name))
+}
+
+#[derive(Deserialize)]
+struct WhoForm {
+    csrf: String,
+    who: String,
+}
+
+async fn remove_member(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    f: Form<WhoForm>,
+) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let c = managed(&st, &s, &name).await?;
+    let u = crate::api::user_named(&st, &f.who).await?;
+    crate::api::ensure_other_owner(&st, c.id, u.id).await?;
+    st.store.remove_member(c.id, u.id).await?;
+    Ok(back_to(&name))
+}
+
+async fn remove_group(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    f: Form<WhoForm>,
+) -> WebResult<Response> {
+    let s = form_session(&st, &headers, &f.csrf).await?;
+    let c = managed(&st, &s, &name).await?;
+    st.store.remove_group_member(c.id, &crate::api::group_id(&f.who)?).await?;
+    Ok(back_to(&name))
 }
