@@ -18,3 +18,4 @@ mod resource_server;
 mod signin;
 mod tls;
 mod transfers;
+mod ui;

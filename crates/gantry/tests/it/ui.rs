@@ -1,0 +1,87 @@
+//! The web UI's forms: CSRF tokens and ownership are checked, as on the API.
+
+use crate::harness::{Backend, Browser, TestServer, hidden};
+use reqwest::StatusCode;
+
+async fn signed_in(s: &TestServer, user: &str) -> Browser {
+    let hash = gantry_server::auth::hash_password("a password for ui").unwrap();
+    s.state.store.create_user(user, Some(&hash), false).await.unwrap();
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    let (st, _, _) = b
+        .post(
+            &format!("{}/login", s.url),
+            &[("username", user), ("password", "a password for ui"), ("csrf", &csrf), ("next", "/")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    b
+}
+
+async fn forms_need_csrf_and_rights(b: Backend) {
+    let s = TestServer::start(b).await;
+    let mut alice = signed_in(&s, "alice").await;
+    let (_, page, _) = alice.get(&format!("{}/settings", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    // A token needs the CSRF token of the session.
+    let form = |c: &'static str| [("csrf", c), ("name", "t1"), ("scope", "read"), ("expires_days", "")];
+    let (st, _, _) = alice.post(&format!("{}/settings/tokens", s.url), &form("forged")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let csrf: &'static str = Box::leak(csrf.into_boxed_str());
+    let good = form(csrf);
+    let (st, page, _) = alice.post(&format!("{}/settings/tokens", s.url), &good).await;
+    assert_eq!(st, StatusCode::OK);
+    let token = page.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(token.starts_with("gnt_"), "{page}");
+    let u = s.state.store.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!(s.state.store.list_tokens(u.id).await.unwrap().len(), 1);
+    // The token list never shows a token again.
+    let (_, page, _) = alice.get(&format!("{}/settings", s.url)).await;
+    assert!(!page.contains(&token));
+
+    // A private collection of alice's: bob can neither see nor manage it.
+    s.state.store.create_collection("priv", gantry_domain::Visibility::Private, "", Some(u.id)).await.unwrap();
+    let mut bob = signed_in(&s, "bob").await;
+    let (_, page, _) = bob.get(&format!("{}/settings", s.url)).await;
+    let bob_csrf = hidden(&page, "csrf");
+    let (st, _, _) = bob.get(&format!("{}/c/priv", s.url)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _, _) = bob
+        .post(
+            &format!("{}/c/priv/settings", s.url),
+            &[("csrf", &bob_csrf), ("visibility", "public"), ("description", "")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let coll = s.state.store.collection_access("priv", None).await.unwrap().unwrap();
+    assert_eq!(coll.collection.visibility, gantry_domain::Visibility::Private);
+    // alice manages it, but not without her CSRF token.
+    let (st, _, _) = alice
+        .post(
+            &format!("{}/c/priv/members", s.url),
+            &[("csrf", "x"), ("kind", "user"), ("who", "bob"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, _) = alice
+        .post(
+            &format!("{}/c/priv/members", s.url),
+            &[("csrf", csrf), ("kind", "user"), ("who", "bob"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, page, _) = bob.get(&format!("{}/c/priv", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "bob is a viewer now");
+    assert!(page.contains("Your role: viewer") && !page.contains("Give a role"), "viewers do not manage");
+    // The last owner cannot be removed.
+    let (st, _, _) = alice.post(&format!("{}/c/priv/members/remove", s.url), &[("csrf", csrf), ("who", "alice")]).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // Pages that need a session send the others to sign in.
+    let (st, _, loc) = Browser::new().get(&format!("{}/tasks", s.url)).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=%2Ftasks")));
+    let (st, _, _) = bob.get(&format!("{}/admin", s.url)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+crate::both_backends!(forms_need_csrf_and_rights);
