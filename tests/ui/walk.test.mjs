@@ -171,3 +171,34 @@ test("bob cannot see the private collection", async () => {
   await shot(page, "11-bob-private-404");
   await page.close();
 });
+
+test("a high-assurance collection asks for a fresh lab.gov sign-in, and says so", async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  await signInWithGlobus(page, "alice@uni.edu", "alice-pass");
+  await page.goto(urls.gantry + "/transfer?ref=" + encodeURIComponent("demo/hello:latest"));
+  if (await page.getByRole("link", { name: "Connect Globus" }).count()) {
+    await page.getByRole("link", { name: "Connect Globus" }).click();
+    await page.getByRole("button", { name: "Allow" }).click();
+    await page.waitForURL(/\/transfer\?ref=/);
+  }
+  await page.getByLabel("Search endpoints").fill("archive");
+  await page.getByLabel("Among").selectOption("all");
+  await page.getByRole("button", { name: "Search" }).last().click();
+  await page.getByRole("link", { name: "Lab Archive" }).click();
+  const error = page.getByRole("alert");
+  await error.waitFor();
+  assert.match(await error.textContent(), /requires a recent sign-in/);
+  await shot(page, "12-policy-asks-reauth");
+  await page.getByRole("link", { name: "Sign in again with Globus" }).click();
+  // Globus says why, and takes a lab.gov identity.
+  assert.match(await page.locator("body").textContent(), /Lab Archive requires a recent sign-in/);
+  await shot(page, "13-globus-reauth-form");
+  await page.getByLabel("Username").fill("alice@lab.gov");
+  await page.getByLabel("Password").fill("alice-lab-pass");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Allow" }).click();
+  await page.waitForURL(/\/transfer\?ref=.*endpoint=/);
+  assert.equal(await page.getByRole("link", { name: "Sign in again with Globus" }).count(), 0, "the policy is met now");
+  await shot(page, "14-after-reauth");
+  await page.close();
+});

@@ -59,6 +59,16 @@ fn from_globus(e: gantry_globus::Error) -> Error {
             required_scopes.join(" ")
         ));
     }
+    if let gantry_globus::Error::Api { authorization_parameters: Some(params), .. } = &e {
+        // A collection's policy wants a fresher or different sign-in: say so, and how.
+        let why = params["session_message"]
+            .as_str()
+            .unwrap_or("This collection requires a recent sign-in that meets its policy")
+            .trim_end_matches('.')
+            .to_string();
+        let link = reauth_link(params);
+        return Error::reauthenticate(format!("{why}. Sign in again with Globus: {link}"), params.clone());
+    }
     if e.needs_reconnect() {
         return Error::denied(format!(
             "Globus refused your connection ({}): reconnect Globus (gantry globus connect, or /globus/connect)",
@@ -156,21 +166,51 @@ struct ConnectQuery {
     next: Option<String>,
     /// Transfer scopes with `data_access` dependencies Globus asked consent for.
     scope: Vec<String>,
+    /// What a collection's policy asks of the sign-in (from its GARE).
+    policy: Vec<String>,
+    domain: Vec<String>,
+    message: Option<String>,
 }
 
 /// `next=…&scope=…&scope=…` (repeated keys) into the connect parameters.
 fn parse_query(q: &str) -> ConnectQuery {
-    let mut out = ConnectQuery { next: None, scope: vec![] };
+    let mut out = ConnectQuery { next: None, scope: vec![], policy: vec![], domain: vec![], message: None };
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
         match k {
             "next" => out.next = Some(v),
             "scope" => out.scope.push(v),
+            "policy" => out.policy.push(v),
+            "domain" => out.domain.push(v),
+            "message" => out.message = Some(v.chars().take(300).collect()),
             _ => {}
         }
     }
     out
+}
+
+/// `/globus/connect?…` asking Globus for the sign-in that `params` (a GARE's
+/// authorization parameters) require.
+pub fn reauth_link(params: &Value) -> String {
+    let list = |k: &str| -> Vec<String> {
+        match &params[k] {
+            Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            Value::String(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            _ => vec![],
+        }
+    };
+    let mut q: Vec<String> = vec![];
+    for p in list("session_required_policies") {
+        q.push(format!("policy={}", gantry_globus::urlencode(&p)));
+    }
+    for d in list("session_required_single_domain") {
+        q.push(format!("domain={}", gantry_globus::urlencode(&d)));
+    }
+    if let Some(m) = params["session_message"].as_str() {
+        q.push(format!("message={}", gantry_globus::urlencode(m)));
+    }
+    format!("/globus/connect?{}", q.join("&"))
 }
 
 /// A Transfer scope whose only dependencies are collections' `data_access` scopes.
@@ -249,11 +289,26 @@ async fn connect(
             },
         )
         .await?;
+    // A policy's demands go to Globus, which asks the user to sign in accordingly.
+    let (policies, domains) = (q.policy.join(","), q.domain.join(","));
+    let mut session_params: Vec<(&str, &str)> = vec![];
+    if !policies.is_empty() {
+        session_params.push(("session_required_policies", &policies));
+    }
+    if !domains.is_empty() {
+        session_params.push(("session_required_single_domain", &domains));
+    }
+    if let Some(m) = &q.message {
+        session_params.push(("session_message", m));
+    }
+    if !session_params.is_empty() {
+        session_params.push(("prompt", "login"));
+    }
     let redirect = format!("{}/globus/callback", st.public_url);
     let url = t.oidc.authorize_url(
         &meta,
         &crate::oidc::AuthRequest { redirect_uri: &redirect, state: &state, nonce: &nonce, challenge: &challenge },
-        &[],
+        &session_params,
         &more,
     )?;
     let mut r = Redirect::to(&url).into_response();

@@ -453,7 +453,10 @@ struct TransferPage {
     here_q: String,
     connected: bool,
     error: Option<String>,
+    /// Where to sign in again when a collection's policy asks for it.
+    reauth: Option<String>,
     q: String,
+    q_q: String,
     scope: String,
     scopes: Vec<(&'static str, &'static str)>,
     searched: bool,
@@ -508,6 +511,8 @@ async fn transfer_page(State(st): State<AppState>, headers: HeaderMap, q: Query<
         here_q: enc(&here),
         connected,
         error: None,
+        reauth: None,
+        q_q: enc(&q.q),
         q: q.q.clone(),
         scope: scope.clone(),
         scopes: vec![
@@ -556,7 +561,14 @@ async fn transfer_page(State(st): State<AppState>, headers: HeaderMap, q: Query<
                         .collect();
                     page.endpoint = Some((ep.clone(), name));
                 }
-                Err(e) => page.error = Some(e.public_message().to_string()),
+                Err(e) => {
+                    if let Some(params) = &e.authorization_parameters {
+                        let next = format!("{here}&endpoint={}&path={}", enc(ep), enc(&page.path));
+                        page.reauth = Some(format!("{}&next={}", crate::transfers::reauth_link(params), enc(&next)));
+                    }
+                    let msg = e.public_message();
+                    page.error = Some(msg.split(" Sign in again with Globus:").next().unwrap_or(msg).to_string());
+                }
             }
         }
     }
