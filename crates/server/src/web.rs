@@ -50,7 +50,6 @@ impl Who {
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
-    who: Option<Who>,
     title: &'a str,
     message: &'a str,
     link: &'a str,
@@ -64,15 +63,19 @@ impl IntoResponse for WebError {
             tracing::error!("internal error: {}", e.message);
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        use ErrorKind::*;
         let title = match e.kind {
-            ErrorKind::Unauthorized => "Sign-in failed",
-            ErrorKind::Denied => "Not allowed",
-            ErrorKind::Unavailable => "Service unavailable",
-            ErrorKind::NotFound => "Not found",
+            Unauthorized => "Sign-in needed",
+            Denied => "Not allowed",
+            Unavailable => "Service unavailable",
+            NotFound | NameUnknown | ManifestUnknown | BlobUnknown => "Not found",
+            Invalid | NameInvalid | DigestInvalid => "Not valid",
+            Conflict => "Not possible now",
+            TooManyRequests => "Too many at once",
             _ => "Something went wrong",
         };
-        let page =
-            MessagePage { who: None, title, message: e.public_message(), link: "/login", link_text: "Back to sign-in" };
+        let (link, link_text) = if e.kind == Unauthorized { ("/login", "Sign in") } else { ("/", "Home") };
+        let page = MessagePage { title, message: e.public_message(), link, link_text };
         (status, Html(page.render().unwrap_or_default())).into_response()
     }
 }
