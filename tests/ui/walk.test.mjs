@@ -140,6 +140,7 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.waitForURL(urls.gantry + "/tasks");
   // The table refreshes itself (htmx) until the task has succeeded.
   await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
+  assert.match(await page.locator("#tasks").textContent(), /University Cluster/);
   await shot(page, "08-tasks-succeeded");
 
   // Her collection: she owns it and makes it public.

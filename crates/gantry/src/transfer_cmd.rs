@@ -108,7 +108,7 @@ fn describe(t: &Value) -> String {
         t["id"].as_str().unwrap_or(""),
         t["status"].as_str().unwrap_or(""),
         t["ref"].as_str().unwrap_or(""),
-        t["endpoint_id"].as_str().unwrap_or(""),
+        t["endpoint_name"].as_str().or(t["endpoint_id"].as_str()).unwrap_or(""),
         t["path"].as_str().unwrap_or(""),
         human_size(t["bytes_transferred"].as_u64().unwrap_or(0)),
         human_size(t["bytes_total"].as_u64().unwrap_or(0)),

@@ -673,8 +673,16 @@ async fn start(st: &AppState, p: &Principal, body: &NewTransfer) -> Result<Trans
             ),
         ));
     }
-    // The user's connection is checked before anything is prepared.
-    st.user_transfer_token(p.user_id).await?;
+    // The user's connection is checked before anything is prepared; the endpoint's
+    // name is kept for display (a failure to get it is not an error).
+    let (_, token) = st.user_transfer_token(p.user_id).await?;
+    let endpoint_name = match t.globus.endpoint(&token, &body.endpoint_id).await {
+        Ok(v) => v["display_name"].as_str().map(str::to_string),
+        Err(e) if e.is_not_found() => {
+            return Err(Error::not_found(format!("Globus knows no endpoint {}", body.endpoint_id)));
+        }
+        Err(_) => None,
+    };
     let now = time::now_unix();
     let id = crate::auth::random_hex(16);
     let export_id = crate::auth::random_hex(16);
@@ -686,6 +694,7 @@ async fn start(st: &AppState, p: &Principal, body: &NewTransfer) -> Result<Trans
         image_ref: image.to_string(),
         digest: row.digest.clone(),
         endpoint_id: body.endpoint_id.clone(),
+        endpoint_name,
         path: body.path.clone(),
         label: body.label.clone(),
         sync_level: body.sync_level,
@@ -833,7 +842,8 @@ pub fn globus_task_url(st: &AppState, tr: &TransferRow) -> Option<String> {
 
 fn transfer_doc(st: &AppState, tr: &TransferRow) -> Value {
     let web = globus_task_url(st, tr);
-    json!({"id": tr.id, "ref": tr.image_ref, "digest": tr.digest, "endpoint_id": tr.endpoint_id, "path": tr.path,
+    json!({"id": tr.id, "ref": tr.image_ref, "digest": tr.digest, "endpoint_id": tr.endpoint_id,
+        "endpoint_name": tr.endpoint_name, "path": tr.path,
         "label": tr.label, "status": tr.status, "task_id": tr.task_id, "submission_id": tr.submission_id,
         "files": tr.files, "bytes_transferred": tr.bytes_transferred, "bytes_total": tr.bytes_total,
         "bytes_per_second": tr.rate, "faults": tr.faults, "nice_status": tr.nice_status, "error": tr.error,

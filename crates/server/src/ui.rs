@@ -666,7 +666,7 @@ async fn task_rows(st: &AppState, user_id: i64) -> WebResult<(Vec<TaskRow>, bool
             active: !t.is_final(),
             id: t.id,
             reference: t.image_ref,
-            endpoint: t.endpoint_id,
+            endpoint: t.endpoint_name.clone().unwrap_or(t.endpoint_id),
             path: t.path,
             status: t.status,
             error: t.error,

@@ -47,6 +47,8 @@ pub struct TransferRow {
     pub image_ref: String,
     pub digest: String,
     pub endpoint_id: String,
+    /// The endpoint's display name when the transfer started.
+    pub endpoint_name: Option<String>,
     pub path: String,
     pub label: Option<String>,
     pub sync_level: Option<i64>,
@@ -82,6 +84,7 @@ impl TransferRow {
             image_ref: get(r, "image_ref")?,
             digest: get(r, "digest")?,
             endpoint_id: get(r, "endpoint_id")?,
+            endpoint_name: get(r, "endpoint_name")?,
             path: get(r, "path")?,
             label: get(r, "label")?,
             sync_level: get(r, "sync_level")?,
@@ -114,7 +117,7 @@ impl TransferRow {
 
 const TRANSFER_COLS: &str = "id, user_id, image_ref, digest, endpoint_id, path, label, sync_level, status, \
     submission_id, task_id, rule_id, export_id, files, bytes_transferred, bytes_total, rate, faults, nice_status, \
-    error, events, cleaned, attempts, next_check_at, created_at, updated_at, completed_at";
+    error, events, cleaned, attempts, next_check_at, created_at, updated_at, completed_at, endpoint_name";
 
 impl Store {
     pub async fn put_globus_link(&self, l: &GlobusLink) -> Result<()> {
@@ -171,7 +174,7 @@ impl Store {
     pub async fn create_transfer(&self, t: &TransferRow) -> Result<()> {
         sqlx::query(sql!(
             "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         ))
         .bind(&t.id)
         .bind(t.user_id)
@@ -200,6 +203,7 @@ impl Store {
         .bind(t.created_at)
         .bind(t.updated_at)
         .bind(t.completed_at)
+        .bind(&t.endpoint_name)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;

@@ -202,6 +202,7 @@ async fn images_and_datasets_arrive_and_rules_come_and_go(b: Backend) {
     assert_eq!(std::fs::read_dir(&export_dir).unwrap().count(), 1, "one export while it runs");
     let done = wait_done(&s, &alice, tr["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["endpoint_name"], "University Cluster");
     assert_eq!(sha256(&std::fs::read(cluster.root.join("incoming/tool_1.0.sif")).unwrap()), sha256(&sif));
     assert!(rules(&g, &storage).await.is_empty(), "the rule is removed when the task ends");
     assert_eq!(std::fs::read_dir(&export_dir).unwrap().count(), 0, "the export is removed");
@@ -239,6 +240,14 @@ async fn images_and_datasets_arrive_and_rules_come_and_go(b: Backend) {
     let (code, v) =
         post_transfer(&s, &carl, json!({"ref": "lab/tool:1.0", "endpoint_id": cluster.id, "path": "/~/"})).await;
     assert_eq!(code, StatusCode::NOT_FOUND, "carl cannot read it either: {v}");
+    // An endpoint Globus does not know.
+    let (code, v) = post_transfer(
+        &s,
+        &alice,
+        json!({"ref": "lab/tool:1.0", "endpoint_id": "00000000-0000-0000-0000-000000000000", "path": "/~/"}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{v}");
     // OCI images are not sent with Globus.
     o.image("lab/oci", "v1", b"layer").await;
     let (code, v) =
