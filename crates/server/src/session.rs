@@ -57,6 +57,48 @@ impl WebSession {
     }
 }
 
+/// Failed password sign-ins per account: after `MAX_FAILURES` within `FAILURE_WINDOW`,
+/// the account's password sign-in waits until the window has passed (in memory, so per
+/// server process; bounded).
+pub struct LoginLimiter {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+pub const MAX_FAILURES: u32 = 5;
+pub const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter { failures: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+}
+
+impl LoginLimiter {
+    /// Seconds to wait before `account` may try again, if it is locked.
+    pub fn locked(&self, account: &str) -> Option<u64> {
+        let m = self.failures.lock().unwrap();
+        let (n, since) = m.get(&account.to_lowercase())?;
+        let left = FAILURE_WINDOW.saturating_sub(since.elapsed());
+        (*n >= MAX_FAILURES && !left.is_zero()).then(|| left.as_secs().max(1))
+    }
+
+    pub fn failed(&self, account: &str) {
+        let mut m = self.failures.lock().unwrap();
+        if m.len() > 10_000 {
+            m.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        }
+        let e = m.entry(account.to_lowercase()).or_insert((0, std::time::Instant::now()));
+        if e.1.elapsed() >= FAILURE_WINDOW {
+            *e = (0, std::time::Instant::now());
+        }
+        e.0 += 1;
+    }
+
+    pub fn succeeded(&self, account: &str) {
+        self.failures.lock().unwrap().remove(&account.to_lowercase());
+    }
+}
+
 /// The key that encrypts third-party tokens: read from its file, made there on first use.
 pub fn load_token_key(path: &std::path::Path) -> anyhow::Result<aead::LessSafeKey> {
     let hex_key = match std::fs::read_to_string(path) {

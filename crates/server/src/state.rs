@@ -27,6 +27,8 @@ pub struct AppState {
     pub rs: Option<Arc<crate::globus_rs::ResourceServer>>,
     /// Set when Gantry sends images to Globus endpoints.
     pub transfers: Option<Arc<crate::transfers::Transfers>>,
+    /// Failed password sign-ins, to slow down guessing.
+    pub login_limiter: Arc<crate::session::LoginLimiter>,
 }
 
 /// The HTTP client for outgoing calls: rustls with ring, no redirects followed.
@@ -87,6 +89,7 @@ impl AppState {
             http,
             rs,
             transfers,
+            login_limiter: Arc::default(),
         })
     }
 }

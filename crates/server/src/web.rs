@@ -169,6 +169,11 @@ async fn password_login(State(st): State<AppState>, headers: HeaderMap, f: Form<
     if !st.config.password_login {
         return Err(Error::denied("password sign-in is turned off on this server").into());
     }
+    let account = format!("password:{}", f.username.trim());
+    if let Some(wait) = st.login_limiter.locked(&account) {
+        let msg = format!("Too many failed sign-ins for this account; try again in {} minutes.", wait.div_ceil(60));
+        return login_form(&st, &headers, next, Some(msg), StatusCode::TOO_MANY_REQUESTS);
+    }
     let found = st.store.password_hash(f.username.trim()).await?;
     // Unknown users cost the same as known ones: a hash is always checked.
     static DUMMY: std::sync::LazyLock<String> =
@@ -176,9 +181,11 @@ async fn password_login(State(st): State<AppState>, headers: HeaderMap, f: Form<
     let hash = found.as_ref().and_then(|(_, h)| h.clone());
     let ok = verify_password(&f.password, hash.as_deref().unwrap_or(&DUMMY)) && hash.is_some();
     let Some((user, _)) = found.filter(|_| ok) else {
+        st.login_limiter.failed(&account);
         let msg = "Wrong username or password.".to_string();
         return login_form(&st, &headers, next, Some(msg), StatusCode::UNAUTHORIZED);
     };
+    st.login_limiter.succeeded(&account);
     let cookie = st.start_session(&user, "password", None).await?;
     Ok(redirect_with_cookies(&next, vec![cookie]))
 }
@@ -358,6 +365,11 @@ async fn user_office_login(
         .ok_or_else(|| Error::not_found(format!("no sign-in provider {provider:?}")))?;
     let url = cfg.url.clone().unwrap_or_default();
     let office = cfg.title().to_string();
+    let account = format!("{provider}:{}", f.username.trim());
+    if let Some(wait) = st.login_limiter.locked(&account) {
+        let msg = format!("Too many failed sign-ins for this account; try again in {} minutes.", wait.div_ceil(60));
+        return login_form(&st, &headers, next, Some(msg), StatusCode::TOO_MANY_REQUESTS);
+    }
     let r = st
         .http
         .post(&url)
@@ -368,6 +380,7 @@ async fn user_office_login(
     match r.status() {
         StatusCode::OK => {}
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            st.login_limiter.failed(&account);
             let msg = format!("{office} did not accept that username and password.");
             return login_form(&st, &headers, next, Some(msg), StatusCode::UNAUTHORIZED);
         }
@@ -388,6 +401,7 @@ async fn user_office_login(
         name: s("name"),
         email: s("email"),
     };
+    st.login_limiter.succeeded(&account);
     let user = st.provision(&[id], None).await?;
     let cookie = st.start_session(&user, &provider, None).await?;
     Ok(redirect_with_cookies(&next, vec![cookie]))

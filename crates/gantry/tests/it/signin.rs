@@ -410,6 +410,19 @@ async fn other_providers_and_passwords(b: Backend) {
     assert_eq!(st, StatusCode::SEE_OTHER);
     let (_, page) = account(&mut l, &s).await;
     assert!(page.contains("id=\"username\">dana<"), "{page}");
+    // Guessing is slowed down: after five failures the account waits, even with the
+    // right password; other accounts are not affected.
+    let hash = gantry_server::auth::hash_password("erins-password").unwrap();
+    s.state.store.create_user("erin", Some(&hash), false).await.unwrap();
+    for _ in 0..5 {
+        let (st, _, _) = l.post(&format!("{}/login", s.url), &fields("erin", "guess", &csrf)).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, page, _) = l.post(&format!("{}/login", s.url), &fields("erin", "erins-password", &csrf)).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(page.contains("Too many failed sign-ins"), "{page}");
+    let (st, _, _) = l.post(&format!("{}/login", s.url), &fields("dana", "local-password", &csrf)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
     // An OIDC identity whose name matches a local account gets an account of its own.
     let hash = gantry_server::auth::hash_password("bobs-local-pw").unwrap();
     s.state.store.create_user("bob@uni.edu", Some(&hash), true).await.unwrap();
