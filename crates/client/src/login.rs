@@ -7,6 +7,7 @@ use crate::config::{Credentials, GlobusLogin};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gantry_globus::token_for;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -106,29 +107,17 @@ pub fn globus_authorize_url(g: &GlobusInfo) -> anyhow::Result<(String, String)> 
     Ok((url.to_string(), verifier))
 }
 
+/// A grant at Globus Auth's token endpoint by a native app (no secret), with the
+/// retries of the Globus client.
 async fn token_request(auth_url: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(15)).build()?;
-    let r = http
-        .post(format!("{auth_url}/v2/oauth2/token"))
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| anyhow!("cannot reach Globus Auth at {auth_url}: {e}"))?;
-    let status = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!(
-            "Globus Auth refused: {}",
-            v["error_description"].as_str().or(v["error"].as_str()).unwrap_or("no reason")
-        );
-    }
-    Ok(v)
-}
-
-/// The token for `rs` in a Globus token response (top level or `other_tokens`).
-fn token_for<'a>(v: &'a Value, rs: &str) -> Option<&'a Value> {
-    std::iter::once(v).chain(v["other_tokens"].as_array().into_iter().flatten()).find(|t| t["resource_server"] == rs)
+    gantry_globus::Globus::new(http, auth_url, auth_url).token(gantry_globus::Cred::None, form).await.map_err(|e| {
+        match e {
+            gantry_globus::Error::Unreachable(why) => anyhow!("cannot reach Globus Auth at {auth_url}: {why}"),
+            e => anyhow!("Globus Auth refused: {e}"),
+        }
+    })
 }
 
 /// Trades the code the user pasted for a Globus token for Gantry.

@@ -363,6 +363,21 @@ impl Globus {
     }
 }
 
+/// The token documents of an Auth token response: the top-level one, then `other_tokens`.
+pub fn tokens_of(v: &Value) -> impl Iterator<Item = &Value> {
+    std::iter::once(v).chain(v["other_tokens"].as_array().into_iter().flatten())
+}
+
+/// The token for resource server `rs` in a token response.
+pub fn token_for<'a>(v: &'a Value, rs: &str) -> Option<&'a Value> {
+    tokens_of(v).find(|t| t["resource_server"] == rs)
+}
+
+/// Every refresh and access token of a token response (to revoke them all).
+pub fn secrets_of(v: &Value) -> Vec<&str> {
+    tokens_of(v).flat_map(|t| ["refresh_token", "access_token"].map(|k| t[k].as_str())).flatten().collect()
+}
+
 /// Percent-encodes a query or path value.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -467,5 +482,10 @@ mod tests {
         );
         assert!(e.needs_reconnect());
         assert_eq!(urlencode("/~/a b"), "%2F~%2Fa%20b");
+        let r = json!({"resource_server": "auth.globus.org", "access_token": "a1", "refresh_token": "r1",
+            "other_tokens": [{"resource_server": "transfer.api.globus.org", "access_token": "a2"}]});
+        assert_eq!(token_for(&r, "transfer.api.globus.org").unwrap()["access_token"], "a2");
+        assert!(token_for(&r, "groups.api.globus.org").is_none());
+        assert_eq!(secrets_of(&r), ["r1", "a1", "a2"]);
     }
 }

@@ -151,19 +151,50 @@ fn default_scope() -> TokenScope {
 
 async fn create_token(State(st): State<AppState>, caller: Caller, body: Json<NewToken>) -> ApiResult<Response> {
     let p = caller.require_write()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(Error::invalid("token name must be 1 to 100 characters").into());
-    }
-    let token = auth::new_api_token();
-    let expires = body.expires_days.map(|d| time::now_unix() + d as i64 * 86_400);
-    let row = st.store.create_token(p.user_id, name, body.scope, &auth::hash_token(&token), expires).await?;
+    let (token, row) = st.issue_api_token(p.user_id, &body.name, body.scope, body.expires_days).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": row.id, "name": row.name, "scope": row.scope, "token": token,
             "expires": row.expires_at.map(time::rfc3339)})),
     )
         .into_response())
+}
+
+impl AppState {
+    /// A new API token for a user (shown once; only its hash is kept).
+    pub async fn issue_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        scope: TokenScope,
+        expires_days: Option<u32>,
+    ) -> Result<(String, gantry_store::TokenRow)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::invalid("token name must be 1 to 100 characters"));
+        }
+        let token = auth::new_api_token();
+        let expires = expires_days.map(|d| time::now_unix() + d as i64 * 86_400);
+        let row = self.store.create_token(user_id, name, scope, &auth::hash_token(&token), expires).await?;
+        Ok((token, row))
+    }
+
+    /// Gives a user a role on a collection; a collection keeps at least one owner.
+    pub async fn set_user_role(&self, collection_id: i64, user: &str, role: Role) -> Result<gantry_store::User> {
+        let u = user_named(self, user).await?;
+        if role != Role::Owner {
+            ensure_other_owner(self, collection_id, u.id).await?;
+        }
+        self.store.set_member(collection_id, u.id, role).await?;
+        Ok(u)
+    }
+
+    /// Takes a user's role away (not the last owner's); false if there was none.
+    pub async fn remove_user_role(&self, collection_id: i64, user: &str) -> Result<bool> {
+        let u = user_named(self, user).await?;
+        ensure_other_owner(self, collection_id, u.id).await?;
+        self.store.remove_member(collection_id, u.id).await
+    }
 }
 
 async fn revoke_token(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
@@ -286,11 +317,7 @@ async fn set_member(
     body: Json<MemberBody>,
 ) -> ApiResult<Json<Value>> {
     let c = managed(&st, &caller, &name).await?;
-    let u = user_named(&st, &user).await?;
-    if body.role != Role::Owner {
-        ensure_other_owner(&st, c.id, u.id).await?;
-    }
-    st.store.set_member(c.id, u.id, body.role).await?;
+    let u = st.set_user_role(c.id, &user, body.role).await?;
     Ok(Json(json!({"user": u.username, "role": body.role})))
 }
 
@@ -344,12 +371,12 @@ async fn managed(st: &AppState, caller: &Caller, name: &str) -> Result<gantry_st
     Ok(st.collection_access(caller.get(), &name, Access::Manage).await?.0)
 }
 
-pub(crate) async fn user_named(st: &AppState, user: &str) -> Result<gantry_store::User> {
+async fn user_named(st: &AppState, user: &str) -> Result<gantry_store::User> {
     st.store.user_by_name(user).await?.ok_or_else(|| Error::not_found(format!("user {user} not found")))
 }
 
 /// A collection keeps at least one owner.
-pub(crate) async fn ensure_other_owner(st: &AppState, collection_id: i64, user_id: i64) -> Result<()> {
+async fn ensure_other_owner(st: &AppState, collection_id: i64, user_id: i64) -> Result<()> {
     let ms = st.store.list_members(collection_id).await?;
     let is_owner = ms.iter().any(|m| m.user_id == user_id && m.role == Role::Owner);
     let owners = ms.iter().filter(|m| m.role == Role::Owner).count();
@@ -365,9 +392,7 @@ async fn remove_member(
     Path((name, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let c = managed(&st, &caller, &name).await?;
-    let u = user_named(&st, &user).await?;
-    ensure_other_owner(&st, c.id, u.id).await?;
-    if !st.store.remove_member(c.id, u.id).await? {
+    if !st.remove_user_role(c.id, &user).await? {
         return Err(Error::not_found(format!("{user} is not a member of {name}")).into());
     }
     Ok(StatusCode::NO_CONTENT)

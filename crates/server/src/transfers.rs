@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gantry_domain::manifest::{self, Manifest};
 use gantry_domain::{Access, Error, ErrorKind, ImageRef, Principal, RefTarget, Result, time};
-use gantry_globus::Globus;
+use gantry_globus::{Globus, token_for};
 use gantry_store::{GlobusLink, LoginFlow, TransferRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -132,11 +132,6 @@ impl Transfers {
         *m = Some((t.clone(), exp));
         Ok(t)
     }
-}
-
-/// The token for resource server `rs` in a token response (top level or `other_tokens`).
-fn token_for<'a>(v: &'a Value, rs: &str) -> Option<&'a Value> {
-    std::iter::once(v).chain(v["other_tokens"].as_array().into_iter().flatten()).find(|t| t["resource_server"] == rs)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -459,13 +454,9 @@ impl AppState {
             return Err(Error::not_found("no Globus account is connected"));
         };
         if let Ok(tokens) = self.open_sealed(user_id, &l.tokens) {
-            for tok in std::iter::once(&tokens).chain(tokens["other_tokens"].as_array().into_iter().flatten()) {
-                for k in ["refresh_token", "access_token"] {
-                    if let Some(v) = tok[k].as_str()
-                        && let Err(e) = t.globus.revoke(&t.cfg.client_id, Some(t.secret()), v).await
-                    {
-                        tracing::warn!("revoking a Globus token failed: {e}");
-                    }
+            for v in gantry_globus::secrets_of(&tokens) {
+                if let Err(e) = t.globus.revoke(&t.cfg.client_id, Some(t.secret()), v).await {
+                    tracing::warn!("revoking a Globus token failed: {e}");
                 }
             }
         }

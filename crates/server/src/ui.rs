@@ -393,24 +393,17 @@ struct TokenForm {
 
 async fn create_token(State(st): State<AppState>, headers: HeaderMap, f: Form<TokenForm>) -> WebResult<Response> {
     let s = form_session(&st, &headers, &f.csrf).await?;
-    let name = f.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(Error::invalid("a token name has 1 to 100 characters").into());
-    }
-    let expires = match f.expires_days.trim() {
+    let expires_days = match f.expires_days.trim() {
         "" => None,
-        d => {
-            let d: i64 = d
-                .parse()
+        d => Some(
+            d.parse()
                 .ok()
                 .filter(|d| (1..=3650).contains(d))
-                .ok_or_else(|| Error::invalid("expiry is 1 to 3650 days"))?;
-            Some(time::now_unix() + d * 86_400)
-        }
+                .ok_or_else(|| Error::invalid("expiry is 1 to 3650 days"))?,
+        ),
     };
-    let token = crate::auth::new_api_token();
-    st.store.create_token(s.row.user.id, name, f.scope, &crate::auth::hash_token(&token), expires).await?;
-    settings_page(&st, &s, Some((token, name.to_string())), None).await
+    let (token, row) = st.issue_api_token(s.row.user.id, &f.name, f.scope, expires_days).await?;
+    settings_page(&st, &s, Some((token, row.name)), None).await
 }
 
 #[derive(Deserialize)]
@@ -799,11 +792,7 @@ async fn give_role(
         let g = crate::api::group_id(f.who.trim())?;
         st.store.set_group_member(c.id, &g, f.role).await?;
     } else {
-        let u = crate::api::user_named(&st, f.who.trim()).await?;
-        if f.role != gantry_domain::Role::Owner {
-            crate::api::ensure_other_owner(&st, c.id, u.id).await?;
-        }
-        st.store.set_member(c.id, u.id, f.role).await?;
+        st.set_user_role(c.id, f.who.trim(), f.role).await?;
     }
     Ok(back_to(&name))
 }
@@ -822,9 +811,7 @@ async fn remove_member(
 ) -> WebResult<Response> {
     let s = form_session(&st, &headers, &f.csrf).await?;
     let c = managed(&st, &s, &name).await?;
-    let u = crate::api::user_named(&st, &f.who).await?;
-    crate::api::ensure_other_owner(&st, c.id, u.id).await?;
-    st.store.remove_member(c.id, u.id).await?;
+    st.remove_user_role(c.id, &f.who).await?;
     Ok(back_to(&name))
 }
 

@@ -155,6 +155,10 @@ fn login_form(
     Ok(r)
 }
 
+fn locked_message(wait_secs: u64) -> String {
+    format!("Too many failed sign-ins for this account; try again in {} minutes.", wait_secs.div_ceil(60))
+}
+
 #[derive(Deserialize)]
 struct PasswordForm {
     username: String,
@@ -171,8 +175,7 @@ async fn password_login(State(st): State<AppState>, headers: HeaderMap, f: Form<
     }
     let account = format!("password:{}", f.username.trim());
     if let Some(wait) = st.login_limiter.locked(&account) {
-        let msg = format!("Too many failed sign-ins for this account; try again in {} minutes.", wait.div_ceil(60));
-        return login_form(&st, &headers, next, Some(msg), StatusCode::TOO_MANY_REQUESTS);
+        return login_form(&st, &headers, next, Some(locked_message(wait)), StatusCode::TOO_MANY_REQUESTS);
     }
     let found = st.store.password_hash(f.username.trim()).await?;
     // Unknown users cost the same as known ones: a hash is always checked.
@@ -321,13 +324,7 @@ async fn callback(
 /// The ids of the user's Globus groups, through the groups token of the sign-in; None
 /// (groups left as they were) if Groups cannot be asked.
 async fn my_groups(st: &AppState, groups_url: String, tokens: &Value) -> Option<Vec<String>> {
-    let token = tokens["other_tokens"]
-        .as_array()?
-        .iter()
-        .find(|t| t["resource_server"] == "groups.api.globus.org")?
-        .get("access_token")?
-        .as_str()?
-        .to_string();
+    let token = gantry_globus::token_for(tokens, "groups.api.globus.org")?["access_token"].as_str()?.to_string();
     let url = format!("{groups_url}/v2/groups/my_groups");
     match st.http.get(&url).bearer_auth(token).send().await {
         Ok(r) if r.status().is_success() => match r.json::<Vec<Value>>().await {
@@ -367,8 +364,7 @@ async fn user_office_login(
     let office = cfg.title().to_string();
     let account = format!("{provider}:{}", f.username.trim());
     if let Some(wait) = st.login_limiter.locked(&account) {
-        let msg = format!("Too many failed sign-ins for this account; try again in {} minutes.", wait.div_ceil(60));
-        return login_form(&st, &headers, next, Some(msg), StatusCode::TOO_MANY_REQUESTS);
+        return login_form(&st, &headers, next, Some(locked_message(wait)), StatusCode::TOO_MANY_REQUESTS);
     }
     let r = st
         .http
@@ -426,14 +422,8 @@ async fn logout(State(st): State<AppState>, headers: HeaderMap, f: Form<CsrfForm
         && let Some(oidc) = st.oidc.get(&row.provider)
     {
         let tokens = st.open_sealed(row.user.id, &sealed)?;
-        let mut all = vec![&tokens];
-        all.extend(tokens["other_tokens"].as_array().into_iter().flatten());
-        for t in all {
-            for k in ["refresh_token", "access_token"] {
-                if let Some(v) = t[k].as_str() {
-                    oidc.revoke(v).await;
-                }
-            }
+        for v in gantry_globus::secrets_of(&tokens) {
+            oidc.revoke(v).await;
         }
     }
     Ok(redirect_with_cookies("/login", vec![st.set_cookie(SESSION_COOKIE, "", 0)]))
