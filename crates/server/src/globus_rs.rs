@@ -196,7 +196,7 @@ impl ResourceServer {
                 params.insert("session_required_single_domain".into(), json!(allowed));
                 return Err(Error::reauthenticate(
                     format!("sign in again with an identity from {}", allowed.join(" or ")),
-                    gare(params),
+                    Value::Object(params),
                 ));
             }
         }
@@ -209,7 +209,7 @@ impl ResourceServer {
             }
             return Err(Error::reauthenticate(
                 "this server requires a recent sign-in that meets its authentication policy",
-                gare(params),
+                Value::Object(params),
             ));
         }
         let groups = self.groups(token).await;
@@ -283,10 +283,6 @@ impl ResourceServer {
         let v: Vec<Value> = r.json().await.map_err(|e| unavailable(e.to_string()))?;
         Ok(v.iter().filter_map(|g| g["id"].as_str().map(str::to_string)).collect())
     }
-}
-
-fn gare(params: serde_json::Map<String, Value>) -> Value {
-    Value::Object(params)
 }
 
 fn principal(u: &gantry_store::User) -> Principal {

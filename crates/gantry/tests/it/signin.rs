@@ -182,7 +182,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     let mut m = Browser::new();
     let authorize = start(&mut m, &s, "globus", "%2F").await;
     let callback = at_globus(&mut m, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
-    let forged = regex_replace(&callback, "state=", "state=x");
+    let forged = replace_first(&callback, "state=", "state=x");
     let (st, page, _) = m.get(&forged).await;
     assert!(refused(st) && page.contains("start again"), "{st} {page}");
     assert!(session_cookie(&m).is_none());
@@ -247,7 +247,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     // A foreign redirect_uri: the provider refuses to send the code anywhere else.
     let mut f = Browser::new();
     let authorize = start(&mut f, &s, "globus", "%2F").await;
-    let evil = regex_replace(&authorize, "redirect_uri=", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb&x=");
+    let evil = replace_first(&authorize, "redirect_uri=", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb&x=");
     let (st, _, loc) = f.get(&evil).await;
     assert_eq!((st, loc), (StatusCode::BAD_REQUEST, None));
 
@@ -315,7 +315,7 @@ fn fields<'a>(user: &'a str, password: &'a str, csrf: &'a str) -> [(&'static str
 }
 
 /// Replaces the first `pat` in `s` by `with` (enough for query strings).
-fn regex_replace(s: &str, pat: &str, with: &str) -> String {
+fn replace_first(s: &str, pat: &str, with: &str) -> String {
     s.replacen(pat, with, 1)
 }
 

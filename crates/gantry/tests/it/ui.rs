@@ -19,17 +19,20 @@ async fn signed_in(s: &TestServer, user: &str) -> Browser {
     b
 }
 
+fn token_form(csrf: &str) -> [(&'static str, &str); 4] {
+    [("csrf", csrf), ("name", "t1"), ("scope", "read"), ("expires_days", "")]
+}
+
 async fn forms_need_csrf_and_rights(b: Backend) {
     let s = TestServer::start(b).await;
     let mut alice = signed_in(&s, "alice").await;
     let (_, page, _) = alice.get(&format!("{}/settings", s.url)).await;
     let csrf = hidden(&page, "csrf");
     // A token needs the CSRF token of the session.
-    let form = |c: &'static str| [("csrf", c), ("name", "t1"), ("scope", "read"), ("expires_days", "")];
-    let (st, _, _) = alice.post(&format!("{}/settings/tokens", s.url), &form("forged")).await;
+    let (st, _, _) = alice.post(&format!("{}/settings/tokens", s.url), &token_form("forged")).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let csrf: &'static str = Box::leak(csrf.into_boxed_str());
-    let good = form(csrf);
+    let csrf = csrf.as_str();
+    let good = token_form(csrf);
     let (st, page, _) = alice.post(&format!("{}/settings/tokens", s.url), &good).await;
     assert_eq!(st, StatusCode::OK);
     let token = page.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
