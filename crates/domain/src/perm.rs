@@ -90,6 +90,14 @@ pub struct Principal {
     pub scope: TokenScope,
 }
 
+impl Principal {
+    /// The server's operator, acting through `gantry admin` on the server itself: an
+    /// administrator that is no user (id 0 is never a user's).
+    pub fn operator() -> Principal {
+        Principal { user_id: 0, username: "(operator)".into(), is_admin: true, scope: TokenScope::Write }
+    }
+}
+
 /// Effective access to one collection. Ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
@@ -180,15 +188,4 @@ mod tests {
     }
 }
 
-macro_rules! from_str_via_parse {
-    ($($t:ty),*) => {$(
-        impl std::str::FromStr for $t {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> { Self::parse(s) }
-        }
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    )*};
-}
-from_str_via_parse!(Role, Visibility, TokenScope);
+text_enum!(Role, Visibility, TokenScope);

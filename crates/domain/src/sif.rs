@@ -7,7 +7,7 @@
 //! from the file is checked against the file size before it is used.
 
 use crate::error::{Error, ErrorKind, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const HEADER_LEN: usize = 128;
 pub const DESCRIPTOR_LEN: usize = 585;
@@ -219,7 +219,7 @@ pub fn part_type_name(t: i32) -> &'static str {
 }
 
 /// What Gantry shows of a SIF image.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SifInfo {
     pub id: String,
     pub version: String,
@@ -232,7 +232,7 @@ pub struct SifInfo {
     pub objects: Vec<SifObject>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SifPartition {
     pub id: u32,
     pub fs_type: String,
@@ -241,7 +241,7 @@ pub struct SifPartition {
     pub size: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SifObject {
     pub id: u32,
     #[serde(rename = "type")]

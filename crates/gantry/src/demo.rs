@@ -3,11 +3,15 @@
 //! endpoints, a public and a private collection holding a small SIF image.
 
 use anyhow::Context;
+use gantry_app::App;
+use gantry_app::collections::NewCollection;
+use gantry_app::config::{ProviderConfig, ProviderKind, ResourceServerConfig, TransferConfig};
+use gantry_app::secrets;
+use gantry_domain::{CollectionName, ErrorKind, Principal};
 use gantry_domain::{ImageRef, Role, TokenScope, Visibility};
 use gantry_globus_local::GlobusConfig;
 use gantry_globus_local::config::{Client, ClientScope};
-use gantry_server::config::{ProviderConfig, ProviderKind, ResourceServerConfig, TransferConfig};
-use gantry_server::{AppState, Config, auth};
+use gantry_server::Config;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
@@ -32,11 +36,8 @@ fn kept_secret(path: &Path) -> anyhow::Result<String> {
     if let Ok(s) = std::fs::read_to_string(path) {
         return Ok(s.trim().to_string());
     }
-    let s = auth::random_hex(24);
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(s.as_bytes())?;
+    let s = secrets::random_hex(24);
+    secrets::create_private_file(path, s.as_bytes())?;
     Ok(s)
 }
 
@@ -158,7 +159,7 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
     let (running, gantry_fut) = gantry_server::start(config, gx, stop(rx)).await?;
     let gantry_task = tokio::spawn(gantry_fut);
     let group = gcfg.groups.first().context("the demo has a group")?;
-    seed(&running.state, &gantry_url, &group.id).await?;
+    seed(&running.app, &gantry_url, &group.id).await?;
     println!("{}", banner(&gcfg, &gantry_url, &globus_url, &o.data, &group.name));
     gantry_task.await??;
     globus_task.await??;
@@ -166,27 +167,35 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
 }
 
 /// The demo's users, collections and image (only what is missing).
-async fn seed(st: &AppState, url: &str, group: &str) -> anyhow::Result<()> {
-    let admin = match st.store.user_by_name(ADMIN).await? {
-        Some(u) => u,
-        None => st.store.create_user(ADMIN, Some(&auth::hash_password(ADMIN_PASSWORD)?), true).await?,
+async fn seed(app: &App, url: &str, group: &str) -> anyhow::Result<()> {
+    let admin = match app.users.named(ADMIN).await {
+        Ok(u) => u,
+        Err(e) if e.kind == ErrorKind::NotFound => app.users.create(ADMIN, true, Some(ADMIN_PASSWORD)).await?,
+        Err(e) => return Err(e.into()),
     };
+    let operator = Principal::operator();
     for (name, vis, about) in [
         ("demo", Visibility::Public, "Public demo images"),
         ("beamline", Visibility::Private, "Private to the Globus group Beamline Users"),
     ] {
-        if st.store.collection_access(name, None).await?.is_none() {
-            st.store.create_collection(name, vis, about, Some(admin.id)).await?;
+        let new = NewCollection {
+            name: CollectionName::parse(name)?,
+            visibility: Some(vis),
+            description: about.into(),
+            owner: Some(admin.id),
+        };
+        match app.collections.create(&operator, new).await {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    let beamline = st.store.collection_access("beamline", None).await?.context("beamline exists")?;
-    st.store.set_group_member(beamline.collection.id, group, Role::Viewer).await?;
+    let beamline = app.collections.operate("beamline").await?;
+    app.collections.set_group_role(&beamline, group, Role::Viewer).await?;
     // The image goes in through the API, like any push.
-    let token = auth::new_api_token();
-    let row =
-        st.store.create_token(admin.id, "demo seeding", TokenScope::Write, &auth::hash_token(&token), None).await?;
-    let c = gantry_client::Client::new(url, Some(token))?;
-    let file = st.config.data_dir.join("demo.sif");
+    let token = app.tokens.issue(admin.id, "demo seeding", TokenScope::Write, None).await?;
+    let c = gantry_client::Client::new(url, Some(token.secret))?;
+    let file = app.config.data_dir.join("demo.sif");
     std::fs::write(&file, DEMO_SIF)?;
     for r in ["demo/hello:latest", "beamline/hello:latest"] {
         let r = ImageRef::parse(r)?;
@@ -194,7 +203,7 @@ async fn seed(st: &AppState, url: &str, group: &str) -> anyhow::Result<()> {
             gantry_client::push::push(&c, &file, &r).await?;
         }
     }
-    st.store.revoke_token(admin.id, row.id).await?;
+    app.tokens.revoke(admin.id, token.row.id).await?;
     Ok(())
 }
 

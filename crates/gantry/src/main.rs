@@ -220,7 +220,7 @@ enum TokenCmd {
         scope: String,
         /// Expire the token after this many days.
         #[arg(long)]
-        expires_days: Option<u64>,
+        expires_days: Option<u32>,
     },
 }
 
@@ -318,7 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Admin { cmd } => {
             init_logging("warn");
-            let st = admin::open(config).await?;
+            let app = admin::open(config).await?;
             match cmd {
                 AdminCmd::User { cmd: UserCmd::Create { name, admin: is_admin, password_stdin } } => {
                     let pw = if password_stdin {
@@ -328,22 +328,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     } else {
                         None
                     };
-                    admin::create_user(&st, &name, is_admin, pw.as_deref()).await?;
+                    admin::create_user(&app, &name, is_admin, pw.as_deref()).await?;
                     println!("created user {name}{}", if is_admin { " (admin)" } else { "" });
                 }
                 AdminCmd::User { cmd: UserCmd::List } => {
-                    for u in st.store.list_users().await? {
+                    for u in app.users.list().await? {
                         println!("{}\t{}", u.username, if u.is_admin { "admin" } else { "user" });
                     }
                 }
                 AdminCmd::Token { cmd: TokenCmd::Create { user, name, scope, expires_days } } => {
-                    let t = admin::create_token(&st, &user, &name, TokenScope::parse(&scope)?, expires_days).await?;
+                    let t = admin::create_token(&app, &user, &name, TokenScope::parse(&scope)?, expires_days).await?;
                     println!("{t}");
                 }
                 AdminCmd::Token { cmd: TokenCmd::List { user } } => {
-                    let u = st.store.user_by_name(&user).await?.with_context(|| format!("no user named {user:?}"))?;
+                    let u = app.users.named(&user).await?;
                     println!("{:<6} {:<20} {:<6} {:<21} LAST USED", "ID", "NAME", "SCOPE", "CREATED");
-                    for t in st.store.list_tokens(u.id).await? {
+                    for t in app.tokens.list(u.id).await? {
                         println!(
                             "{:<6} {:<20} {:<6} {:<21} {}",
                             t.id,
@@ -355,32 +355,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 AdminCmd::Token { cmd: TokenCmd::Revoke { user, id } } => {
-                    let u = st.store.user_by_name(&user).await?.with_context(|| format!("no user named {user:?}"))?;
-                    if !st.store.revoke_token(u.id, id).await? {
-                        anyhow::bail!("{user} has no token {id}; see `gantry admin token list --user {user}`");
-                    }
+                    let u = app.users.named(&user).await?;
+                    app.tokens.revoke(u.id, id).await.map_err(|_| {
+                        anyhow::anyhow!("{user} has no token {id}; see `gantry admin token list --user {user}`")
+                    })?;
                     println!("revoked token {id} of {user}");
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Create { name, public, owner, description } } => {
                     let v = if public { Visibility::Public } else { Visibility::Private };
-                    admin::create_collection(&st, &name, v, owner.as_deref(), &description).await?;
+                    admin::create_collection(&app, &name, v, owner.as_deref(), &description).await?;
                     println!("created {} collection {name}", v.as_str());
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Member { collection, user, role } } => {
-                    admin::add_member(&st, &collection, &user, Role::parse(&role)?).await?;
+                    admin::add_member(&app, &collection, &user, Role::parse(&role)?).await?;
                     println!("{user} is now {role} of {collection}");
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Group { collection, group, role } } => {
-                    admin::add_group(&st, &collection, &group, Role::parse(&role)?).await?;
+                    admin::add_group(&app, &collection, &group, Role::parse(&role)?).await?;
                     println!("members of Globus group {group} are now {role} of {collection}");
                 }
                 AdminCmd::Gc { grace } => {
-                    let grace = grace.unwrap_or(st.config.gc_grace_secs);
-                    let r = st.gc(grace).await?;
+                    let r = app.gc.run(grace.unwrap_or(app.gc.grace_secs)).await?;
                     println!("removed {} blobs and {} uploads", r.blobs_removed, r.uploads_removed);
                 }
             }
-            st.store.close().await;
+            app.close().await;
             Ok(())
         }
         _ => unreachable!("client commands are handled above"),

@@ -1,6 +1,6 @@
-//! A typed client for the Globus services Gantry calls: Auth (token grants and
-//! revocation) and Transfer v0.10 (endpoints, files, access rules, tasks). It knows
-//! nothing of Gantry.
+//! The one client for the Globus services Gantry calls: Auth (token grants,
+//! revocation, introspection, dependent tokens, policies), Groups, and Transfer v0.10
+//! (endpoints, files, access rules, tasks). It knows nothing of Gantry.
 //!
 //! Every call is retried on 5xx answers, 429 (honouring `Retry-After`), timeouts and
 //! connection resets, with bounded exponential backoff. Calls that are not idempotent
@@ -8,8 +8,17 @@
 //! that already exists is looked up instead of created twice.
 
 use reqwest::{Method, RequestBuilder, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
+
+mod auth;
+mod groups;
+mod tokens;
+mod transfer;
+
+pub use auth::{Introspection, Policy};
+pub use groups::Group;
+pub use tokens::{secrets_of, token_for, tokens_of};
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +96,7 @@ pub struct Globus {
     http: reqwest::Client,
     pub auth_url: String,
     pub transfer_url: String,
+    pub groups_url: String,
     pub retry: Retry,
 }
 
@@ -125,12 +135,24 @@ impl Globus {
             http,
             auth_url: auth_url.trim_end_matches('/').into(),
             transfer_url: transfer_url.trim_end_matches('/').into(),
+            groups_url: "https://groups.api.globus.org".into(),
             retry: Retry::default(),
         }
     }
 
+    /// A client for Globus Groups at `url` only.
+    pub fn for_groups(http: reqwest::Client, url: &str) -> Globus {
+        Globus::new(http, url, url).with_groups_url(url)
+    }
+
+    /// The same client, asking Groups at `url`.
+    pub fn with_groups_url(mut self, url: &str) -> Globus {
+        self.groups_url = url.trim_end_matches('/').into();
+        self
+    }
+
     /// Sends a request built by `make`, retrying what is worth retrying.
-    async fn send(&self, make: impl Fn() -> RequestBuilder) -> Result<Value> {
+    pub(crate) async fn send(&self, make: impl Fn() -> RequestBuilder) -> Result<Value> {
         let mut delay = self.retry.first;
         let mut attempt = 0;
         loop {
@@ -180,7 +202,7 @@ impl Globus {
         }
     }
 
-    fn req(&self, m: Method, url: &str, cred: Cred<'_>) -> RequestBuilder {
+    pub(crate) fn req(&self, m: Method, url: &str, cred: Cred<'_>) -> RequestBuilder {
         let r = self.http.request(m, url);
         match cred {
             Cred::Bearer(t) => r.bearer_auth(t),
@@ -189,7 +211,7 @@ impl Globus {
         }
     }
 
-    async fn transfer(&self, m: Method, path: &str, token: &str, body: Option<&Value>) -> Result<Value> {
+    pub(crate) async fn transfer(&self, m: Method, path: &str, token: &str, body: Option<&Value>) -> Result<Value> {
         let url = format!("{}/v0.10/{path}", self.transfer_url);
         self.send(|| {
             let r = self.req(m.clone(), &url, Cred::Bearer(token));
@@ -200,182 +222,6 @@ impl Globus {
         })
         .await
     }
-
-    // ---------- Auth ----------
-
-    /// A token grant at `/v2/oauth2/token` (refresh, client credentials, …).
-    pub async fn token(&self, cred: Cred<'_>, form: &[(&str, &str)]) -> Result<Value> {
-        let url = format!("{}/v2/oauth2/token", self.auth_url);
-        self.send(|| self.req(Method::POST, &url, cred).form(form)).await
-    }
-
-    /// Trades a refresh token for fresh tokens.
-    pub async fn refresh(&self, client_id: &str, secret: Option<&str>, refresh_token: &str) -> Result<Value> {
-        match secret {
-            Some(s) => {
-                self.token(
-                    Cred::Basic(client_id, s),
-                    &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
-                )
-                .await
-            }
-            None => {
-                self.token(
-                    Cred::None,
-                    &[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", client_id)],
-                )
-                .await
-            }
-        }
-    }
-
-    /// Revokes a token (access or refresh).
-    pub async fn revoke(&self, client_id: &str, secret: Option<&str>, token: &str) -> Result<()> {
-        let url = format!("{}/v2/oauth2/token/revoke", self.auth_url);
-        let cred = secret.map(|s| Cred::Basic(client_id, s)).unwrap_or(Cred::None);
-        self.send(|| self.req(Method::POST, &url, cred).form(&[("token", token), ("client_id", client_id)])).await?;
-        Ok(())
-    }
-
-    /// Tokens of a confidential client itself.
-    pub async fn client_credentials(&self, client_id: &str, secret: &str, scope: &str) -> Result<Value> {
-        self.token(Cred::Basic(client_id, secret), &[("grant_type", "client_credentials"), ("scope", scope)]).await
-    }
-
-    // ---------- Transfer ----------
-
-    /// Endpoint search: `filter_scope` is one of Globus's scopes (`my-endpoints`,
-    /// `shared-with-me`, `recently-used`, `all`, …).
-    pub async fn endpoint_search(
-        &self,
-        token: &str,
-        text: Option<&str>,
-        scope: Option<&str>,
-        limit: u32,
-    ) -> Result<Value> {
-        let mut q = vec![("limit".to_string(), limit.to_string())];
-        if let Some(t) = text.filter(|t| !t.is_empty()) {
-            q.push(("filter_fulltext".into(), t.into()));
-        }
-        if let Some(s) = scope {
-            q.push(("filter_scope".into(), s.into()));
-        }
-        let qs = q.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
-        self.transfer(Method::GET, &format!("endpoint_search?{qs}"), token, None).await
-    }
-
-    pub async fn endpoint(&self, token: &str, id: &str) -> Result<Value> {
-        self.transfer(Method::GET, &format!("endpoint/{}", urlencode(id)), token, None).await
-    }
-
-    pub async fn ls(&self, token: &str, endpoint: &str, path: &str) -> Result<Value> {
-        self.transfer(
-            Method::GET,
-            &format!("operation/endpoint/{}/ls?path={}", urlencode(endpoint), urlencode(path)),
-            token,
-            None,
-        )
-        .await
-    }
-
-    pub async fn mkdir(&self, token: &str, endpoint: &str, path: &str) -> Result<Value> {
-        let body = json!({"DATA_TYPE": "mkdir", "path": path});
-        self.transfer(Method::POST, &format!("operation/endpoint/{}/mkdir", urlencode(endpoint)), token, Some(&body))
-            .await
-    }
-
-    pub async fn submission_id(&self, token: &str) -> Result<String> {
-        let v = self.transfer(Method::GET, "submission_id", token, None).await?;
-        v["value"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| Error::Unreachable("no submission id in the answer".into()))
-    }
-
-    /// Submits a transfer document (which must carry its `submission_id`); a resubmission
-    /// of the same id answers with the task that id created.
-    pub async fn submit_transfer(&self, token: &str, doc: &Value) -> Result<String> {
-        let v = self.transfer(Method::POST, "transfer", token, Some(doc)).await?;
-        v["task_id"].as_str().map(str::to_string).ok_or_else(|| Error::Unreachable("no task id in the answer".into()))
-    }
-
-    pub async fn task(&self, token: &str, id: &str) -> Result<Value> {
-        self.transfer(Method::GET, &format!("task/{}", urlencode(id)), token, None).await
-    }
-
-    pub async fn task_events(&self, token: &str, id: &str) -> Result<Value> {
-        self.transfer(Method::GET, &format!("task/{}/event_list", urlencode(id)), token, None).await
-    }
-
-    pub async fn cancel_task(&self, token: &str, id: &str) -> Result<Value> {
-        self.transfer(Method::POST, &format!("task/{}/cancel", urlencode(id)), token, None).await
-    }
-
-    /// Access rules of an endpoint.
-    pub async fn rules(&self, token: &str, endpoint: &str) -> Result<Vec<Value>> {
-        let v =
-            self.transfer(Method::GET, &format!("endpoint/{}/access_list", urlencode(endpoint)), token, None).await?;
-        Ok(v["DATA"].as_array().cloned().unwrap_or_default())
-    }
-
-    /// Grants `permissions` on `path` to an identity; returns the rule id (also when an
-    /// identical rule existed already, e.g. from a retried call).
-    pub async fn add_identity_rule(
-        &self,
-        token: &str,
-        endpoint: &str,
-        identity: &str,
-        path: &str,
-        permissions: &str,
-    ) -> Result<String> {
-        let body = json!({"DATA_TYPE": "access", "principal_type": "identity", "principal": identity,
-            "path": path, "permissions": permissions});
-        let url = format!("endpoint/{}/access", urlencode(endpoint));
-        match self.transfer(Method::POST, &url, token, Some(&body)).await {
-            Ok(v) => v["access_id"]
-                .as_str()
-                .or(v["id"].as_str())
-                .map(str::to_string)
-                .or_else(|| v["access_id"].as_i64().map(|n| n.to_string()))
-                .ok_or_else(|| Error::Unreachable("no rule id in the answer".into())),
-            Err(e) if e.status() == Some(409) => {
-                let rules = self.rules(token, endpoint).await?;
-                rules
-                    .iter()
-                    .find(|r| r["principal"] == identity && r["path"] == path)
-                    .and_then(|r| {
-                        r["id"].as_str().map(str::to_string).or_else(|| r["id"].as_i64().map(|n| n.to_string()))
-                    })
-                    .ok_or(e)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Removes a rule; one that is gone already counts as removed.
-    pub async fn delete_rule(&self, token: &str, endpoint: &str, rule: &str) -> Result<()> {
-        let url = format!("endpoint/{}/access/{}", urlencode(endpoint), urlencode(rule));
-        match self.transfer(Method::DELETE, &url, token, None).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// The token documents of an Auth token response: the top-level one, then `other_tokens`.
-pub fn tokens_of(v: &Value) -> impl Iterator<Item = &Value> {
-    std::iter::once(v).chain(v["other_tokens"].as_array().into_iter().flatten())
-}
-
-/// The token for resource server `rs` in a token response.
-pub fn token_for<'a>(v: &'a Value, rs: &str) -> Option<&'a Value> {
-    tokens_of(v).find(|t| t["resource_server"] == rs)
-}
-
-/// Every refresh and access token of a token response (to revoke them all).
-pub fn secrets_of(v: &Value) -> Vec<&str> {
-    tokens_of(v).flat_map(|t| ["refresh_token", "access_token"].map(|k| t[k].as_str())).flatten().collect()
 }
 
 /// Percent-encodes a query or path value.
@@ -394,6 +240,7 @@ pub fn urlencode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 

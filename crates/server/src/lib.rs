@@ -1,22 +1,16 @@
-//! The Gantry server: OCI distribution API (`/v2`), REST API (`/api/v1`), downloads.
+//! Gantry's HTTP front doors: the OCI distribution API (`oci`, `/v2`), the REST API and
+//! downloads (`api`, `/api/v1`, `/download`), and the web (`web`: sign-in, Globus
+//! connect, device approval, pages). Handlers parse, call one `gantry-app` operation,
+//! render; no rule lives here.
 
 pub mod api;
-pub mod auth;
-pub mod config;
-pub mod device;
-pub mod globus_rs;
+mod blob_body;
+pub mod credentials;
 pub mod oci;
-pub mod oidc;
-pub mod registry;
-pub mod session;
-pub mod state;
 mod tls;
-pub mod transfers;
-pub mod ui;
 pub mod web;
 
-pub use config::Config;
-pub use state::AppState;
+pub use gantry_app::{App, Config};
 
 use axum::Router;
 use axum::extract::Request;
@@ -27,15 +21,12 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 /// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
+pub fn router(app: App) -> Router {
     Router::new()
         .merge(oci::routes())
         .merge(web::routes())
-        .merge(ui::routes())
-        .merge(device::routes())
-        .merge(transfers::routes())
         .merge(api::routes())
-        .with_state(state)
+        .with_state(app)
         .layer(axum::middleware::from_fn(access_log))
 }
 
@@ -61,7 +52,7 @@ impl Drop for AbortOnDrop {
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
-    pub state: AppState,
+    pub app: App,
 }
 
 /// Binds the configured address and serves until `shutdown` resolves.
@@ -70,11 +61,11 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let (running, fut) = start(config, listener, shutdown).await?;
-    tracing::info!("Gantry listening on {} (public URL {})", running.addr, running.state.public_url);
+    tracing::info!("Gantry listening on {} (public URL {})", running.addr, running.app.public_url);
     fut.await
 }
 
-/// Opens the stores and returns the server future for an already bound listener.
+/// Opens the application and returns the server future for an already bound listener.
 pub async fn start(
     config: Config,
     listener: TcpListener,
@@ -86,16 +77,16 @@ pub async fn start(
         (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
         _ => None,
     };
-    let state = AppState::open(config, public_url).await?;
-    let app = router(state.clone());
-    let follower = tokio::spawn(transfers::follower(state.clone()));
+    let app = App::open(config, public_url).await?;
+    let router = router(app.clone());
+    let background = tokio::spawn(app.clone().background());
     let fut = async move {
-        let _stop_following = AbortOnDrop(follower);
+        let _stop = AbortOnDrop(background);
         match tls {
-            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
-            Some(acceptor) => tls::serve(listener, acceptor, app, shutdown).await?,
+            None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await?,
+            Some(acceptor) => tls::serve(listener, acceptor, router, shutdown).await?,
         }
         Ok(())
     };
-    Ok((Running { addr, state }, fut))
+    Ok((Running { addr, app }, fut))
 }

@@ -12,6 +12,7 @@ mod blobs;
 mod collections;
 mod identity;
 mod manifests;
+pub mod testing;
 mod transfers;
 mod users;
 
@@ -146,6 +147,19 @@ impl Store {
             .map_err(db_err)?;
         get(&row, "value")
     }
+}
+
+/// Makes a new, empty PostgreSQL database `name` on the server `admin_url` names, and
+/// returns its URL (test suites give each test its own database).
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+    use sqlx::Connection;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::invalid(format!("{name:?} is not a plain database name")));
+    }
+    let mut c = sqlx::postgres::PgConnection::connect(admin_url).await.map_err(db_err)?;
+    sqlx::raw_sql(sql!("CREATE DATABASE {name}")).execute(&mut c).await.map_err(db_err)?;
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    Ok(format!("{base}/{name}"))
 }
 
 /// Hides the password of a database URL for messages.

@@ -1,7 +1,7 @@
 //! Connected Globus accounts and the transfers Gantry follows.
 
-use crate::{Store, db_err, get};
-use gantry_domain::{Result, time::now_unix};
+use crate::{Store, db_err, get, parse_col};
+use gantry_domain::{LinkStatus, Result, TransferStatus, time::now_unix};
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +13,7 @@ pub struct GlobusLink {
     pub tokens: Vec<u8>,
     /// When the Transfer access token runs out.
     pub expires_at: i64,
-    /// `ok`, or `reconnect` when the tokens no longer work.
-    pub status: String,
+    pub status: LinkStatus,
     pub last_error: Option<String>,
     pub connected_at: i64,
     pub refreshed_at: i64,
@@ -28,7 +27,7 @@ impl GlobusLink {
             username: get(r, "username")?,
             tokens: get(r, "tokens")?,
             expires_at: get(r, "expires_at")?,
-            status: get(r, "status")?,
+            status: parse_col(r, "status")?,
             last_error: get(r, "last_error")?,
             connected_at: get(r, "connected_at")?,
             refreshed_at: get(r, "refreshed_at")?,
@@ -52,8 +51,7 @@ pub struct TransferRow {
     pub path: String,
     pub label: Option<String>,
     pub sync_level: Option<i64>,
-    /// PREPARING, ACTIVE, SUCCEEDED, FAILED (CANCELED tasks are FAILED at Globus).
-    pub status: String,
+    pub status: TransferStatus,
     pub submission_id: Option<String>,
     pub task_id: Option<String>,
     pub rule_id: Option<String>,
@@ -88,7 +86,7 @@ impl TransferRow {
             path: get(r, "path")?,
             label: get(r, "label")?,
             sync_level: get(r, "sync_level")?,
-            status: get(r, "status")?,
+            status: parse_col(r, "status")?,
             submission_id: get(r, "submission_id")?,
             task_id: get(r, "task_id")?,
             rule_id: get(r, "rule_id")?,
@@ -111,7 +109,7 @@ impl TransferRow {
     }
 
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "SUCCEEDED" | "FAILED")
+        self.status.is_final()
     }
 }
 
@@ -132,7 +130,7 @@ impl Store {
         .bind(&l.username)
         .bind(&l.tokens)
         .bind(l.expires_at)
-        .bind(&l.status)
+        .bind(l.status.as_str())
         .bind(&l.last_error)
         .bind(l.connected_at)
         .bind(l.refreshed_at)
@@ -151,9 +149,9 @@ impl Store {
         row.as_ref().map(GlobusLink::from_row).transpose()
     }
 
-    pub async fn set_globus_status(&self, user_id: i64, status: &str, error: Option<&str>) -> Result<()> {
+    pub async fn set_globus_status(&self, user_id: i64, status: LinkStatus, error: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE globus_links SET status = $1, last_error = $2 WHERE user_id = $3")
-            .bind(status)
+            .bind(status.as_str())
             .bind(error)
             .bind(user_id)
             .execute(&self.pool)
@@ -184,7 +182,7 @@ impl Store {
         .bind(&t.path)
         .bind(&t.label)
         .bind(t.sync_level)
-        .bind(&t.status)
+        .bind(t.status.as_str())
         .bind(&t.submission_id)
         .bind(&t.task_id)
         .bind(&t.rule_id)
@@ -218,7 +216,7 @@ impl Store {
              events = $12, cleaned = $13, attempts = $14, next_check_at = $15, updated_at = $16, completed_at = $17 \
              WHERE id = $18",
         )
-        .bind(&t.status)
+        .bind(t.status.as_str())
         .bind(&t.submission_id)
         .bind(&t.task_id)
         .bind(&t.rule_id)

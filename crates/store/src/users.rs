@@ -1,5 +1,5 @@
 use crate::{Store, db_err, get, parse_col};
-use gantry_domain::{Error, Result, TokenScope, time::now_unix};
+use gantry_domain::{Error, Principal, Result, TokenScope, time::now_unix};
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +11,11 @@ pub struct User {
 }
 
 impl User {
+    /// The user as a caller holding a credential of `scope`.
+    pub fn principal(&self, scope: TokenScope) -> Principal {
+        Principal { user_id: self.id, username: self.username.clone(), is_admin: self.is_admin, scope }
+    }
+
     pub(crate) fn from_row(r: &AnyRow) -> Result<User> {
         Ok(User {
             id: get(r, "id")?,

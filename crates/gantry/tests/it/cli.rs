@@ -228,12 +228,12 @@ async fn admin_commands(b: Backend) {
     let me = reqwest::Client::new().get(format!("{}/api/v1/me", s.url)).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), 401);
     let row = sqlx::query("SELECT password_hash FROM users WHERE username = 'dora'")
-        .fetch_one(s.state.store.pool())
+        .fetch_one(s.state.store().pool())
         .await
         .unwrap();
     let hash: String = sqlx::Row::get(&row, "password_hash");
     assert!(hash.starts_with("$argon2id$"), "passwords are stored as argon2 hashes");
-    assert!(gantry_server::auth::verify_password("a long enough password", &hash));
+    assert!(gantry_app::identity::passwords::verify_password("a long enough password", &hash));
     // Roles for Globus groups.
     assert!(admin(&["collection", "create", "shared", "--owner", "dora"]).output().await.unwrap().status.success());
     let gid = "6f1c0b2e-0000-4000-8000-00000000beef";
@@ -242,11 +242,24 @@ async fn admin_commands(b: Backend) {
         .await
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let coll = s.state.store.collection_access("shared", None).await.unwrap().unwrap().collection;
-    let groups = s.state.store.list_group_members(coll.id).await.unwrap();
+    let coll = s.state.store().collection_access("shared", None).await.unwrap().unwrap().collection;
+    let groups = s.state.store().list_group_members(coll.id).await.unwrap();
     assert_eq!((groups[0].group_id.as_str(), groups[0].role), (gid, gantry_domain::Role::Contributor));
     let o = admin(&["collection", "group", "shared", "not a group", "viewer"]).output().await.unwrap();
     assert!(!o.status.success());
+    // The admin command line keeps the last owner too, as the API and the web do.
+    let o = admin(&["collection", "member", "shared", "dora", "viewer"]).output().await.unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success() && err.contains("last owner"), "{err}");
+    let members = s.state.store().list_members(coll.id).await.unwrap();
+    assert_eq!(
+        members.iter().map(|m| (m.username.as_str(), m.role)).collect::<Vec<_>>(),
+        [("dora", gantry_domain::Role::Owner)]
+    );
+    s.user("erik").await;
+    assert!(admin(&["collection", "member", "shared", "erik", "owner"]).output().await.unwrap().status.success());
+    let o = admin(&["collection", "member", "shared", "dora", "viewer"]).output().await.unwrap();
+    assert!(o.status.success(), "with another owner dora may step down: {}", String::from_utf8_lossy(&o.stderr));
 }
 
 crate::both_backends!(push_pull_and_friends, interrupted_transfers_resume, admin_commands);

@@ -13,8 +13,8 @@ crate::both_backends!(device_login_from_the_cli, globus_login_from_the_cli);
 
 /// A browser signed in to Gantry with a local password.
 async fn signed_in(s: &TestServer, user: &str, password: &str) -> Browser {
-    let hash = gantry_server::auth::hash_password(password).unwrap();
-    s.state.store.create_user(user, Some(&hash), false).await.unwrap();
+    let hash = gantry_app::identity::passwords::hash_password(password).unwrap();
+    s.state.store().create_user(user, Some(&hash), false).await.unwrap();
     let mut b = Browser::new();
     let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
     let csrf = hidden(&page, "csrf");

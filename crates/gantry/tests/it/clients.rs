@@ -63,8 +63,9 @@ async fn oras_pushes_and_pulls_a_sif(b: Backend) {
     let pulled = std::fs::read(out.join("tool.sif")).unwrap();
     assert_eq!(sha256(&pulled), sha256(&std::fs::read(&sif).unwrap()), "pulled SIF differs");
     // The server read the SIF header it stored.
-    let repo = s.state.store.repo_by_name("lab/tool").await.unwrap().unwrap();
-    let m = s.state.store.manifest_by_tag(repo.id, &gantry_domain::Tag::parse("1.0").unwrap()).await.unwrap().unwrap();
+    let repo = s.state.store().repo_by_name("lab/tool").await.unwrap().unwrap();
+    let m =
+        s.state.store().manifest_by_tag(repo.id, &gantry_domain::Tag::parse("1.0").unwrap()).await.unwrap().unwrap();
     assert_eq!(m.config_media_type.as_deref(), Some("application/vnd.sylabs.sif.config.v1+json"));
     let info: serde_json::Value = serde_json::from_str(m.info.as_deref().expect("SIF info")).unwrap();
     assert_eq!(info["architecture"], "amd64");

@@ -10,13 +10,13 @@ async fn backdate_blob(s: &TestServer, digest: &str, secs: i64) {
     sqlx::query("UPDATE blobs SET touched_at = touched_at - $1 WHERE digest = $2")
         .bind(secs)
         .bind(digest)
-        .execute(s.state.store.pool())
+        .execute(s.state.store().pool())
         .await
         .unwrap();
 }
 
 async fn on_disk(s: &TestServer, d: &str) -> bool {
-    s.state.blobs.size(&Digest::parse(d).unwrap()).await.unwrap().is_some()
+    s.state.registry.blobs().size(&Digest::parse(d).unwrap()).await.unwrap().is_some()
 }
 
 async fn collects_only_garbage(b: Backend) {
@@ -40,11 +40,11 @@ async fn collects_only_garbage(b: Backend) {
     let up_id = loc.rsplit('/').next().unwrap().to_string();
     sqlx::query("UPDATE uploads SET updated_at = updated_at - 999999999 WHERE id = $1")
         .bind(&up_id)
-        .execute(s.state.store.pool())
+        .execute(s.state.store().pool())
         .await
         .unwrap();
 
-    let report = s.state.gc(3600).await.unwrap();
+    let report = s.state.gc.run(3600).await.unwrap();
     assert_eq!(report.blobs_removed, 2, "{report:?}");
     assert_eq!(report.uploads_removed, 1);
     assert!(!on_disk(&s, &orphan_old).await && !on_disk(&s, &dropped).await);
@@ -52,7 +52,7 @@ async fn collects_only_garbage(b: Backend) {
     assert!(on_disk(&s, &sha256(b"kept layer")).await, "referenced, however old");
     assert_eq!(o.req(Method::HEAD, &format!("/v2/lab/keep/blobs/{orphan_old}")).send().await.unwrap().status(), 404);
     assert_eq!(o.req(Method::GET, &loc).send().await.unwrap().status(), 404);
-    assert!(!s.state.blobs.staged_ids().await.unwrap().contains(&up_id));
+    assert!(!s.state.registry.blobs().staged_ids().await.unwrap().contains(&up_id));
     let r = o.req(Method::GET, &format!("/v2/lab/keep/manifests/{m1}")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     // A removed blob can be pushed again.
@@ -73,7 +73,7 @@ async fn safe_while_pushing(b: Backend) {
     let gc = tokio::spawn(async move {
         let mut removed = 0;
         for _ in 0..40 {
-            removed += st.gc(60).await.unwrap().blobs_removed;
+            removed += st.gc.run(60).await.unwrap().blobs_removed;
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         removed
@@ -113,7 +113,7 @@ async fn safe_while_pushing(b: Backend) {
     let st = s.state.clone();
     let gc = tokio::spawn(async move {
         for _ in 0..30 {
-            st.gc(0).await.unwrap();
+            st.gc.run(0).await.unwrap();
         }
     });
     for i in 0..15u32 {

@@ -1,67 +1,22 @@
 //! Starts real Gantry servers in-process on 127.0.0.1:0, on SQLite or on a real
 //! PostgreSQL server (`GANTRY_TEST_POSTGRES`, an admin URL; `scripts/test` starts one).
 
+use gantry_app::App;
 use gantry_domain::TokenScope;
-use gantry_server::{AppState, Config};
+use gantry_server::Config;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Generates one test per backend from `async fn name(b: Backend)`.
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::harness::Backend::Sqlite).await }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::harness::Backend::Postgres).await }
-            )*
-        }
-    };
-}
+pub use gantry_store::Backend;
+pub use gantry_store::testing::database_url;
 
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub fn random_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A fresh database URL for the backend (a new PostgreSQL database per call).
-pub async fn database_url(b: Backend, dir: &std::path::Path) -> String {
-    match b {
-        Backend::Sqlite => format!("sqlite://{}", dir.join("gantry.db").display()),
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let admin = std::env::var("GANTRY_TEST_POSTGRES")
-                .expect("GANTRY_TEST_POSTGRES is not set: run the suite with scripts/test, which starts PostgreSQL");
-            let name = format!("gantry_test_{}", random_suffix());
-            let mut c = sqlx::postgres::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            format!("{base}/{name}")
-        }
-    }
-}
-
 pub struct TestServer {
     pub url: String,
-    pub state: AppState,
+    pub state: App,
     pub dir: tempfile::TempDir,
     pub backend: Backend,
     pub config: Config,
@@ -111,7 +66,7 @@ impl TestServer {
         });
         TestServer {
             url: format!("http://{}", running.addr),
-            state: running.state,
+            state: running.app,
             dir,
             backend: b,
             config,
@@ -136,7 +91,7 @@ impl TestServer {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
-        self.state.store.close().await;
+        self.state.store().close().await;
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -153,7 +108,7 @@ impl TestServer {
     }
 
     pub async fn user_with(&self, name: &str, admin: bool, scope: TokenScope) -> String {
-        if self.state.store.user_by_name(name).await.unwrap().is_none() {
+        if self.state.store().user_by_name(name).await.unwrap().is_none() {
             gantry::admin::create_user(&self.state, name, admin, None).await.unwrap();
         }
         gantry::admin::create_token(&self.state, name, "test", scope, None).await.unwrap()

@@ -1,6 +1,8 @@
 //! Gantry's integration suite: one test binary, real servers on 127.0.0.1:0, every
 //! registry test on both SQLite and PostgreSQL.
 
+pub use gantry_store::both_backends;
+
 mod api;
 mod cli;
 mod cli_login;

@@ -135,8 +135,8 @@ async fn matrix_for(b: Backend, who: Who) {
         }
         let orphan = o.blob(&format!("{c}/app"), format!("{c} orphan").as_bytes()).await;
         if public {
-            let coll = s.state.store.collection_access(c, None).await.unwrap().unwrap().collection;
-            s.state.store.update_collection(coll.id, Some(gantry_domain::Visibility::Public), None).await.unwrap();
+            let coll = s.state.store().collection_access(c, None).await.unwrap().unwrap().collection;
+            s.state.store().update_collection(coll.id, Some(gantry_domain::Visibility::Public), None).await.unwrap();
         }
         vars.push((c, public, m, mbytes, orphan));
     }
@@ -152,29 +152,29 @@ async fn matrix_for(b: Backend, who: Who) {
         let (st, group) = (s.state.clone(), group.clone());
         async move {
             for c in ["priv", "pub"] {
-                let coll = st.store.collection_access(c, None).await.unwrap().unwrap().collection;
-                st.store.set_group_member(coll.id, &group, role).await.unwrap();
+                let coll = st.store().collection_access(c, None).await.unwrap().unwrap().collection;
+                st.store().set_group_member(coll.id, &group, role).await.unwrap();
             }
         }
     };
     let group_user = |name: &'static str| {
         let (st, group) = (s.state.clone(), group.clone());
         async move {
-            let u = st.store.user_by_name(name).await.unwrap().unwrap();
-            st.store.set_user_groups(u.id, &[group]).await.unwrap();
+            let u = st.store().user_by_name(name).await.unwrap().unwrap();
+            st.store().set_user_groups(u.id, &[group]).await.unwrap();
         }
     };
     // A user provisioned by a sign-in provider, then given an API token.
     let provisioned = |provider: &'static str, name: &'static str| {
         let st = s.state.clone();
         async move {
-            let id = gantry_store::NewIdentity {
+            let id = gantry_app::rows::NewIdentity {
                 provider: provider.into(),
                 subject: format!("{name}-subject"),
                 username: name.into(),
                 ..Default::default()
             };
-            let u = st.provision(&[id], None).await.unwrap();
+            let u = st.provisioner.provision(&[id], None).await.unwrap();
             gantry::admin::create_token(&st, &u.username, "t", gantry_domain::TokenScope::Write, None).await.unwrap()
         }
     };

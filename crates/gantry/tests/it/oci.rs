@@ -76,8 +76,8 @@ async fn pull_workflow(b: Backend) {
     assert_eq!(r.status(), 404);
 
     // Public: anyone pulls.
-    let c = s.state.store.collection_access("lab", None).await.unwrap().unwrap().collection;
-    s.state.store.update_collection(c.id, Some(gantry_domain::Visibility::Public), None).await.unwrap();
+    let c = s.state.store().collection_access("lab", None).await.unwrap().unwrap().collection;
+    s.state.store().update_collection(c.id, Some(gantry_domain::Visibility::Public), None).await.unwrap();
     let r = anon.req(Method::GET, "/v2/lab/tools/manifests/v1").send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = anon.req(Method::GET, &format!("/v2/lab/tools/blobs/{ld}")).send().await.unwrap();
@@ -153,7 +153,13 @@ async fn push_workflow(b: Backend) {
         assert_eq!(r.status(), 404);
     }
     assert!(
-        s.state.blobs.size(&gantry_domain::Digest::parse(&sha256(b"actual content")).unwrap()).await.unwrap().is_none()
+        s.state
+            .registry
+            .blobs()
+            .size(&gantry_domain::Digest::parse(&sha256(b"actual content")).unwrap())
+            .await
+            .unwrap()
+            .is_none()
     );
 
     // Manifests: missing blobs, bad JSON, wrong digest, too large.
@@ -414,8 +420,8 @@ async fn token_endpoint(b: Backend) {
     // An expired API token: 401 with the login challenge.
     let exp = s.user("alice").await;
     sqlx::query("UPDATE api_tokens SET expires_at = 1 WHERE token_hash = $1")
-        .bind(gantry_server::auth::hash_token(&exp))
-        .execute(s.state.store.pool())
+        .bind(gantry_app::secrets::hash_token(&exp))
+        .execute(s.state.store().pool())
         .await
         .unwrap();
     let r = Oci::as_user(&s.url, "alice", &exp).req(Method::GET, "/v2/lab/app/manifests/v1").send().await.unwrap();
@@ -423,9 +429,9 @@ async fn token_endpoint(b: Backend) {
     assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("/v2/token"));
     assert_eq!(error_code(r).await, "UNAUTHORIZED");
     // Revoking the API token ends the registry token too.
-    let user = s.state.store.user_by_name("alice").await.unwrap().unwrap();
-    for t in s.state.store.list_tokens(user.id).await.unwrap() {
-        assert!(s.state.store.revoke_token(user.id, t.id).await.unwrap());
+    let user = s.state.store().user_by_name("alice").await.unwrap().unwrap();
+    for t in s.state.store().list_tokens(user.id).await.unwrap() {
+        assert!(s.state.store().revoke_token(user.id, t.id).await.unwrap());
     }
     assert_eq!(br.req(Method::GET, "/v2/lab/app/manifests/v1").send().await.unwrap().status(), 401);
     assert_eq!(a.req(Method::GET, "/v2/lab/app/manifests/v1").send().await.unwrap().status(), 401);

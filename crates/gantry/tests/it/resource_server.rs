@@ -3,8 +3,8 @@
 
 use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer, code_flow};
 use crate::harness::{Backend, TestServer, http};
+use gantry_app::config::ResourceServerConfig;
 use gantry_globus_local::config::{Client, ClientScope};
-use gantry_server::config::ResourceServerConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -91,11 +91,11 @@ async fn globus_tokens_are_checked_and_cached(b: Backend) {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["username"], "alice@uni.edu");
     // The user is provisioned with her linked identities and her Globus groups.
-    let u = s.state.store.user_by_name("alice@uni.edu").await.unwrap().unwrap();
-    let ids: Vec<String> = s.state.store.identities_of(u.id).await.unwrap().into_iter().map(|i| i.username).collect();
+    let u = s.state.store().user_by_name("alice@uni.edu").await.unwrap().unwrap();
+    let ids: Vec<String> = s.state.store().identities_of(u.id).await.unwrap().into_iter().map(|i| i.username).collect();
     assert_eq!(ids, ["alice@lab.gov", "alice@uni.edu"]);
     let group = g.config.groups[0].id.clone();
-    assert_eq!(s.state.store.user_groups(u.id).await.unwrap(), std::slice::from_ref(&group));
+    assert_eq!(s.state.store().user_groups(u.id).await.unwrap(), std::slice::from_ref(&group));
 
     // Group roles: a private collection shared with her group through the API.
     let owner = s.admin("owner").await;
@@ -196,11 +196,11 @@ async fn policies_domains_groups_and_services(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let mut bad = gantry_server::Config { data_dir: dir.path().join("d"), ..Default::default() };
     bad.resource_server = Some(rs.clone());
-    let e = gantry_server::AppState::open(bad.clone(), "http://x".into()).await.err().expect("refused").to_string();
+    let e = gantry_app::App::open(bad.clone(), "http://x".into()).await.err().expect("refused").to_string();
     assert!(e.contains(&policy) && e.contains("make them the same"), "{e}");
     rs.policies = vec!["00000000-0000-0000-0000-00000000dead".into()];
     bad.resource_server = Some(rs);
-    let e = gantry_server::AppState::open(bad, "http://x".into()).await.err().expect("refused").to_string();
+    let e = gantry_app::App::open(bad, "http://x".into()).await.err().expect("refused").to_string();
     assert!(e.contains("check the id"), "{e}");
 
     // The high-assurance policy of lab.gov, as Globus says.
@@ -261,7 +261,7 @@ async fn policies_domains_groups_and_services(b: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (st, _) = me(&s4, &tok).await;
     assert_eq!(st, StatusCode::OK, "the accepted token is cached");
-    s4.state.rs.as_ref().unwrap().forget();
+    s4.state.auth.resource_server().unwrap().forget();
     let (st, v) = me(&s4, &tok).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["authorization_parameters"]["session_required_policies"], json!([quick.config.policies[0].id]), "{v}");

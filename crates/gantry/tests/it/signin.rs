@@ -4,7 +4,7 @@
 
 use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer};
 use crate::harness::{Backend, Browser, TestServer, hidden};
-use gantry_server::config::{ProviderConfig, ProviderKind};
+use gantry_app::config::{ProviderConfig, ProviderKind};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -121,22 +121,22 @@ async fn globus_sign_in_links_identities_and_groups(b: Backend) {
     sign_in(&mut again, &s, &g, "globus", "alice@lab.gov", "alice-lab-pass").await;
     let (_, page2) = account(&mut again, &s).await;
     assert!(page2.contains("id=\"username\">alice@uni.edu<"), "{page2}");
-    let users: Vec<String> = s.state.store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    let users: Vec<String> = s.state.store().list_users().await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(users, ["alice@uni.edu"], "one user for the linked identities");
     // The API knows the browser by its session too.
     let me: Value = alice.json(&format!("{}/api/v1/me", s.url)).await;
     assert_eq!(me["username"], "alice@uni.edu");
     // Admins can be designated by group (alice is in it) and by identity (bob is not).
-    assert!(s.state.store.user_by_name("alice@uni.edu").await.unwrap().unwrap().is_admin);
+    assert!(s.state.store().user_by_name("alice@uni.edu").await.unwrap().unwrap().is_admin);
     let mut bob = Browser::new();
     sign_in(&mut bob, &s, &g, "globus", "bob@uni.edu", "bob-pass").await;
-    assert!(s.state.store.user_by_name("bob@uni.edu").await.unwrap().unwrap().is_admin);
+    assert!(s.state.store().user_by_name("bob@uni.edu").await.unwrap().unwrap().is_admin);
 
     // Sign-out needs the session's CSRF token, ends the session and revokes the Globus
     // tokens Gantry held.
-    let id_hash = gantry_server::auth::hash_token(session_cookie(&alice).unwrap());
-    let sess = s.state.store.session(&id_hash).await.unwrap().unwrap();
-    let tokens = s.state.open_sealed(sess.user.id, sess.tokens.as_ref().unwrap()).unwrap();
+    let id_hash = gantry_app::secrets::hash_token(session_cookie(&alice).unwrap());
+    let sess = s.state.store().session(&id_hash).await.unwrap().unwrap();
+    let tokens = s.state.sealer().open::<serde_json::Value>(sess.user.id, sess.tokens.as_ref().unwrap()).unwrap();
     let held = tokens["access_token"].as_str().unwrap().to_string();
     let introspect = |tok: String| {
         let url = format!("{}/v2/oauth2/token/introspect", g.url);
@@ -161,7 +161,7 @@ async fn globus_sign_in_links_identities_and_groups(b: Backend) {
     let (st, _, loc) = alice.post(&format!("{}/logout", s.url), &[("csrf", &csrf)]).await;
     assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/login")));
     assert!(session_cookie(&alice).is_none(), "the cookie is cleared");
-    assert!(s.state.store.session(&id_hash).await.unwrap().is_none());
+    assert!(s.state.store().session(&id_hash).await.unwrap().is_none());
     assert!(!introspect(held).await, "Gantry revoked the Globus token at sign-out");
     // The old cookie value no longer works.
     let r = alice
@@ -229,7 +229,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE login_flows SET {column} = 'tampered-value-0123456789abcdefghijklmnop'"
         )))
-        .execute(s.state.store.pool())
+        .execute(s.state.store().pool())
         .await
         .unwrap();
         let (st, page, _) = t.get(&callback).await;
@@ -241,7 +241,7 @@ async fn sign_in_refuses_tampering(b: Backend) {
     let mut t = Browser::new();
     let authorize = start(&mut t, &s, "globus", "%2F").await;
     let callback = at_globus(&mut t, &g.url, &authorize, "bob@uni.edu", "bob-pass").await;
-    sqlx::query("UPDATE login_flows SET verifier = ''").execute(s.state.store.pool()).await.unwrap();
+    sqlx::query("UPDATE login_flows SET verifier = ''").execute(s.state.store().pool()).await.unwrap();
     assert_eq!(t.get(&callback).await.0, StatusCode::UNAUTHORIZED);
 
     // A foreign redirect_uri: the provider refuses to send the code anywhere else.
@@ -267,21 +267,21 @@ async fn sign_in_refuses_tampering(b: Backend) {
     assert_eq!(loc.as_deref(), Some("/"));
 
     // Sessions end when idle too long and after their absolute lifetime.
-    let id_hash = gantry_server::auth::hash_token(session_cookie(&o).unwrap());
+    let id_hash = gantry_app::secrets::hash_token(session_cookie(&o).unwrap());
     assert_eq!(account(&mut o, &s).await.0, StatusCode::OK);
     sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 86400 WHERE id_hash = $1")
         .bind(&id_hash)
-        .execute(s.state.store.pool())
+        .execute(s.state.store().pool())
         .await
         .unwrap();
     let (st, _) = account(&mut o, &s).await;
     assert_eq!(st, StatusCode::SEE_OTHER, "idle session ended");
     let (_, _, _) = o.get(&callback).await; // refused (replay), so sign in again:
     sign_in(&mut o, &s, &g, "globus", "bob@uni.edu", "bob-pass").await;
-    let id_hash = gantry_server::auth::hash_token(session_cookie(&o).unwrap());
+    let id_hash = gantry_app::secrets::hash_token(session_cookie(&o).unwrap());
     sqlx::query("UPDATE sessions SET expires_at = 1 WHERE id_hash = $1")
         .bind(&id_hash)
-        .execute(s.state.store.pool())
+        .execute(s.state.store().pool())
         .await
         .unwrap();
     assert_eq!(account(&mut o, &s).await.0, StatusCode::SEE_OTHER, "expired session ended");
@@ -397,8 +397,8 @@ async fn other_providers_and_passwords(b: Backend) {
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{page}");
 
     // Local accounts sign in with their password.
-    let hash = gantry_server::auth::hash_password("local-password").unwrap();
-    s.state.store.create_user("dana", Some(&hash), false).await.unwrap();
+    let hash = gantry_app::identity::passwords::hash_password("local-password").unwrap();
+    s.state.store().create_user("dana", Some(&hash), false).await.unwrap();
     let mut l = Browser::new();
     let (_, page, _) = l.get(&format!("{}/login", s.url)).await;
     let csrf = hidden(&page, "csrf");
@@ -412,8 +412,8 @@ async fn other_providers_and_passwords(b: Backend) {
     assert!(page.contains("id=\"username\">dana<"), "{page}");
     // Guessing is slowed down: after five failures the account waits, even with the
     // right password; other accounts are not affected.
-    let hash = gantry_server::auth::hash_password("erins-password").unwrap();
-    s.state.store.create_user("erin", Some(&hash), false).await.unwrap();
+    let hash = gantry_app::identity::passwords::hash_password("erins-password").unwrap();
+    s.state.store().create_user("erin", Some(&hash), false).await.unwrap();
     for _ in 0..5 {
         let (st, _, _) = l.post(&format!("{}/login", s.url), &fields("erin", "guess", &csrf)).await;
         assert_eq!(st, StatusCode::UNAUTHORIZED);
@@ -424,8 +424,8 @@ async fn other_providers_and_passwords(b: Backend) {
     let (st, _, _) = l.post(&format!("{}/login", s.url), &fields("dana", "local-password", &csrf)).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     // An OIDC identity whose name matches a local account gets an account of its own.
-    let hash = gantry_server::auth::hash_password("bobs-local-pw").unwrap();
-    s.state.store.create_user("bob@uni.edu", Some(&hash), true).await.unwrap();
+    let hash = gantry_app::identity::passwords::hash_password("bobs-local-pw").unwrap();
+    s.state.store().create_user("bob@uni.edu", Some(&hash), true).await.unwrap();
     let mut bob = Browser::new();
     sign_in(&mut bob, &s, &g, "globus", "bob@uni.edu", "bob-pass").await;
     let (_, page) = account(&mut bob, &s).await;

@@ -5,8 +5,8 @@ use crate::api::{push_dataset, push_sif};
 use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer};
 use crate::harness::{Backend, Browser, TestServer, hidden, http, sha256};
 use crate::ocikit::Oci;
+use gantry_app::config::TransferConfig;
 use gantry_globus_local::config::{Endpoint, uuid_for};
-use gantry_server::config::TransferConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -96,8 +96,8 @@ pub async fn setup_with(
 
 /// A local user signed in to Gantry in a browser, with Globus connected as `globus_user`.
 pub async fn connected(s: &TestServer, g: &GlobusServer, user: &str, globus_user: &str, pw: &str) -> (Browser, String) {
-    let hash = gantry_server::auth::hash_password("local-password").unwrap();
-    s.state.store.create_user(user, Some(&hash), false).await.unwrap();
+    let hash = gantry_app::identity::passwords::hash_password("local-password").unwrap();
+    s.state.store().create_user(user, Some(&hash), false).await.unwrap();
     let token = gantry::admin::create_token(&s.state, user, "t", gantry_domain::TokenScope::Write, None).await.unwrap();
     let mut b = Browser::new();
     let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
@@ -466,13 +466,13 @@ async fn tokens_are_refreshed_and_a_revoked_connection_asks_to_reconnect() {
     let Setup { s, g, .. } = setup_with(Backend::Sqlite, None, |c| c.access_token_lifetime = Some(30)).await;
     let cluster = g.config.endpoints[0].clone();
     let (_b, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
-    let user = s.state.store.user_by_name("alice").await.unwrap().unwrap();
-    let before = s.state.store.globus_link(user.id).await.unwrap().unwrap();
-    let old = s.state.open_sealed(user.id, &before.tokens).unwrap();
+    let user = s.state.store().user_by_name("alice").await.unwrap().unwrap();
+    let before = s.state.store().globus_link(user.id).await.unwrap().unwrap();
+    let old = s.state.sealer().open::<serde_json::Value>(user.id, &before.tokens).unwrap();
     let v = crate::harness::json_of(&format!("{}/api/v1/globus/endpoints?q=cluster", s.url), Some(&alice)).await;
     assert!(v["endpoints"].to_string().contains(&cluster.id), "{v}");
-    let after = s.state.store.globus_link(user.id).await.unwrap().unwrap();
-    let new = s.state.open_sealed(user.id, &after.tokens).unwrap();
+    let after = s.state.store().globus_link(user.id).await.unwrap().unwrap();
+    let new = s.state.sealer().open::<serde_json::Value>(user.id, &after.tokens).unwrap();
     let access = |t: &Value| {
         std::iter::once(t)
             .chain(t["other_tokens"].as_array().into_iter().flatten())
@@ -480,7 +480,7 @@ async fn tokens_are_refreshed_and_a_revoked_connection_asks_to_reconnect() {
             .map(|x| x["access_token"].clone())
     };
     assert_ne!(access(&old), access(&new), "a fresh access token was obtained");
-    assert_eq!(after.status, "ok");
+    assert_eq!(after.status.as_str(), "ok");
 
     // The user withdraws Gantry's access at Globus: the refresh token stops working.
     let refresh = new["refresh_token"].as_str().unwrap();

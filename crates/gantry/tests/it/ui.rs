@@ -4,8 +4,8 @@ use crate::harness::{Backend, Browser, TestServer, hidden};
 use reqwest::StatusCode;
 
 async fn signed_in(s: &TestServer, user: &str) -> Browser {
-    let hash = gantry_server::auth::hash_password("a password for ui").unwrap();
-    s.state.store.create_user(user, Some(&hash), false).await.unwrap();
+    let hash = gantry_app::identity::passwords::hash_password("a password for ui").unwrap();
+    s.state.store().create_user(user, Some(&hash), false).await.unwrap();
     let mut b = Browser::new();
     let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
     let csrf = hidden(&page, "csrf");
@@ -37,14 +37,14 @@ async fn forms_need_csrf_and_rights(b: Backend) {
     assert_eq!(st, StatusCode::OK);
     let token = page.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
     assert!(token.starts_with("gnt_"), "{page}");
-    let u = s.state.store.user_by_name("alice").await.unwrap().unwrap();
-    assert_eq!(s.state.store.list_tokens(u.id).await.unwrap().len(), 1);
+    let u = s.state.store().user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!(s.state.store().list_tokens(u.id).await.unwrap().len(), 1);
     // The token list never shows a token again.
     let (_, page, _) = alice.get(&format!("{}/settings", s.url)).await;
     assert!(!page.contains(&token));
 
     // A private collection of alice's: bob can neither see nor manage it.
-    s.state.store.create_collection("priv", gantry_domain::Visibility::Private, "", Some(u.id)).await.unwrap();
+    s.state.store().create_collection("priv", gantry_domain::Visibility::Private, "", Some(u.id)).await.unwrap();
     let mut bob = signed_in(&s, "bob").await;
     let (_, page, _) = bob.get(&format!("{}/settings", s.url)).await;
     let bob_csrf = hidden(&page, "csrf");
@@ -57,7 +57,7 @@ async fn forms_need_csrf_and_rights(b: Backend) {
         )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let coll = s.state.store.collection_access("priv", None).await.unwrap().unwrap();
+    let coll = s.state.store().collection_access("priv", None).await.unwrap().unwrap();
     assert_eq!(coll.collection.visibility, gantry_domain::Visibility::Private);
     // alice manages it, but not without her CSRF token.
     let (st, _, _) = alice
@@ -80,6 +80,14 @@ async fn forms_need_csrf_and_rights(b: Backend) {
     // The last owner cannot be removed.
     let (st, _, _) = alice.post(&format!("{}/c/priv/members/remove", s.url), &[("csrf", csrf), ("who", "alice")]).await;
     assert_eq!(st, StatusCode::CONFLICT);
+    // Nor demoted.
+    let (st, page, _) = alice
+        .post(
+            &format!("{}/c/priv/members", s.url),
+            &[("csrf", csrf), ("kind", "user"), ("who", "alice"), ("role", "contributor")],
+        )
+        .await;
+    assert!(st == StatusCode::CONFLICT && page.contains("last owner"), "{st}");
     // Pages that need a session send the others to sign in.
     let (st, _, loc) = Browser::new().get(&format!("{}/tasks", s.url)).await;
     assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=%2Ftasks")));

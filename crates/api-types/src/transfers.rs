@@ -1,0 +1,115 @@
+//! Globus: the user's connection, endpoints, and transfers of images to them.
+
+use gantry_domain::{LinkStatus, TransferStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `GET /api/v1/globus`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobusStatus {
+    pub connected: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<LinkStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Where to connect (or reconnect) in a browser.
+    pub connect_url: String,
+}
+
+/// An endpoint or collection found by search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointInfo {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub entity_type: Option<String>,
+}
+
+/// `GET /api/v1/globus/endpoints`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointList {
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirEntry {
+    pub name: String,
+    /// `dir` or `file` (or `link`), as Globus says.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+}
+
+/// `GET /api/v1/globus/endpoints/{id}/ls`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listing {
+    pub path: Option<String>,
+    pub entries: Vec<DirEntry>,
+}
+
+/// `POST /api/v1/globus/endpoints/{id}/mkdir` (and its answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathBody {
+    pub path: String,
+}
+
+/// `POST /api/v1/transfers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTransfer {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub endpoint_id: String,
+    pub path: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub sync_level: Option<i64>,
+}
+
+/// A transfer, as `GET /api/v1/transfers/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferInfo {
+    pub id: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub digest: String,
+    pub endpoint_id: String,
+    pub endpoint_name: Option<String>,
+    pub path: String,
+    pub label: Option<String>,
+    pub status: TransferStatus,
+    pub task_id: Option<String>,
+    pub submission_id: Option<String>,
+    pub files: i64,
+    pub bytes_transferred: i64,
+    pub bytes_total: i64,
+    pub bytes_per_second: i64,
+    pub faults: i64,
+    pub nice_status: Option<String>,
+    pub error: Option<String>,
+    /// The task's events, as Globus lists them.
+    pub events: Vec<Value>,
+    pub cleaned_up: bool,
+    pub created: String,
+    pub completed: Option<String>,
+    /// With real Globus, the task's page in the Globus web app.
+    pub globus_url: Option<String>,
+}
+
+/// `GET /api/v1/transfers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferList {
+    pub transfers: Vec<TransferInfo>,
+}

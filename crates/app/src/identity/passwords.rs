@@ -1,0 +1,61 @@
+//! Local passwords, hashed with argon2. Hashing is slow on purpose, so the operations
+//! run it on the blocking pool, never on the async workers.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use gantry_domain::{Error, Result};
+use std::sync::LazyLock;
+
+/// A new argon2 hash of `password` (at least 8 characters).
+pub fn hash_password(password: &str) -> Result<String> {
+    if password.len() < 8 {
+        return Err(Error::invalid("passwords need at least 8 characters"));
+    }
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| Error::internal(format!("random source: {e}")))?;
+    let salt = SaltString::encode_b64(&raw).map_err(|e| Error::internal(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(format!("hash password: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// [`hash_password`] on the blocking pool.
+pub async fn hash_blocking(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| Error::internal(format!("password hashing stopped: {e}")))?
+}
+
+/// Checks `password` against `hash` on the blocking pool. Without a hash (unknown user,
+/// or no password set) a dummy hash is checked, so both cost the same.
+pub async fn verify_blocking(password: String, hash: Option<String>) -> bool {
+    static DUMMY: LazyLock<String> =
+        LazyLock::new(|| hash_password("no such user, no such password").unwrap_or_default());
+    tokio::task::spawn_blocking(move || {
+        let ok = verify_password(&password, hash.as_deref().unwrap_or(&DUMMY));
+        ok && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(hash_password("short").is_err());
+        assert!(verify_blocking("correct horse".into(), Some(h.clone())).await);
+        assert!(!verify_blocking("wrong horse".into(), Some(h)).await);
+        assert!(!verify_blocking("no such user, no such password".into(), None).await, "no hash never passes");
+    }
+}

@@ -1,0 +1,247 @@
+//! Signing in a browser: local passwords, OpenID Connect providers (Globus and generic)
+//! and a facility's user office; and signing out, which revokes the provider tokens the
+//! session held.
+
+use super::flow::{Begin, Callback, Flows};
+use super::limiter::LoginLimiter;
+use super::oidc::Oidc;
+use super::passwords;
+use super::provision::Provisioner;
+use super::sessions::{Sessions, WebSession};
+use crate::config::{Config, ProviderKind};
+use gantry_domain::{Error, ErrorKind, Result};
+use gantry_globus::Globus;
+use gantry_store::{NewIdentity, Store, User};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const GROUPS_RS: &str = "groups.api.globus.org";
+
+#[derive(Clone)]
+pub struct SignIn {
+    store: Store,
+    config: Arc<Config>,
+    http: reqwest::Client,
+    sessions: Sessions,
+    flows: Flows,
+    provisioner: Provisioner,
+    limiter: Arc<LoginLimiter>,
+    oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
+    public_url: Arc<str>,
+}
+
+/// A sign-in provider as the sign-in page offers it.
+#[derive(Debug, Clone)]
+pub struct ProviderChoice {
+    pub id: String,
+    pub title: String,
+    pub kind: ProviderKind,
+}
+
+/// A browser that has just signed in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The new session's id (the cookie's value).
+    pub session: String,
+    pub user: User,
+    /// Where to go now (a local path).
+    pub return_to: String,
+}
+
+fn locked(wait_secs: u64) -> Error {
+    Error::new(
+        ErrorKind::TooManyRequests,
+        format!("Too many failed sign-ins for this account; try again in {} minutes.", wait_secs.div_ceil(60)),
+    )
+}
+
+impl SignIn {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        http: reqwest::Client,
+        sessions: Sessions,
+        flows: Flows,
+        provisioner: Provisioner,
+        oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
+        public_url: Arc<str>,
+    ) -> SignIn {
+        SignIn { store, config, http, sessions, flows, provisioner, limiter: Arc::default(), oidc, public_url }
+    }
+
+    /// The providers the sign-in page offers, and whether local passwords are accepted.
+    pub fn providers(&self) -> (Vec<ProviderChoice>, bool) {
+        let list = self
+            .config
+            .providers
+            .iter()
+            .map(|p| ProviderChoice { id: p.id.clone(), title: p.title().to_string(), kind: p.kind })
+            .collect();
+        (list, self.config.password_login)
+    }
+
+    /// A local account's password. Unknown users cost the same as known ones.
+    pub async fn password(&self, username: &str, password: &str) -> Result<SignedIn> {
+        if !self.config.password_login {
+            return Err(Error::denied("password sign-in is turned off on this server"));
+        }
+        let username = username.trim();
+        let account = format!("password:{username}");
+        if let Some(wait) = self.limiter.locked(&account) {
+            return Err(locked(wait));
+        }
+        let found = self.store.password_hash(username).await?;
+        let hash = found.as_ref().and_then(|(_, h)| h.clone());
+        let ok = passwords::verify_blocking(password.to_string(), hash).await;
+        let Some((user, _)) = found.filter(|_| ok) else {
+            self.limiter.failed(&account);
+            return Err(Error::unauthorized("Wrong username or password."));
+        };
+        self.limiter.succeeded(&account);
+        self.session_for(user, "password", None, "/").await
+    }
+
+    /// A facility's user office: the password goes to the office, and the identity is
+    /// the one the office confirms, never the one typed in.
+    pub async fn user_office(&self, provider: &str, username: &str, password: &str) -> Result<SignedIn> {
+        let cfg = self
+            .config
+            .provider(provider)
+            .filter(|p| p.kind == ProviderKind::UserOffice)
+            .ok_or_else(|| Error::not_found(format!("no sign-in provider {provider:?}")))?;
+        let url = cfg.url.clone().unwrap_or_default();
+        let office = cfg.title().to_string();
+        let username = username.trim();
+        let account = format!("{provider}:{username}");
+        if let Some(wait) = self.limiter.locked(&account) {
+            return Err(locked(wait));
+        }
+        let unavailable = |m: String| Error::new(ErrorKind::Unavailable, m);
+        let r = self
+            .http
+            .post(&url)
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .map_err(|e| unavailable(format!("cannot reach {office}: {e}")))?;
+        match r.status().as_u16() {
+            200 => {}
+            401 | 403 => {
+                self.limiter.failed(&account);
+                return Err(Error::unauthorized(format!("{office} did not accept that username and password.")));
+            }
+            s => return Err(unavailable(format!("{office} answered {s}; try again later"))),
+        }
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default().trim().to_string();
+        let confirmed = s("username");
+        if confirmed.is_empty() {
+            return Err(unavailable(format!("{office} accepted the password but named no user")));
+        }
+        let id = NewIdentity {
+            provider: provider.to_string(),
+            subject: [s("id"), confirmed.clone()].into_iter().find(|x| !x.is_empty()).unwrap_or_default(),
+            username: confirmed,
+            name: s("name"),
+            email: s("email"),
+        };
+        self.limiter.succeeded(&account);
+        let user = self.provisioner.provision(&[id], None).await?;
+        self.session_for(user, provider, None, "/").await
+    }
+
+    fn provider(&self, id: &str) -> Result<&Arc<Oidc>> {
+        self.oidc.get(id).ok_or_else(|| Error::not_found(format!("no sign-in provider {id:?}")))
+    }
+
+    fn redirect_uri(&self, provider: &str) -> String {
+        format!("{}/auth/callback/{provider}", self.public_url)
+    }
+
+    /// Where to send the browser to sign in at an OpenID Connect provider.
+    pub async fn begin(&self, provider: &str, browser: &str, return_to: &str) -> Result<String> {
+        let oidc = self.provider(provider)?;
+        let redirect_uri = self.redirect_uri(provider);
+        let b = Begin { key: provider, browser, return_to, redirect_uri: &redirect_uri, extra: &[], more_scopes: &[] };
+        self.flows.begin(oidc, &b).await
+    }
+
+    /// The provider sent the browser back: finish the flow, provision the user (with
+    /// Globus's linked identities and groups) and start a session.
+    pub async fn finish(&self, provider: &str, cb: &Callback, browser: &str) -> Result<SignedIn> {
+        let oidc = self.provider(provider)?;
+        let restart = "start again from the sign-in page";
+        let done = self.flows.finish(oidc, provider, cb, browser, &self.redirect_uri(provider), restart).await?;
+        let claims = Value::Object(done.claims);
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let sub = s(&claims, "sub");
+        if sub.is_empty() {
+            return Err(Error::unauthorized("the ID token names no subject"));
+        }
+        let username = [s(&claims, "preferred_username"), s(&claims, "email"), sub.clone()]
+            .into_iter()
+            .find(|x| !x.is_empty())
+            .unwrap_or_default();
+        let id_of = |v: &Value, sub: String, username: String| NewIdentity {
+            provider: provider.to_string(),
+            subject: sub,
+            username,
+            name: s(v, "name"),
+            email: s(v, "email"),
+        };
+        let mut ids = vec![id_of(&claims, sub.clone(), username)];
+        let mut groups = None;
+        let mut kept = None;
+        if oidc.cfg.kind == ProviderKind::Globus {
+            // Globus names the linked identities of the same person.
+            for i in claims["identity_set"].as_array().into_iter().flatten() {
+                if s(i, "sub") != sub && !s(i, "sub").is_empty() {
+                    ids.push(id_of(i, s(i, "sub"), s(i, "username")));
+                }
+            }
+            groups = self.my_groups(&oidc.cfg.groups_url(), &done.tokens).await;
+            kept = Some(done.tokens.clone());
+        }
+        let user = self.provisioner.provision(&ids, groups.as_deref()).await?;
+        tracing::info!(user = user.username, provider, "signed in");
+        self.session_for(user, provider, kept.as_ref(), &done.return_to).await
+    }
+
+    async fn session_for(
+        &self,
+        user: User,
+        provider: &str,
+        tokens: Option<&Value>,
+        return_to: &str,
+    ) -> Result<SignedIn> {
+        let session = self.sessions.start(&user, provider, tokens).await?;
+        Ok(SignedIn { session, user, return_to: return_to.to_string() })
+    }
+
+    /// The ids of the user's Globus groups, through the groups token of the sign-in;
+    /// None (groups left as they were) if Groups cannot be asked.
+    async fn my_groups(&self, groups_url: &str, tokens: &Value) -> Option<Vec<String>> {
+        let token = gantry_globus::token_for(tokens, GROUPS_RS)?["access_token"].as_str()?;
+        let globus = Globus::for_groups(self.http.clone(), groups_url);
+        match globus.my_groups(token).await {
+            Ok(v) => Some(v.into_iter().map(|g| g.id).collect()),
+            Err(e) => {
+                tracing::warn!("Globus Groups did not list the groups: {e}");
+                None
+            }
+        }
+    }
+
+    /// Ends the session and revokes the provider tokens it held.
+    pub async fn sign_out(&self, s: &WebSession) -> Result<()> {
+        let tokens = self.sessions.end(s).await?;
+        if let (Some(tokens), Some(oidc)) = (tokens, self.oidc.get(&s.row.provider)) {
+            for v in gantry_globus::secrets_of(&tokens) {
+                oidc.revoke(v).await;
+            }
+        }
+        Ok(())
+    }
+}

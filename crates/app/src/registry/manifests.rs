@@ -1,0 +1,99 @@
+//! Pushing a manifest: size and digest checks, dataset paths, what the SIF header says,
+//! then one transaction that checks every referenced blob and moves the tag.
+
+use super::{Registry, RepoCtx, check_relative_path};
+use bytes::Bytes;
+use gantry_api_types::SifSummary;
+use gantry_domain::manifest::{self, Manifest};
+use gantry_domain::{Digest, Error, ErrorKind, Principal, RefTarget, Result, sif};
+use gantry_store::{ManifestRow, NewManifest};
+
+impl Registry {
+    /// Validates and stores a manifest pushed to `reference` of the repository.
+    pub async fn put_manifest(
+        &self,
+        caller: &Principal,
+        ctx: &RepoCtx,
+        reference: &RefTarget,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<ManifestRow> {
+        let limit = self.max_manifest_bytes();
+        if body.len() > limit {
+            return Err(Error::new(ErrorKind::TooLarge, format!("manifest is larger than {limit} bytes")));
+        }
+        let m = Manifest::parse(&body, content_type)?;
+        let digest = Digest::of(&body);
+        if let RefTarget::Digest(d) = reference
+            && d != &digest
+        {
+            return Err(Error::new(
+                ErrorKind::DigestInvalid,
+                format!("the manifest's digest is {digest}, not the {d} it was pushed as"),
+            ));
+        }
+        if m.is_dataset() {
+            for l in &m.layers {
+                let title = l.title().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::ManifestInvalid,
+                        format!("dataset layer {} has no title annotation", l.digest),
+                    )
+                })?;
+                check_relative_path(title)?;
+            }
+        }
+        let info = if m.is_sif() { self.sif_summary(ctx, &m).await } else { None };
+        let new = NewManifest {
+            digest,
+            media_type: m.media_type.clone(),
+            artifact_type: m.effective_artifact_type(),
+            config_media_type: m.config.as_ref().map(|c| c.media_type.clone()),
+            content: body.to_vec(),
+            subject: m.subject.as_ref().map(|s| s.digest.clone()),
+            annotations: m.annotations.as_ref().map(|a| serde_json::Value::Object(a.clone()).to_string()),
+            info: info.and_then(|i| serde_json::to_string(&i).ok()),
+            blobs: m.blobs(),
+            children: m.manifests.iter().map(|d| d.digest.clone()).collect(),
+            total_size: body.len() as i64 + m.content_size(),
+            pushed_by: Some(caller.user_id),
+        };
+        let tag = match reference {
+            RefTarget::Tag(t) => Some(t),
+            RefTarget::Digest(_) => None,
+        };
+        self.store.put_manifest(ctx.repo.id, &new, tag).await
+    }
+
+    /// The largest manifest accepted.
+    pub fn max_manifest_bytes(&self) -> usize {
+        self.config.max_manifest_bytes
+    }
+
+    /// Reads the SIF header of the image layer; a broken SIF is noted, not fatal.
+    async fn sif_summary(&self, ctx: &RepoCtx, m: &Manifest) -> Option<SifSummary> {
+        let layer = m.layers.iter().find(|l| l.media_type == manifest::SIF_LAYER)?;
+        // Only read blobs that really are in this repository.
+        let size = self.store.blob_in_repo(ctx.repo.id, &layer.digest).await.ok()??;
+        match self.read_sif(&layer.digest, size as u64).await {
+            Ok(info) => Some(SifSummary::Read(info)),
+            Err(e) => {
+                tracing::warn!(digest = %layer.digest, "SIF layer could not be read: {}", e.message);
+                Some(SifSummary::Broken { error: e.message })
+            }
+        }
+    }
+
+    async fn read_sif(&self, d: &Digest, size: u64) -> Result<sif::SifInfo> {
+        let head = self.blobs.read_range(d, 0..(sif::HEADER_LEN as u64).min(size)).await?;
+        let h = sif::Header::parse(&head, size)?;
+        let table = self.blobs.read_range(d, h.descriptor_range()).await?;
+        let ds = sif::parse_descriptors(&table, size)?;
+        let mut texts = std::collections::HashMap::new();
+        for desc in ds.iter().filter(|d| sif::wants_text(d)) {
+            let b = self.blobs.read_range(d, desc.offset as u64..(desc.offset + desc.size) as u64).await?;
+            texts.insert(desc.id, b.to_vec());
+        }
+        Ok(sif::SifInfo::build(&h, &ds, |desc| texts.get(&desc.id).cloned()))
+    }
+}

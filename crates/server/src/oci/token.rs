@@ -1,0 +1,40 @@
+//! `GET|POST /v2/token`: the Docker-style token endpoint. GET takes the Basic
+//! credentials of the header; POST also takes the OAuth2 password form.
+
+use super::{json, manifests::read_limited, percent_decode, unsupported};
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use gantry_app::App;
+use gantry_domain::{Result, time};
+
+pub(super) async fn token(app: &App, method: &Method, headers: &HeaderMap, body: Body) -> Result<Response> {
+    let creds = match *method {
+        Method::POST => {
+            let raw = read_limited(body, 64 * 1024).await?;
+            crate::credentials::from_form(&url_form(&raw), headers)?
+        }
+        Method::GET => crate::credentials::credentials(headers)?,
+        _ => return Err(unsupported()),
+    };
+    let t = app.auth.registry_token(&creds).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "token": t.token, "access_token": t.token, "expires_in": t.expires_in,
+            "issued_at": time::rfc3339(t.issued_at),
+        }),
+        "application/json",
+    ))
+}
+
+fn url_form(raw: &[u8]) -> Vec<(String, String)> {
+    let s = String::from_utf8_lossy(raw);
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}

@@ -1,0 +1,85 @@
+//! The web: sign-in and sign-out (`signin`), connecting Globus (`connect`), approving a
+//! CLI's device sign-in (`device`), and the pages (`pages`, one module each). Pages are
+//! askama templates; every form carries a CSRF token; errors are the application's
+//! errors rendered as pages (`error`).
+
+mod connect;
+pub mod cookies;
+mod device;
+pub mod error;
+pub mod pages;
+mod signin;
+
+pub use error::{WebError, WebResult, Who};
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gantry_app::App;
+use gantry_app::identity::WebSession;
+use gantry_domain::Error;
+
+pub fn routes() -> Router<App> {
+    Router::new().merge(signin::routes()).merge(connect::routes()).merge(device::routes()).merge(pages::routes())
+}
+
+/// What a provider sends the browser back with.
+#[derive(serde::Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+impl From<CallbackQuery> for gantry_app::identity::flow::Callback {
+    fn from(q: CallbackQuery) -> Self {
+        Self { state: q.state, code: q.code, error: q.error, error_description: q.error_description }
+    }
+}
+
+/// Only paths on this site are followed after sign-in (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => n.into(),
+        _ => "/".into(),
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Pages that need a signed-in visitor send the others to sign in first.
+pub fn to_login(path: &str) -> Response {
+    Redirect::to(&format!("/login?next={}", enc(path))).into_response()
+}
+
+pub fn redirect_with_cookies(to: &str, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// The signed-in visitor of a form, whose CSRF token must match.
+pub async fn form_session(app: &App, headers: &HeaderMap, csrf: &str) -> WebResult<WebSession> {
+    let s = cookies::session(app, headers).await?.ok_or_else(|| Error::unauthorized("sign in first"))?;
+    s.check_csrf(csrf)?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed() {
+        use super::safe_next;
+        assert_eq!(safe_next(Some("/collections/x?y=1")), "/collections/x?y=1");
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/x?u=http://e"] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,134 @@
+//! `/c/{name}`: a collection's images, and for its owners the forms that manage its
+//! visibility, description, members and Globus group roles.
+
+use super::{Card, Visitor, card, render};
+use crate::web::{WebResult, Who, form_session};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use gantry_app::App;
+use gantry_app::collections::Managed;
+use gantry_app::registry::images::Search;
+use gantry_domain::{Access, CollectionName, Role, Visibility};
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "collection.html")]
+struct CollectionPage {
+    who: Option<Who>,
+    csrf: String,
+    name: String,
+    description: String,
+    visibility: &'static str,
+    role: Option<String>,
+    images: Vec<Card>,
+    manage: bool,
+    members: Vec<(String, String)>,
+    groups: Vec<(String, String)>,
+}
+
+pub(super) async fn show(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>) -> WebResult<Response> {
+    let v = Visitor::of(&app, &headers).await?;
+    let p = v.principal();
+    let cname = CollectionName::parse(&name)?;
+    let seen = app.collections.access(p.as_ref(), &cname, Access::Read).await?;
+    let search = Search { collection: Some(cname.clone()), limit: 1000, ..Search::default() };
+    let found = app.registry.search(p.as_ref(), &search).await?;
+    let (members, groups) = match app.collections.managed(p.as_ref(), &cname).await {
+        Ok(m) => (
+            app.collections.members(&m).await?.into_iter().map(|m| (m.username, m.role.as_str().to_string())).collect(),
+            app.collections.groups(&m).await?.into_iter().map(|g| (g.group_id, g.role.as_str().to_string())).collect(),
+        ),
+        Err(_) => (vec![], vec![]),
+    };
+    let c = seen.collection;
+    render(&CollectionPage {
+        csrf: v.csrf(),
+        who: v.who(),
+        name: c.name,
+        description: c.description,
+        visibility: c.visibility.as_str(),
+        role: p.as_ref().and(seen.role).map(|r| r.as_str().to_string()),
+        images: found.iter().map(card).collect(),
+        manage: seen.access >= Access::Manage,
+        members,
+        groups,
+    })
+}
+
+/// The collection a form manages: the visitor must be signed in, send the session's
+/// CSRF token, and be one of its owners (or an admin).
+async fn managed(app: &App, headers: &HeaderMap, name: &str, csrf: &str) -> WebResult<Managed> {
+    let s = form_session(app, headers, csrf).await?;
+    Ok(app.collections.managed(Some(&s.principal()), &CollectionName::parse(name)?).await?)
+}
+
+fn back_to(name: &str) -> Response {
+    Redirect::to(&format!("/c/{name}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct SettingsForm {
+    csrf: String,
+    visibility: Visibility,
+    #[serde(default)]
+    description: String,
+}
+
+pub(super) async fn settings(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    f: Form<SettingsForm>,
+) -> WebResult<Response> {
+    let c = managed(&app, &headers, &name, &f.csrf).await?;
+    app.collections.update(&c, Some(f.visibility), Some(&f.description)).await?;
+    Ok(back_to(&name))
+}
+
+#[derive(Deserialize)]
+pub(super) struct RoleForm {
+    csrf: String,
+    kind: String,
+    who: String,
+    role: Role,
+}
+
+pub(super) async fn give_role(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    f: Form<RoleForm>,
+) -> WebResult<Response> {
+    let c = managed(&app, &headers, &name, &f.csrf).await?;
+    if f.kind == "group" {
+        app.collections.set_group_role(&c, &f.who, f.role).await?;
+    } else {
+        app.collections.set_user_role(&c, &f.who, f.role).await?;
+    }
+    Ok(back_to(&name))
+}
+
+#[derive(Deserialize)]
+pub(super) struct WhoForm {
+    csrf: String,
+    who: String,
+}
+
+/// `/c/{name}/members/remove` and `/c/{name}/groups/remove`.
+pub(super) async fn remove(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((name, kind)): Path<(String, String)>,
+    f: Form<WhoForm>,
+) -> WebResult<Response> {
+    let c = managed(&app, &headers, &name, &f.csrf).await?;
+    match kind.as_str() {
+        "members" => app.collections.remove_user_role(&c, &f.who).await?,
+        "groups" => app.collections.remove_group_role(&c, &f.who).await?,
+        _ => return Err(gantry_domain::Error::not_found("no such form").into()),
+    }
+    Ok(back_to(&name))
+}

@@ -1,0 +1,124 @@
+//! The web UI's pages, one module each: home and search, a collection (and managing
+//! it), an image, settings, sending with Globus, tasks, admin. Server-rendered
+//! (askama), htmx for the parts that update.
+
+mod admin;
+mod collection;
+mod home;
+mod image;
+mod settings;
+mod tasks;
+mod transfer;
+
+use super::{WebResult, Who, cookies};
+use askama::Template;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use gantry_api_types::ImageSummary;
+use gantry_app::App;
+use gantry_app::identity::WebSession;
+use gantry_domain::{Error, Principal};
+
+const HTMX: &[u8] = include_bytes!("../../../static/htmx-2.0.11.min.js");
+const CSS: &[u8] = include_bytes!("../../../static/gantry.css");
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/static/{file}", get(asset))
+        .route("/c/{name}", get(collection::show))
+        .route("/c/{name}/settings", post(collection::settings))
+        .route("/c/{name}/members", post(collection::give_role))
+        .route("/c/{name}/{kind}/remove", post(collection::remove))
+        .route("/i/{*reference}", get(image::show))
+        .route("/settings", get(settings::show))
+        .route("/settings/tokens", post(settings::create_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/settings/globus/disconnect", post(settings::disconnect_globus))
+        .route("/transfer", get(transfer::show).post(transfer::submit))
+        .route("/transfer/mkdir", post(transfer::mkdir))
+        .route("/tasks", get(tasks::show))
+        .route("/tasks/table", get(tasks::table))
+        .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/admin", get(admin::show))
+}
+
+fn render(t: &impl Template) -> WebResult<Response> {
+    let html = t.render().map_err(|e| Error::internal(format!("template: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
+pub fn human_size(n: i64) -> String {
+    let n = n.max(0) as f64;
+    match n {
+        n if n >= 1024.0 * 1024.0 * 1024.0 => format!("{:.1} GiB", n / (1024.0 * 1024.0 * 1024.0)),
+        n if n >= 1024.0 * 1024.0 => format!("{:.1} MiB", n / (1024.0 * 1024.0)),
+        n if n >= 1024.0 => format!("{:.1} KiB", n / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// The visitor's session, as a header and as a caller.
+struct Visitor {
+    session: Option<WebSession>,
+}
+
+impl Visitor {
+    async fn of(app: &App, headers: &HeaderMap) -> WebResult<Visitor> {
+        Ok(Visitor { session: cookies::session(app, headers).await? })
+    }
+    fn who(&self) -> Option<Who> {
+        self.session.as_ref().map(Who::of)
+    }
+    fn principal(&self) -> Option<Principal> {
+        self.session.as_ref().map(WebSession::principal)
+    }
+    fn csrf(&self) -> String {
+        self.session.as_ref().map(|s| s.csrf().to_string()).unwrap_or_default()
+    }
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "htmx-2.0.11.min.js" => (HTMX, "text/javascript"),
+        "gantry.css" => (CSS, "text/css"),
+        _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
+    };
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
+
+/// An image as the lists show it.
+pub struct Card {
+    pub reference: String,
+    pub kind: &'static str,
+    pub size: String,
+    pub updated: String,
+    pub architecture: String,
+}
+
+fn card(i: &ImageSummary) -> Card {
+    Card {
+        reference: i.reference.clone(),
+        kind: i.kind.as_str(),
+        size: human_size(i.size),
+        updated: i.created.clone(),
+        architecture: i.architecture.clone().unwrap_or_default(),
+    }
+}
+
+/// A collection as the lists show it.
+pub struct CollCard {
+    pub name: String,
+    pub visibility: &'static str,
+    pub description: String,
+}
+
+fn coll_card(c: &gantry_app::rows::Collection) -> CollCard {
+    CollCard { name: c.name.clone(), visibility: c.visibility.as_str(), description: c.description.clone() }
+}

@@ -1,0 +1,186 @@
+//! `/transfer`: send an image with Globus — connect, find an endpoint by scope, browse
+//! its folders, make one, and submit.
+
+use super::render;
+use crate::web::{WebResult, Who, cookies, enc, form_session, to_login};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use gantry_api_types::NewTransfer;
+use gantry_app::App;
+use gantry_app::transfers::reauth_link;
+use gantry_domain::{Access, Error, ImageRef};
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "transfer.html")]
+struct TransferPage {
+    who: Option<Who>,
+    csrf: String,
+    reference: String,
+    reference_q: String,
+    here_q: String,
+    connected: bool,
+    error: Option<String>,
+    /// Where to sign in again when a collection's policy asks for it.
+    reauth: Option<String>,
+    q: String,
+    q_q: String,
+    scope: String,
+    scopes: Vec<(&'static str, &'static str)>,
+    searched: bool,
+    endpoints: Vec<(String, String, String)>,
+    endpoint: Option<(String, String)>,
+    path: String,
+    up: Option<String>,
+    folders: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TransferQuery {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    q: String,
+    scope: Option<String>,
+    endpoint: Option<String>,
+    path: Option<String>,
+}
+
+/// `/a/b/` → `/a/`; the root and `/~/` have no parent shown.
+fn parent_of(path: &str) -> Option<String> {
+    let t = path.trim_end_matches('/');
+    if t.is_empty() || t == "/~" {
+        return None;
+    }
+    t.rfind('/').map(|i| format!("{}/", &t[..i]))
+}
+
+pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<TransferQuery>) -> WebResult<Response> {
+    let here = format!("/transfer?ref={}", enc(&q.reference));
+    let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login(&here)) };
+    let p = s.principal();
+    // Only those who may pull the image get this far.
+    let image = ImageRef::parse(&q.reference)?;
+    app.registry.repo(Some(&p), &image.repo, Access::Read).await?;
+    let t = app.transfers()?;
+    let connected = t.is_connected(p.user_id).await?;
+    let scope = q.scope.clone().unwrap_or_else(|| "my-endpoints".into());
+    let mut page = TransferPage {
+        who: Some(Who::of(&s)),
+        csrf: s.csrf().to_string(),
+        reference_q: enc(&q.reference),
+        reference: q.reference.clone(),
+        here_q: enc(&here),
+        connected,
+        error: None,
+        reauth: None,
+        q_q: enc(&q.q),
+        q: q.q.clone(),
+        scope: scope.clone(),
+        scopes: vec![
+            ("my-endpoints", "my endpoints"),
+            ("shared-with-me", "shared with me"),
+            ("recently-used", "recently used"),
+            ("all", "all endpoints"),
+        ],
+        searched: false,
+        endpoints: vec![],
+        endpoint: None,
+        path: q.path.clone().unwrap_or_else(|| "/~/".into()),
+        up: None,
+        folders: vec![],
+    };
+    if !connected {
+        return render(&page);
+    }
+    match t.endpoint_search(p.user_id, Some(q.q.trim()).filter(|x| !x.is_empty()), &scope, 25).await {
+        Ok(eps) => {
+            page.searched = true;
+            page.endpoints = eps
+                .into_iter()
+                .map(|e| {
+                    let owner = e.owner.unwrap_or_default();
+                    let about = format!("{owner} · {}", e.description.unwrap_or_default());
+                    (e.id, e.display_name.unwrap_or_default(), about)
+                })
+                .collect();
+        }
+        Err(e) => page.error = Some(e.public_message().to_string()),
+    }
+    if let Some(ep) = &q.endpoint {
+        match t.ls(p.user_id, ep, &page.path).await {
+            Ok(listing) => {
+                let name =
+                    page.endpoints.iter().find(|e| &e.0 == ep).map(|e| e.1.clone()).unwrap_or_else(|| ep.clone());
+                let base = listing.path.unwrap_or_else(|| page.path.clone());
+                page.path = if base.ends_with('/') { base } else { format!("{base}/") };
+                page.up = parent_of(&page.path).map(|u| enc(&u));
+                page.folders = listing
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind == "dir")
+                    .map(|e| (e.name.clone(), enc(&format!("{}{}/", page.path, e.name))))
+                    .collect();
+                page.endpoint = Some((ep.clone(), name));
+            }
+            Err(e) => {
+                if let Some(params) = &e.authorization_parameters {
+                    let next = format!("{here}&endpoint={}&path={}", enc(ep), enc(&page.path));
+                    page.reauth = Some(format!("{}&next={}", reauth_link(params), enc(&next)));
+                }
+                let msg = e.public_message();
+                page.error = Some(msg.split(" Sign in again with Globus:").next().unwrap_or(msg).to_string());
+            }
+        }
+    }
+    render(&page)
+}
+
+#[derive(Deserialize)]
+pub(super) struct MkdirForm {
+    csrf: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    endpoint: String,
+    path: String,
+    name: String,
+}
+
+pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<MkdirForm>) -> WebResult<Response> {
+    let s = form_session(&app, &headers, &f.csrf).await?;
+    let name = f.name.trim();
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(Error::invalid("a folder name is not empty and has no '/'").into());
+    }
+    let path = format!("{}/{name}/", f.path.trim_end_matches('/'));
+    app.transfers()?.mkdir(s.user().id, &f.endpoint, &path).await?;
+    let back = format!("/transfer?ref={}&endpoint={}&path={}", enc(&f.reference), enc(&f.endpoint), enc(&path));
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SubmitForm {
+    csrf: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    endpoint_id: String,
+    path: String,
+    #[serde(default)]
+    label: String,
+}
+
+pub(super) async fn submit(State(app): State<App>, headers: HeaderMap, f: Form<SubmitForm>) -> WebResult<Response> {
+    let s = form_session(&app, &headers, &f.csrf).await?;
+    let body = NewTransfer {
+        reference: f.reference.clone(),
+        endpoint_id: f.endpoint_id.clone(),
+        path: f.path.clone(),
+        label: Some(f.label.trim().to_string()).filter(|l| !l.is_empty()),
+        sync_level: None,
+    };
+    app.transfers()?.start(&s.principal(), &body).await?;
+    Ok(Redirect::to("/tasks").into_response())
+}
