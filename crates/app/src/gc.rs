@@ -2,10 +2,12 @@
 //! blobs that no manifest references and nobody touched within the grace period. Safe
 //! while pushes run: see `Store::gc_mark`.
 
+use crate::jobs::Jobs;
 use gantry_blobs::BlobStore;
-use gantry_domain::{Digest, Result, time::now_unix};
+use gantry_domain::{Digest, JobKind, Result, time::now_unix};
 use gantry_store::Store;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a garbage collection removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -14,22 +16,33 @@ pub struct GcReport {
     pub uploads_removed: u64,
 }
 
+/// How long one collection may hold the gc job before another process may start one
+/// (collections never conflict, since each blob is marked before it is removed; the job
+/// only keeps two from doing the same work).
+const GC_LEASE: Duration = Duration::from_secs(600);
+
 #[derive(Clone)]
 pub struct Gc {
     store: Store,
     blobs: Arc<BlobStore>,
+    jobs: Jobs,
     upload_expiry_secs: u64,
     /// The default grace period.
     pub grace_secs: u64,
 }
 
 impl Gc {
-    pub fn new(store: Store, blobs: Arc<BlobStore>, upload_expiry_secs: u64, grace_secs: u64) -> Gc {
-        Gc { store, blobs, upload_expiry_secs, grace_secs }
+    pub fn new(store: Store, blobs: Arc<BlobStore>, jobs: Jobs, upload_expiry_secs: u64, grace_secs: u64) -> Gc {
+        Gc { store, blobs, jobs, upload_expiry_secs, grace_secs }
     }
 
-    /// Removes unreferenced blobs older than `grace_secs` and expired upload sessions.
+    /// Removes unreferenced blobs older than `grace_secs` and expired upload sessions;
+    /// one collection at a time across every process sharing the database.
     pub async fn run(&self, grace_secs: u64) -> Result<GcReport> {
+        self.jobs.exclusive(JobKind::Gc, GC_LEASE, self.collect(grace_secs)).await
+    }
+
+    async fn collect(&self, grace_secs: u64) -> Result<GcReport> {
         let now = now_unix();
         let mut report = GcReport::default();
         for id in self.store.stale_uploads(now - self.upload_expiry_secs as i64).await? {

@@ -8,7 +8,8 @@
 //! - [`tokens`]: API tokens; [`users`]: local accounts;
 //! - [`identity`]: credentials, sessions, sign-in, device sign-in, the resource server;
 //! - [`transfers`]: the Globus connection, endpoints, transfers and their job;
-//! - [`gc`]: garbage collection.
+//! - [`gc`]: garbage collection;
+//! - [`jobs`]: long work with leases (the transfer follower, cancel, gc).
 //!
 //! The REST API, the OCI API, the web UI and `gantry admin` all call these; none of them
 //! touches the store.
@@ -17,6 +18,7 @@ pub mod collections;
 pub mod config;
 pub mod gc;
 pub mod identity;
+pub mod jobs;
 pub mod registry;
 pub mod secrets;
 pub mod tokens;
@@ -62,6 +64,8 @@ pub struct App {
     /// Set when Gantry sends images to Globus endpoints.
     pub transfers: Option<Arc<Transfers>>,
     pub gc: gc::Gc,
+    /// Long work with leases, shared with the other processes on the database.
+    pub jobs: jobs::Jobs,
     store: Store,
     sealer: Sealer,
 }
@@ -119,6 +123,7 @@ impl App {
         let sessions =
             Sessions::new(store.clone(), sealer.clone(), form_key, config.session_idle_secs, config.session_max_secs);
         let flows = Flows::new(store.clone());
+        let jobs = jobs::Jobs::new(store.clone());
         let signin = SignIn::new(
             store.clone(),
             config.clone(),
@@ -136,6 +141,7 @@ impl App {
                     sealer: sealer.clone(),
                     registry: registry.clone(),
                     flows,
+                    jobs: jobs.clone(),
                     http: http.clone(),
                     public_url: public_url.clone(),
                     data_dir: config.data_dir.clone(),
@@ -147,7 +153,8 @@ impl App {
         Ok(App {
             auth: Authenticator::new(store.clone(), registry_key, config.registry_token_secs, rs),
             devices: Devices::new(store.clone(), tokens.clone(), public_url.clone()),
-            gc: gc::Gc::new(store.clone(), blobs, config.upload_expiry_secs, config.gc_grace_secs),
+            gc: gc::Gc::new(store.clone(), blobs, jobs.clone(), config.upload_expiry_secs, config.gc_grace_secs),
+            jobs,
             users: Users::new(store.clone()),
             provisioner,
             registry,

@@ -25,4 +25,4 @@ pub mod time;
 pub use error::{Error, ErrorKind, Result};
 pub use names::{CollectionName, Digest, ImageRef, RefTarget, RepoName, Tag};
 pub use perm::{Access, Principal, Role, TokenScope, Visibility};
-pub use status::{LinkStatus, TransferStatus};
+pub use status::{JobKind, LinkStatus, TransferStatus};

@@ -64,7 +64,33 @@ impl LinkStatus {
     }
 }
 
-text_enum!(TransferStatus, LinkStatus);
+/// The kinds of long work Gantry keeps as jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Following a transfer to a Globus endpoint until it is cleaned up.
+    Transfer,
+    /// Garbage collection (one at a time).
+    Gc,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Transfer => "transfer",
+            JobKind::Gc => "gc",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "transfer" => Ok(JobKind::Transfer),
+            "gc" => Ok(JobKind::Gc),
+            _ => Err(Error::invalid(format!("unknown job kind {s:?}"))),
+        }
+    }
+}
+
+text_enum!(TransferStatus, LinkStatus, JobKind);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ macro_rules! sql {
 mod blobs;
 mod collections;
 mod identity;
+mod jobs;
 mod manifests;
 pub mod testing;
 mod transfers;
@@ -19,6 +20,7 @@ mod users;
 pub use blobs::{GcCandidate, Upload};
 pub use collections::{Collection, CollectionAccess, Member, Repo};
 pub use identity::{DeviceLogin, GroupMember, IdentityRow, LoginFlow, NewIdentity, SessionRow};
+pub use jobs::Job;
 pub use manifests::{ManifestRow, NewManifest, TagRow, TaggedManifest};
 pub use transfers::{GlobusLink, TransferRow};
 pub use users::{TokenRow, User};

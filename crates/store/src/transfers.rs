@@ -1,7 +1,7 @@
 //! Connected Globus accounts and the transfers Gantry follows.
 
 use crate::{Store, db_err, get, parse_col};
-use gantry_domain::{LinkStatus, Result, TransferStatus, time::now_unix};
+use gantry_domain::{JobKind, LinkStatus, Result, TransferStatus, time::now_unix};
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +67,6 @@ pub struct TransferRow {
     pub events: String,
     /// Access rule and exported links are removed.
     pub cleaned: bool,
-    pub attempts: i64,
-    pub next_check_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
     pub completed_at: Option<i64>,
@@ -100,8 +98,6 @@ impl TransferRow {
             error: get(r, "error")?,
             events: get(r, "events")?,
             cleaned: get::<i64>(r, "cleaned")? != 0,
-            attempts: get(r, "attempts")?,
-            next_check_at: get(r, "next_check_at")?,
             created_at: get(r, "created_at")?,
             updated_at: get(r, "updated_at")?,
             completed_at: get(r, "completed_at")?,
@@ -115,7 +111,7 @@ impl TransferRow {
 
 const TRANSFER_COLS: &str = "id, user_id, image_ref, digest, endpoint_id, path, label, sync_level, status, \
     submission_id, task_id, rule_id, export_id, files, bytes_transferred, bytes_total, rate, faults, nice_status, \
-    error, events, cleaned, attempts, next_check_at, created_at, updated_at, completed_at, endpoint_name";
+    error, events, cleaned, created_at, updated_at, completed_at, endpoint_name";
 
 impl Store {
     pub async fn put_globus_link(&self, l: &GlobusLink) -> Result<()> {
@@ -169,10 +165,12 @@ impl Store {
         row.as_ref().map(GlobusLink::from_row).transpose()
     }
 
-    pub async fn create_transfer(&self, t: &TransferRow) -> Result<()> {
+    /// Records a new transfer together with its job, held by `owner` until `lease_until`.
+    pub async fn create_transfer(&self, t: &TransferRow, owner: &str, lease_until: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query(sql!(
             "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         ))
         .bind(&t.id)
         .bind(t.user_id)
@@ -196,16 +194,27 @@ impl Store {
         .bind(&t.error)
         .bind(&t.events)
         .bind(t.cleaned as i64)
-        .bind(t.attempts)
-        .bind(t.next_check_at)
         .bind(t.created_at)
         .bind(t.updated_at)
         .bind(t.completed_at)
         .bind(&t.endpoint_name)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, subject, due_at, lease_owner, lease_until, attempts, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $4, 0, $6)",
+        )
+        .bind(crate::Job::id_of(JobKind::Transfer, &t.id))
+        .bind(JobKind::Transfer.as_str())
+        .bind(&t.id)
+        .bind(lease_until)
+        .bind(owner)
+        .bind(t.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
     }
 
     /// Saves what changes as a transfer goes on.
@@ -213,8 +222,7 @@ impl Store {
         sqlx::query(
             "UPDATE transfers SET status = $1, submission_id = $2, task_id = $3, rule_id = $4, files = $5, \
              bytes_transferred = $6, bytes_total = $7, rate = $8, faults = $9, nice_status = $10, error = $11, \
-             events = $12, cleaned = $13, attempts = $14, next_check_at = $15, updated_at = $16, completed_at = $17 \
-             WHERE id = $18",
+             events = $12, cleaned = $13, updated_at = $14, completed_at = $15 WHERE id = $16",
         )
         .bind(t.status.as_str())
         .bind(&t.submission_id)
@@ -229,8 +237,6 @@ impl Store {
         .bind(&t.error)
         .bind(&t.events)
         .bind(t.cleaned as i64)
-        .bind(t.attempts)
-        .bind(t.next_check_at)
         .bind(now_unix())
         .bind(t.completed_at)
         .bind(&t.id)
@@ -256,18 +262,6 @@ impl Store {
         ))
         .bind(user_id)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(TransferRow::from_row).collect()
-    }
-
-    /// Transfers not yet cleaned up whose next check is due.
-    pub async fn due_transfers(&self, now: i64) -> Result<Vec<TransferRow>> {
-        let rows = sqlx::query(sql!(
-            "SELECT {TRANSFER_COLS} FROM transfers WHERE cleaned = 0 AND next_check_at <= $1 ORDER BY next_check_at"
-        ))
-        .bind(now)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

@@ -3,10 +3,15 @@
 //! cleaning up, and reconciling what a crash left behind.
 
 use super::{Transfers, from_globus};
-use gantry_domain::{Error, ErrorKind, Principal, Result, TransferStatus, time};
-use gantry_store::TransferRow;
+use crate::jobs::backoff;
+use gantry_domain::{Error, ErrorKind, JobKind, Principal, Result, TransferStatus, time};
+use gantry_store::{Job, TransferRow};
 use serde_json::json;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long one look at a transfer may take before another process may look instead.
+const FOLLOW_LEASE: Duration = Duration::from_secs(300);
 
 /// The Globus path of what a transfer sends, and whether it is a directory.
 fn source(tr: &TransferRow, first: &str) -> (String, String, bool) {
@@ -77,7 +82,6 @@ impl Transfers {
         tr.task_id = Some(task);
         tr.status = TransferStatus::Active;
         tr.error = None;
-        tr.next_check_at = time::now_unix() + self.cfg.poll_secs as i64;
         self.store.update_transfer(tr).await?;
         Ok(())
     }
@@ -114,34 +118,68 @@ impl Transfers {
         if let Some(task) = &tr.task_id {
             let (_, token) = self.user_token(tr.user_id).await?;
             self.globus.cancel_task(&token, task).await.map_err(from_globus)?;
-            tr.next_check_at = time::now_unix();
-            self.store.update_transfer(&tr).await?;
-            self.follow(tr.clone()).await;
+            // Look at once if no other process is looking; otherwise it will, soon.
+            match self.jobs.claim(JobKind::Transfer, id, FOLLOW_LEASE).await? {
+                Some(job) => self.follow(job).await,
+                None => self.jobs.hurry(JobKind::Transfer, id).await?,
+            }
         } else {
-            self.fail(&mut tr, "canceled before it was submitted").await?;
+            // Not submitted yet: only the holder of the job may end it.
+            let Some(job) = self.jobs.claim(JobKind::Transfer, id, FOLLOW_LEASE).await? else {
+                return Err(Error::conflict(format!("transfer {id} is being submitted; try again in a moment")));
+            };
+            let mut fresh = self.store.transfer(id).await?.unwrap_or(tr.clone());
+            if fresh.task_id.is_some() {
+                self.jobs.release(&job, time::now_unix(), 0).await?;
+                return Err(Error::conflict(format!("transfer {id} was just submitted; cancel it again")));
+            }
+            self.fail(&mut fresh, "canceled before it was submitted").await?;
+            self.jobs.finish(&job).await?;
+            tr = fresh;
         }
         Ok(self.store.transfer(id).await?.unwrap_or(tr))
     }
 
-    /// One look at a transfer: submit what is left, read the task, clean up at the end.
-    async fn follow(&self, mut tr: TransferRow) {
+    /// One look at a transfer whose job this process holds; the job is then rescheduled,
+    /// or finished when the transfer is cleaned up.
+    async fn follow(&self, job: Job) {
         let now = time::now_unix();
-        let result = self.look(&mut tr, now).await;
-        if let Err(e) = result {
-            tracing::warn!(transfer = tr.id, "following the transfer: {}", e.message);
-            tr.attempts += 1;
-            tr.error = Some(e.message);
-            tr.next_check_at = now + (1i64 << tr.attempts.min(8)).min(300);
-            let _ = self.store.update_transfer(&tr).await;
+        let mut tr = match self.store.transfer(&job.subject).await {
+            Ok(Some(tr)) => tr,
+            Ok(None) => return self.jobs.finish(&job).await.unwrap_or(()),
+            Err(e) => {
+                tracing::warn!(transfer = job.subject, "reading the transfer: {}", e.message);
+                let _ = self.jobs.release(&job, now + backoff(job.attempts + 1), job.attempts + 1).await;
+                return;
+            }
+        };
+        let outcome = match self.look(&mut tr, now).await {
+            Ok(Some(due)) => self.jobs.release(&job, due, 0).await,
+            Ok(None) => self.jobs.finish(&job).await,
+            Err(e) => {
+                tracing::warn!(transfer = tr.id, "following the transfer: {}", e.message);
+                let attempts = job.attempts + 1;
+                tr.error = Some(e.message);
+                let _ = self.store.update_transfer(&tr).await;
+                self.jobs.release(&job, now + backoff(attempts), attempts).await
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(transfer = tr.id, "rescheduling the transfer: {}", e.message);
         }
     }
 
-    async fn look(&self, tr: &mut TransferRow, now: i64) -> Result<()> {
+    /// Submits what is left, reads the task, cleans up at the end. Returns when to look
+    /// again, or None when the transfer is done and cleaned up.
+    async fn look(&self, tr: &mut TransferRow, now: i64) -> Result<Option<i64>> {
+        let poll = self.cfg.poll_secs as i64;
         if tr.is_final() {
-            return self.cleanup(tr).await;
+            self.cleanup(tr).await?;
+            return Ok(None);
         }
         if tr.task_id.is_none() {
-            return self.submit(tr).await;
+            self.submit(tr).await?;
+            return Ok(Some(now + poll));
         }
         let (_, token) = self.user_token(tr.user_id).await?;
         let task_id = tr.task_id.clone().unwrap_or_default();
@@ -152,7 +190,6 @@ impl Transfers {
         tr.faults = task["faults"].as_i64().unwrap_or(0);
         tr.nice_status = task["nice_status"].as_str().map(str::to_string);
         tr.error = None;
-        tr.attempts = 0;
         let ended = match task["status"].as_str().unwrap_or("ACTIVE") {
             "SUCCEEDED" => Some(TransferStatus::Succeeded),
             "FAILED" => Some(TransferStatus::Failed),
@@ -160,10 +197,10 @@ impl Transfers {
         };
         let Some(status) = ended else {
             // Poll faster while bytes move, slower while nothing changes.
-            let idle = (now - tr.updated_at).max(self.cfg.poll_secs as i64);
-            let wait = if tr.bytes_transferred != before { self.cfg.poll_secs as i64 } else { idle.min(60) };
-            tr.next_check_at = now + wait;
-            return self.store.update_transfer(tr).await;
+            let idle = (now - tr.updated_at).max(poll);
+            let wait = if tr.bytes_transferred != before { poll } else { idle.min(60) };
+            self.store.update_transfer(tr).await?;
+            return Ok(Some(now + wait));
         };
         tr.status = status;
         tr.completed_at = Some(now);
@@ -175,20 +212,21 @@ impl Transfers {
             tr.events = ev["DATA"].to_string();
         }
         self.store.update_transfer(tr).await?;
-        self.cleanup(tr).await
+        self.cleanup(tr).await?;
+        Ok(None)
     }
 
-    /// Follows every unfinished transfer until Gantry stops.
+    /// Follows every unfinished transfer whose job is due, until Gantry stops.
     pub async fn follower(&self) {
         self.reconcile().await;
         loop {
-            match self.store.due_transfers(time::now_unix()).await {
+            match self.jobs.claim_due(JobKind::Transfer, 16, FOLLOW_LEASE).await {
                 Ok(due) => {
-                    for tr in due {
-                        self.follow(tr).await;
+                    for job in due {
+                        self.follow(job).await;
                     }
                 }
-                Err(e) => tracing::warn!("cannot read transfers: {}", e.message),
+                Err(e) => tracing::warn!("cannot claim transfer jobs: {}", e.message),
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
@@ -200,13 +238,6 @@ impl Transfers {
             Ok(v) => v,
             Err(e) => return tracing::warn!("reconcile: {}", e.message),
         };
-        // Requests that were preparing a transfer died with the previous process.
-        for tr in open.iter().filter(|t| t.status == TransferStatus::Preparing) {
-            let mut tr = tr.clone();
-            tr.next_check_at = time::now_unix();
-            let _ = self.store.update_transfer(&tr).await;
-        }
-        let rules_in_use: Vec<&str> = open.iter().filter_map(|t| t.rule_id.as_deref()).collect();
         let exports_in_use: Vec<&str> = open.iter().map(|t| t.export_id.as_str()).collect();
         match self.manager_token().await {
             Ok(manager) => match self.globus.rules(&manager, &self.cfg.storage_collection).await {
@@ -215,8 +246,11 @@ impl Transfers {
                         let id =
                             r["id"].as_str().map(str::to_string).or_else(|| r["id"].as_i64().map(|n| n.to_string()));
                         let path = r["path"].as_str().unwrap_or("");
+                        // A rule is left behind when no unfinished transfer owns its export
+                        // (the row is made before the rule, so a rule being given counts).
                         let ours = r["permissions"] == "r" && r["principal_type"] == "identity" && is_export_path(path);
-                        if let Some(id) = id.filter(|id| ours && !rules_in_use.contains(&id.as_str())) {
+                        let owned = exports_in_use.contains(&path.trim_matches('/'));
+                        if let Some(id) = id.filter(|_| ours && !owned) {
                             match self.globus.delete_rule(&manager, &self.cfg.storage_collection, &id).await {
                                 Ok(()) => tracing::info!(rule = id, path, "removed an access rule left behind"),
                                 Err(e) => tracing::warn!("cannot remove rule {id}: {e}"),

@@ -22,6 +22,7 @@ use crate::config::{ProviderConfig, ProviderKind, TransferConfig};
 use crate::identity::flow::Flows;
 use crate::identity::oidc::Oidc;
 use crate::identity::sealer::Sealer;
+use crate::jobs::Jobs;
 use crate::registry::Registry;
 use gantry_api_types::TransferInfo;
 use gantry_domain::{Error, ErrorKind, Principal, Result, time};
@@ -48,6 +49,7 @@ pub struct Transfers {
     sealer: Sealer,
     registry: Registry,
     flows: Flows,
+    jobs: Jobs,
     public_url: Arc<str>,
 }
 
@@ -94,6 +96,7 @@ pub struct Parts {
     pub sealer: Sealer,
     pub registry: Registry,
     pub flows: Flows,
+    pub jobs: Jobs,
     pub http: reqwest::Client,
     pub public_url: Arc<str>,
     pub data_dir: PathBuf,
@@ -129,6 +132,7 @@ impl Transfers {
             sealer: p.sealer,
             registry: p.registry,
             flows: p.flows,
+            jobs: p.jobs,
             public_url: p.public_url,
         })
     }

@@ -5,7 +5,14 @@ use super::Transfers;
 use crate::registry::check_relative_path;
 use gantry_api_types::NewTransfer;
 use gantry_domain::manifest::{self, Manifest};
-use gantry_domain::{Access, Digest, Error, ErrorKind, ImageRef, Principal, RefTarget, Result, TransferStatus, time};
+use gantry_domain::{
+    Access, Digest, Error, ErrorKind, ImageRef, JobKind, Principal, RefTarget, Result, TransferStatus, time,
+};
+use std::time::Duration;
+
+/// How long the request that starts a transfer holds its job: another process takes it
+/// over only if the request died on the way.
+const PREPARE_LEASE: Duration = Duration::from_secs(120);
 use gantry_store::TransferRow;
 use std::path::{Path, PathBuf};
 
@@ -93,10 +100,6 @@ impl Transfers {
             .collect::<Result<Vec<_>>>()?;
         let now = time::now_unix();
         let export_id = crate::secrets::random_hex(16);
-        let root = self.exports.join(&export_id);
-        tokio::task::spawn_blocking(move || export(&root, &sources))
-            .await
-            .map_err(|e| Error::internal(format!("export stopped: {e}")))??;
         let size: i64 = m.layers.iter().map(|l| l.size).sum();
         let mut tr = TransferRow {
             id: crate::secrets::random_hex(16),
@@ -122,23 +125,38 @@ impl Transfers {
             error: None,
             events: "[]".into(),
             cleaned: false,
-            attempts: 0,
-            // The follower leaves it to this request unless the request dies on the way.
-            next_check_at: now + 120,
             created_at: now,
             updated_at: now,
             completed_at: None,
         };
-        self.store.create_transfer(&tr).await?;
+        // The row (with its job, held by this request) comes first, so that no process
+        // takes the export or the rule for something left behind.
+        self.store.create_transfer(&tr, self.jobs.owner(), now + PREPARE_LEASE.as_secs() as i64).await?;
+        let job = self
+            .jobs
+            .claim(JobKind::Transfer, &tr.id, PREPARE_LEASE)
+            .await?
+            .ok_or_else(|| Error::internal("the new transfer's job is held elsewhere"))?;
+        let root = self.exports.join(&tr.export_id);
+        let exported = tokio::task::spawn_blocking(move || export(&root, &sources))
+            .await
+            .map_err(|e| Error::internal(format!("export stopped: {e}")))
+            .and_then(|r| r);
         // Submitting may fail half-way; the follower finishes what is left (idempotently).
-        if let Err(e) = self.submit(&mut tr).await {
-            if e.kind == ErrorKind::Unavailable {
+        let submitted = match exported {
+            Ok(()) => self.submit(&mut tr).await,
+            Err(e) => Err(e),
+        };
+        match submitted {
+            Ok(()) => self.jobs.release(&job, time::now_unix() + self.cfg.poll_secs as i64, 0).await?,
+            Err(e) if e.kind == ErrorKind::Unavailable => {
                 tr.error = Some(e.message.clone());
-                tr.attempts += 1;
-                tr.next_check_at = time::now_unix() + 10;
                 self.store.update_transfer(&tr).await?;
-            } else {
+                self.jobs.release(&job, time::now_unix() + 10, 1).await?;
+            }
+            Err(e) => {
                 self.fail(&mut tr, &e.message).await?;
+                self.jobs.finish(&job).await?;
                 return Err(e);
             }
         }

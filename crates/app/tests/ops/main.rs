@@ -3,6 +3,7 @@
 
 mod collections;
 mod identity;
+mod jobs;
 mod registry;
 
 use gantry_app::{App, Config};
@@ -13,7 +14,15 @@ pub use gantry_store::{Backend, both_backends};
 /// An application on a fresh database and data directory.
 pub struct TestApp {
     pub app: App,
+    pub config: Config,
     _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A second Gantry process on the same database and data.
+    pub async fn another(&self) -> App {
+        App::open(self.config.clone(), "http://gantry.test".into()).await.unwrap()
+    }
 }
 
 impl std::ops::Deref for TestApp {
@@ -32,8 +41,8 @@ pub async fn open_with(b: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let url = gantry_store::testing::database_url(b, dir.path()).await;
     let mut config = Config { data_dir: dir.path().join("data"), database_url: Some(url), ..Default::default() };
     tweak(&mut config);
-    let app = App::open(config, "http://gantry.test".into()).await.unwrap();
-    TestApp { app, _dir: dir }
+    let app = App::open(config.clone(), "http://gantry.test".into()).await.unwrap();
+    TestApp { app, config, _dir: dir }
 }
 
 /// A new local user, as a caller with a credential of `scope`.

@@ -55,6 +55,7 @@ async fn oras_pushes_and_pulls_a_sif(b: Backend) {
     let out = work.path().join("out");
     let host = s.url.trim_start_matches("http://");
     run(Command::new(python())
+        .env("DOCKER_CONFIG", work.path())
         .arg(repo_root().join("tests/clients/oras_roundtrip.py"))
         .args([host, "alice", &tok, "lab/tool:1.0"])
         .arg(&sif)
@@ -119,6 +120,13 @@ fn blob_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// skopeo with a Docker configuration of this test's own (tests run side by side).
+fn skopeo(dir: &Path) -> Command {
+    let mut c = Command::new("skopeo");
+    c.env("DOCKER_CONFIG", dir);
+    c
+}
+
 async fn skopeo_copies_in_and_out_byte_identical(b: Backend) {
     let s = TestServer::start(b).await;
     let tok = s.user("alice").await;
@@ -129,12 +137,12 @@ async fn skopeo_copies_in_and_out_byte_identical(b: Backend) {
     let creds = format!("alice:{tok}");
     let auth = work.path().join("auth.json");
     // skopeo login with the token, as a user would.
-    run(Command::new("skopeo")
+    run(skopeo(work.path())
         .args(["login", "--tls-verify=false", "--authfile"])
         .arg(&auth)
         .args(["-u", "alice", "-p", &tok, &host]))
     .await;
-    let bad = Command::new("skopeo")
+    let bad = skopeo(work.path())
         .args(["login", "--tls-verify=false", "--authfile"])
         .arg(work.path().join("bad.json"))
         .args(["-u", "alice", "-p", "gnt_wrong", &host])
@@ -142,20 +150,20 @@ async fn skopeo_copies_in_and_out_byte_identical(b: Backend) {
         .await
         .unwrap();
     assert!(!bad.status.success(), "a wrong token must not log in");
-    run(Command::new("skopeo")
+    run(skopeo(work.path())
         .args(["copy", "--preserve-digests", "--dest-tls-verify=false", "--authfile"])
         .arg(&auth)
         .arg(format!("oci:{}:v1", src.display()))
         .arg(format!("docker://{host}/lab/hello:v1")))
     .await;
     let out = work.path().join("out");
-    run(Command::new("skopeo")
+    run(skopeo(work.path())
         .args(["copy", "--preserve-digests", "--src-tls-verify=false", "--src-creds", &creds])
         .arg(format!("docker://{host}/lab/hello:v1"))
         .arg(format!("oci:{}:v1", out.display())))
     .await;
     assert_eq!(blob_files(&src), blob_files(&out), "blobs differ after the round trip");
-    let inspect = run(Command::new("skopeo")
+    let inspect = run(skopeo(work.path())
         .args(["inspect", "--raw", "--tls-verify=false", "--creds", &creds])
         .arg(format!("docker://{host}/lab/hello:v1")))
     .await;
