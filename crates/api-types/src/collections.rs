@@ -4,7 +4,7 @@ use gantry_domain::{Role, Visibility};
 use serde::{Deserialize, Serialize};
 
 /// A collection as the caller sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionInfo {
     pub name: String,
     pub visibility: Visibility,
@@ -20,13 +20,13 @@ pub struct CollectionInfo {
 }
 
 /// `GET /api/v1/collections`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionList {
     pub collections: Vec<CollectionInfo>,
 }
 
 /// `POST /api/v1/collections`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewCollection {
     pub name: String,
     pub visibility: Option<Visibility>,
@@ -35,38 +35,38 @@ pub struct NewCollection {
 }
 
 /// `PATCH /api/v1/collections/{name}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionUpdate {
     pub visibility: Option<Visibility>,
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberInfo {
     pub user: String,
     pub role: Role,
 }
 
 /// `GET /api/v1/collections/{name}/members`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberList {
     pub members: Vec<MemberInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupInfo {
     pub group: String,
     pub role: Role,
 }
 
 /// `GET /api/v1/collections/{name}/groups`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupList {
     pub groups: Vec<GroupInfo>,
 }
 
 /// `PUT /api/v1/collections/{name}/members/{user}` (and `/groups/{group}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoleBody {
     pub role: Role,
 }

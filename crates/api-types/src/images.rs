@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// What kind of thing a manifest describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageKind {
     /// A SIF image (Apptainer, Singularity).
@@ -39,7 +39,7 @@ impl ImageKind {
 }
 
 /// What Gantry read of a SIF image when it was pushed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum SifSummary {
     Read(SifInfo),
@@ -50,7 +50,7 @@ pub enum SifSummary {
 }
 
 /// One tagged image, as search and collection listings show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageSummary {
     #[serde(rename = "ref")]
     pub reference: String,
@@ -66,19 +66,19 @@ pub struct ImageSummary {
 }
 
 /// `GET /api/v1/search` and `GET /api/v1/collections/{name}/images`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageList {
     pub images: Vec<ImageSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TagInfo {
     pub name: String,
     pub digest: String,
     pub updated: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestInfo {
     pub digest: String,
     pub kind: ImageKind,
@@ -88,7 +88,7 @@ pub struct ManifestInfo {
 }
 
 /// `GET /api/v1/repositories/{name}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RepositoryInfo {
     pub name: String,
     pub collection: String,
@@ -97,7 +97,7 @@ pub struct RepositoryInfo {
     pub manifests: Vec<ManifestInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LayerInfo {
     pub digest: String,
     pub size: i64,
@@ -105,7 +105,7 @@ pub struct LayerInfo {
     pub title: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChildInfo {
     pub digest: String,
     pub size: i64,
@@ -113,7 +113,7 @@ pub struct ChildInfo {
 }
 
 /// A file of a dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FileInfo {
     pub path: String,
     pub size: i64,
@@ -122,7 +122,7 @@ pub struct FileInfo {
 }
 
 /// `GET /api/v1/images/{reference}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageDetail {
     pub repository: String,
     pub collection: String,

@@ -3,7 +3,7 @@
 use gantry_domain::TokenScope;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
@@ -14,13 +14,13 @@ pub struct TokenInfo {
 }
 
 /// `GET /api/v1/tokens`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenList {
     pub tokens: Vec<TokenInfo>,
 }
 
 /// `POST /api/v1/tokens`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub name: String,
     #[serde(default = "read_scope")]
@@ -33,7 +33,7 @@ fn read_scope() -> TokenScope {
 }
 
 /// The answer to `POST /api/v1/tokens`: the only time the token is shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     pub id: i64,
     pub name: String,
@@ -43,7 +43,7 @@ pub struct CreatedToken {
 }
 
 /// `POST /api/v1/device/authorize`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceAuthorization {
     pub device_code: String,
     pub user_code: String,
@@ -54,7 +54,7 @@ pub struct DeviceAuthorization {
 }
 
 /// A device login that was approved: `POST /api/v1/device/token`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceToken {
     pub token: String,
     pub username: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `GET /api/v1/globus`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GlobusStatus {
     pub connected: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,7 +27,7 @@ pub struct GlobusStatus {
 }
 
 /// An endpoint or collection found by search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EndpointInfo {
     pub id: String,
     pub display_name: Option<String>,
@@ -37,12 +37,12 @@ pub struct EndpointInfo {
 }
 
 /// `GET /api/v1/globus/endpoints`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EndpointList {
     pub endpoints: Vec<EndpointInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DirEntry {
     pub name: String,
     /// `dir` or `file` (or `link`), as Globus says.
@@ -53,20 +53,20 @@ pub struct DirEntry {
 }
 
 /// `GET /api/v1/globus/endpoints/{id}/ls`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Listing {
     pub path: Option<String>,
     pub entries: Vec<DirEntry>,
 }
 
 /// `POST /api/v1/globus/endpoints/{id}/mkdir` (and its answer).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PathBody {
     pub path: String,
 }
 
 /// `POST /api/v1/transfers`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewTransfer {
     #[serde(rename = "ref")]
     pub reference: String,
@@ -79,7 +79,7 @@ pub struct NewTransfer {
 }
 
 /// A transfer, as `GET /api/v1/transfers/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferInfo {
     pub id: String,
     #[serde(rename = "ref")]
@@ -109,7 +109,7 @@ pub struct TransferInfo {
 }
 
 /// `GET /api/v1/transfers`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferList {
     pub transfers: Vec<TransferInfo>,
 }

@@ -219,7 +219,7 @@ pub fn part_type_name(t: i32) -> &'static str {
 }
 
 /// What Gantry shows of a SIF image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SifInfo {
     pub id: String,
     pub version: String,
@@ -232,7 +232,7 @@ pub struct SifInfo {
     pub objects: Vec<SifObject>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SifPartition {
     pub id: u32,
     pub fs_type: String,
@@ -241,7 +241,7 @@ pub struct SifPartition {
     pub size: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SifObject {
     pub id: u32,
     #[serde(rename = "type")]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a transfer to a Globus endpoint stands. A canceled task ends as `Failed`, as
 /// it does at Globus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TransferStatus {
     /// The export is made; the access rule and the task are being obtained.
@@ -40,7 +40,7 @@ impl TransferStatus {
 }
 
 /// Whether a user's Globus connection works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkStatus {
     Ok,

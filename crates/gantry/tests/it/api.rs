@@ -355,7 +355,7 @@ async fn openapi_document(b: Backend) {
     let snapshot = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../server/openapi.json")).unwrap();
     assert_eq!(served, snapshot);
     let doc: Value = serde_json::from_str(&served).unwrap();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     let expected = [
         ("get", "/api/v1/openapi.json"),
         ("get", "/api/v1/me"),

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gantry_api_types::DeviceAuthorization;
+use gantry_api_types::{DeviceAuthorization, DeviceToken};
 use gantry_app::App;
 use gantry_app::identity::device::Poll;
 use serde::Deserialize;
@@ -18,6 +18,8 @@ pub(super) struct AuthorizeBody {
     client_name: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/device/authorize", tag = "sign-in", summary = "Starts a device sign-in for the CLI", security(()),
+    responses((status = 200, body = DeviceAuthorization)))]
 pub(super) async fn authorize(
     State(app): State<App>,
     body: Option<Json<AuthorizeBody>>,
@@ -31,6 +33,9 @@ pub(super) struct TokenBody {
     device_code: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/device/token", tag = "sign-in", summary = "Polls a device sign-in; the API token comes once", security(()),
+    responses((status = 200, body = DeviceToken),
+        (status = 400, description = "authorization_pending, slow_down, access_denied, expired_token or invalid_grant")))]
 pub(super) async fn token(State(app): State<App>, body: Json<TokenBody>) -> ApiResult<Response> {
     Ok(match app.devices.poll(&body.device_code).await? {
         Poll::Token(t) => Json(t).into_response(),
@@ -40,6 +45,8 @@ pub(super) async fn token(State(app): State<App>, body: Json<TokenBody>) -> ApiR
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/auth", tag = "sign-in", summary = "How to sign in: providers, device login, Globus", security(()),
+    responses((status = 200, description = "Sign-in providers and Globus settings")))]
 /// Providers, and Globus for `gantry login --globus`.
 pub(super) async fn auth_info(State(app): State<App>) -> Json<Value> {
     let (providers, password_login) = app.signin.providers();

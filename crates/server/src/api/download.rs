@@ -7,9 +7,15 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
+use gantry_api_types::ErrorBody;
 use gantry_app::App;
 use gantry_app::registry::download::{Download, parse_download};
 
+#[utoipa::path(get, path = "/download/{reference}", tag = "images", summary = "A SIF image's file, a dataset's file, or the manifest (Range, HEAD and ETag work)", security((), ("token" = []), ("basic" = [])),
+    params(("reference" = String, Path, description = "COLLECTION/NAME@sha256:…[/FILE] or COLLECTION/NAME:TAG[/FILE]")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 206, description = "Part of the file"), (status = 404, body = ErrorBody),
+        (status = 416, description = "The range cannot be satisfied")))]
 pub(super) async fn download(
     State(app): State<App>,
     caller: Caller,

@@ -9,21 +9,20 @@ mod download;
 pub mod error;
 mod globus;
 mod images;
+mod openapi;
 mod tokens;
 mod transfers;
 
 pub use caller::{CSRF_HEADER, Caller};
 pub use error::{ApiError, ApiResult};
+pub use openapi::{ApiDoc, document};
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use gantry_api_types::Me;
+use gantry_api_types::{ErrorBody, Me};
 use gantry_app::App;
 use gantry_domain::Error;
-
-/// The OpenAPI document, kept in the repository and served as is.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -69,10 +68,14 @@ async fn api_not_found(uri: axum::http::Uri) -> Response {
     ApiError(Error::not_found(format!("no such endpoint: {}", uri.path()))).into_response()
 }
 
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", summary = "This document", security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
 async fn openapi() -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], document()).into_response()
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "account", summary = "Who the credentials belong to",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     let p = caller.require()?;
     Ok(Json(Me { username: p.username.clone(), is_admin: p.is_admin, token_scope: p.scope }))

@@ -4,10 +4,13 @@ use super::{ApiResult, Caller};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use gantry_api_types::ErrorBody;
 use gantry_api_types::{CreatedToken, NewToken, TokenInfo, TokenList};
 use gantry_app::App;
 use gantry_domain::time;
 
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "account", summary = "The caller's API tokens (never their secrets)",
+    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody)))]
 pub(super) async fn list(State(app): State<App>, caller: Caller) -> ApiResult<Json<TokenList>> {
     let p = caller.require()?;
     let tokens = app.tokens.list(p.user_id).await?;
@@ -26,6 +29,10 @@ pub(super) async fn list(State(app): State<App>, caller: Caller) -> ApiResult<Js
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "account", summary = "A new API token, shown once",
+    request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "The credential is read-only", body = ErrorBody)))]
 pub(super) async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -45,6 +52,9 @@ pub(super) async fn create(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "account", summary = "Revokes one of the caller's tokens",
+    params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody)))]
 pub(super) async fn revoke(State(app): State<App>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let p = caller.require_write()?;
     app.tokens.revoke(p.user_id, id).await?;
