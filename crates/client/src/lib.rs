@@ -82,8 +82,13 @@ impl Client {
     }
 
     pub async fn get_json(&self, path: &str, what: &str) -> anyhow::Result<Value> {
+        self.get(path, what).await
+    }
+
+    /// GETs one of the API's shapes (`gantry-api-types`).
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str, what: &str) -> anyhow::Result<T> {
         let r = self.send(self.req(Method::GET, path), what).await?;
-        r.json().await.with_context(|| format!("{what}: invalid JSON from the server"))
+        r.json().await.with_context(|| format!("{what}: unexpected answer from the server"))
     }
 
     pub fn bar(&self, len: u64, msg: &str) -> ProgressBar {

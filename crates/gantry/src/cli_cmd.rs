@@ -1,6 +1,7 @@
 //! The client commands of the CLI.
 
 use anyhow::Context;
+use gantry_api_types::{CollectionList, ImageDetail, ImageKind, ImageList, Me};
 use gantry_client::{Client, config, human_size, login, pull, push};
 use gantry_domain::ImageRef;
 use reqwest::Method;
@@ -66,8 +67,8 @@ pub async fn login(url: &str, token_stdin: bool, globus: bool) -> anyhow::Result
         anyhow::bail!("no token given");
     }
     let c = Client::new(url, Some(token.clone()))?;
-    let me = c.get_json("/api/v1/me", "log in").await?;
-    let username = me["username"].as_str().unwrap_or_default().to_string();
+    let me: Me = c.get("/api/v1/me", "log in").await?;
+    let username = me.username;
     let path = config::save(&config::Credentials {
         url: c.base.clone(),
         token,
@@ -104,79 +105,66 @@ pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
     let c = client().await?;
     match collection {
         None => {
-            let v = c.get_json("/api/v1/collections", "list collections").await?;
+            let v: CollectionList = c.get("/api/v1/collections", "list collections").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v["collections"])?);
+                println!("{}", serde_json::to_string_pretty(&v.collections)?);
                 return Ok(());
             }
             println!("{:<30} {:<10} ROLE", "COLLECTION", "VISIBILITY");
-            for col in v["collections"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<30} {:<10} {}",
-                    s(&col["name"]),
-                    s(&col["visibility"]),
-                    col["role"].as_str().unwrap_or("-")
-                );
+            for col in &v.collections {
+                let role = col.role.map(|r| r.as_str()).unwrap_or("-");
+                println!("{:<30} {:<10} {role}", col.name, col.visibility.as_str());
             }
         }
         Some(name) => {
-            let v = c.get_json(&format!("/api/v1/collections/{name}/images"), &format!("list {name}")).await?;
+            let v: ImageList = c.get(&format!("/api/v1/collections/{name}/images"), &format!("list {name}")).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v["images"])?);
+                println!("{}", serde_json::to_string_pretty(&v.images)?);
                 return Ok(());
             }
             println!("{:<45} {:<8} {:>10}  PUSHED", "IMAGE", "KIND", "SIZE");
-            for i in v["images"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<45} {:<8} {:>10}  {}",
-                    s(&i["ref"]),
-                    s(&i["kind"]),
-                    human_size(i["size"].as_u64().unwrap_or(0)),
-                    s(&i["created"])
-                );
+            for i in &v.images {
+                let size = human_size(i.size.max(0) as u64);
+                println!("{:<45} {:<8} {:>10}  {}", i.reference, i.kind.as_str(), size, i.created);
             }
         }
     }
     Ok(())
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
-}
-
 pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
     let c = client().await?;
-    let v = c.get_json(&format!("/api/v1/images/{r}"), &r.to_string()).await?;
+    let v: ImageDetail = c.get(&format!("/api/v1/images/{r}"), &r.to_string()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
+    let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
     println!("image:        {}", r);
-    println!("digest:       {}", s(&v["digest"]));
-    println!("kind:         {}", s(&v["kind"]));
-    println!("size:         {}", human_size(v["size"].as_u64().unwrap_or(0)));
-    println!("pushed:       {} by {}", s(&v["created"]), s(&v["pushed_by"]));
-    let tags: Vec<&str> = v["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    println!("tags:         {}", tags.join(", "));
-    println!("download:     {}", s(&v["download_url"]));
-    if v["kind"] == "sif" {
-        println!("architecture: {}", s(&v["architecture"]));
-        println!("created:      {}", s(&v["image_created"]));
-        if let Some(l) = v["labels"].as_object() {
+    println!("digest:       {}", v.digest);
+    println!("kind:         {}", v.kind.as_str());
+    println!("size:         {}", human_size(v.size.max(0) as u64));
+    println!("pushed:       {} by {}", v.created, or_dash(&v.pushed_by));
+    println!("tags:         {}", v.tags.join(", "));
+    println!("download:     {}", v.download_url);
+    if v.kind == ImageKind::Sif {
+        println!("architecture: {}", or_dash(&v.architecture));
+        println!("created:      {}", or_dash(&v.image_created));
+        if let Some(Value::Object(l)) = &v.labels {
             println!("labels:");
             for (k, val) in l {
                 println!("  {k}: {}", val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string()));
             }
         }
-        if let Some(d) = v["definition"].as_str() {
+        if let Some(d) = &v.definition {
             println!("definition:\n{}", d.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"));
         }
     }
-    if let Some(files) = v["files"].as_array() {
+    if let Some(files) = &v.files {
         println!("files:");
         for f in files {
-            println!("  {:>10}  {}", human_size(f["size"].as_u64().unwrap_or(0)), s(&f["path"]));
+            println!("  {:>10}  {}", human_size(f.size.max(0) as u64), f.path);
         }
     }
     Ok(())

@@ -2,29 +2,33 @@
 //! and following the transfers.
 
 use crate::cli_cmd::client;
+use gantry_api_types::{EndpointList, GlobusStatus, Listing, NewTransfer, TransferInfo, TransferList};
 use gantry_client::human_size;
+use gantry_domain::TransferStatus;
 use reqwest::Method;
-use serde_json::{Value, json};
 
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+async fn status(c: &gantry_client::Client) -> anyhow::Result<GlobusStatus> {
+    c.get("/api/v1/globus", "check the Globus connection").await
+}
+
 pub async fn globus_connect(scopes: &[String]) -> anyhow::Result<()> {
     let c = client().await?;
-    let st = c.get_json("/api/v1/globus", "check the Globus connection").await?;
-    let mut url = st["connect_url"].as_str().unwrap_or_default().to_string();
+    let st = status(&c).await?;
+    let mut url = st.connect_url.clone();
     if !scopes.is_empty() {
         let q: Vec<String> = scopes.iter().map(|s| format!("scope={}", enc(s))).collect();
         url = format!("{url}?{}", q.join("&"));
     }
     eprintln!("Open\n\n    {url}\n\nin a browser where you are signed in to Gantry, and allow access. Waiting…");
-    let before = st["connected_at"].clone();
     for _ in 0..600 {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let st = c.get_json("/api/v1/globus", "check the Globus connection").await?;
-        if st["connected"] == true && st["connected_at"] != before {
-            println!("connected to Globus as {}", st["username"].as_str().unwrap_or("?"));
+        let now = status(&c).await?;
+        if now.connected && now.connected_at != st.connected_at {
+            println!("connected to Globus as {}", now.username.as_deref().unwrap_or("?"));
             return Ok(());
         }
     }
@@ -33,19 +37,19 @@ pub async fn globus_connect(scopes: &[String]) -> anyhow::Result<()> {
 
 pub async fn globus_status(json_out: bool) -> anyhow::Result<()> {
     let c = client().await?;
-    let st = c.get_json("/api/v1/globus", "check the Globus connection").await?;
+    let st = status(&c).await?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&st)?);
-    } else if st["connected"] != true {
+    } else if !st.connected {
         println!("not connected; run gantry globus connect");
     } else {
-        let health = if st["healthy"] == true { "working" } else { "needs reconnecting (gantry globus connect)" };
+        let health = if st.healthy == Some(true) { "working" } else { "needs reconnecting (gantry globus connect)" };
         println!(
             "connected as {} since {}: {health}",
-            st["username"].as_str().unwrap_or("?"),
-            st["connected_at"].as_str().unwrap_or("?")
+            st.username.as_deref().unwrap_or("?"),
+            st.connected_at.as_deref().unwrap_or("?")
         );
-        if let Some(e) = st["last_error"].as_str() {
+        if let Some(e) = &st.last_error {
             println!("last error: {e}");
         }
     }
@@ -61,20 +65,15 @@ pub async fn globus_disconnect() -> anyhow::Result<()> {
 
 pub async fn endpoints_search(text: &str, scope: &str, json_out: bool) -> anyhow::Result<()> {
     let c = client().await?;
-    let v = c
-        .get_json(&format!("/api/v1/globus/endpoints?q={}&scope={}", enc(text), enc(scope)), "search endpoints")
-        .await?;
+    let path = format!("/api/v1/globus/endpoints?q={}&scope={}", enc(text), enc(scope));
+    let v: EndpointList = c.get(&path, "search endpoints").await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&v["endpoints"])?);
+        println!("{}", serde_json::to_string_pretty(&v.endpoints)?);
         return Ok(());
     }
-    for e in v["endpoints"].as_array().into_iter().flatten() {
-        println!(
-            "{}  {}  ({})",
-            e["id"].as_str().unwrap_or(""),
-            e["display_name"].as_str().unwrap_or(""),
-            e["owner"].as_str().unwrap_or("")
-        );
+    for e in &v.endpoints {
+        let name = e.display_name.as_deref().unwrap_or("");
+        println!("{}  {name}  ({})", e.id, e.owner.as_deref().unwrap_or(""));
     }
     Ok(())
 }
@@ -91,51 +90,55 @@ pub fn split_target(s: &str) -> (String, String) {
 pub async fn endpoints_ls(target: &str) -> anyhow::Result<()> {
     let c = client().await?;
     let (ep, path) = split_target(target);
-    let v = c
-        .get_json(&format!("/api/v1/globus/endpoints/{}/ls?path={}", enc(&ep), enc(&path)), "list the directory")
-        .await?;
-    for e in v["entries"].as_array().into_iter().flatten() {
-        let dir = e["type"] == "dir";
-        let size = if dir { "-".to_string() } else { human_size(e["size"].as_u64().unwrap_or(0)) };
-        println!("{:>10}  {}{}", size, e["name"].as_str().unwrap_or(""), if dir { "/" } else { "" });
+    let path = format!("/api/v1/globus/endpoints/{}/ls?path={}", enc(&ep), enc(&path));
+    let v: Listing = c.get(&path, "list the directory").await?;
+    for e in &v.entries {
+        let dir = e.kind == "dir";
+        let size = if dir { "-".to_string() } else { human_size(e.size.unwrap_or(0).max(0) as u64) };
+        println!("{:>10}  {}{}", size, e.name, if dir { "/" } else { "" });
     }
     Ok(())
 }
 
-fn describe(t: &Value) -> String {
+fn describe(t: &TransferInfo) -> String {
     format!(
         "{}  {}  {} -> {}:{}  {} of {}{}",
-        t["id"].as_str().unwrap_or(""),
-        t["status"].as_str().unwrap_or(""),
-        t["ref"].as_str().unwrap_or(""),
-        t["endpoint_name"].as_str().or(t["endpoint_id"].as_str()).unwrap_or(""),
-        t["path"].as_str().unwrap_or(""),
-        human_size(t["bytes_transferred"].as_u64().unwrap_or(0)),
-        human_size(t["bytes_total"].as_u64().unwrap_or(0)),
-        t["error"].as_str().map(|e| format!("  ({e})")).unwrap_or_default()
+        t.id,
+        t.status.as_str(),
+        t.reference,
+        t.endpoint_name.as_deref().unwrap_or(&t.endpoint_id),
+        t.path,
+        human_size(t.bytes_transferred.max(0) as u64),
+        human_size(t.bytes_total.max(0) as u64),
+        t.error.as_ref().map(|e| format!("  ({e})")).unwrap_or_default()
     )
 }
 
 pub async fn transfer(reference: &str, target: &str, label: Option<&str>, wait: bool) -> anyhow::Result<()> {
     let c = client().await?;
     let (ep, path) = split_target(target);
-    let body = json!({"ref": reference, "endpoint_id": ep, "path": path, "label": label});
+    let body = NewTransfer {
+        reference: reference.to_string(),
+        endpoint_id: ep,
+        path,
+        label: label.map(str::to_string),
+        sync_level: None,
+    };
     let r = c.send(c.req(Method::POST, "/api/v1/transfers").json(&body), "start the transfer").await?;
-    let t: Value = r.json().await?;
-    let id = t["id"].as_str().unwrap_or_default().to_string();
-    println!("transfer {id} started (Globus task {})", t["task_id"].as_str().unwrap_or("pending"));
+    let t: TransferInfo = r.json().await?;
+    println!("transfer {} started (Globus task {})", t.id, t.task_id.as_deref().unwrap_or("pending"));
     if !wait {
         return Ok(());
     }
-    let bar = c.bar(t["bytes_total"].as_u64().unwrap_or(0), reference);
+    let bar = c.bar(t.bytes_total.max(0) as u64, reference);
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let t = c.get_json(&format!("/api/v1/transfers/{id}"), "follow the transfer").await?;
-        bar.set_position(t["bytes_transferred"].as_u64().unwrap_or(0));
-        if t["cleaned_up"] == true || matches!(t["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+        let now: TransferInfo = c.get(&format!("/api/v1/transfers/{}", t.id), "follow the transfer").await?;
+        bar.set_position(now.bytes_transferred.max(0) as u64);
+        if now.cleaned_up || now.status.is_final() {
             bar.finish_and_clear();
-            println!("{}", describe(&t));
-            if t["status"] != "SUCCEEDED" {
+            println!("{}", describe(&now));
+            if now.status != TransferStatus::Succeeded {
                 anyhow::bail!("the transfer did not succeed");
             }
             return Ok(());
@@ -145,12 +148,12 @@ pub async fn transfer(reference: &str, target: &str, label: Option<&str>, wait: 
 
 pub async fn tasks(json_out: bool) -> anyhow::Result<()> {
     let c = client().await?;
-    let v = c.get_json("/api/v1/transfers", "list transfers").await?;
+    let v: TransferList = c.get("/api/v1/transfers", "list transfers").await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&v["transfers"])?);
+        println!("{}", serde_json::to_string_pretty(&v.transfers)?);
         return Ok(());
     }
-    for t in v["transfers"].as_array().into_iter().flatten() {
+    for t in &v.transfers {
         println!("{}", describe(t));
     }
     Ok(())
@@ -158,7 +161,7 @@ pub async fn tasks(json_out: bool) -> anyhow::Result<()> {
 
 pub async fn task_show(id: &str) -> anyhow::Result<()> {
     let c = client().await?;
-    let t = c.get_json(&format!("/api/v1/transfers/{}", enc(id)), "show the transfer").await?;
+    let t: TransferInfo = c.get(&format!("/api/v1/transfers/{}", enc(id)), "show the transfer").await?;
     println!("{}", serde_json::to_string_pretty(&t)?);
     Ok(())
 }
@@ -167,7 +170,7 @@ pub async fn task_cancel(id: &str) -> anyhow::Result<()> {
     let c = client().await?;
     let r =
         c.send(c.req(Method::POST, &format!("/api/v1/transfers/{}/cancel", enc(id))), "cancel the transfer").await?;
-    let t: Value = r.json().await?;
+    let t: TransferInfo = r.json().await?;
     println!("{}", describe(&t));
     Ok(())
 }

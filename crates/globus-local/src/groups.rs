@@ -1,7 +1,7 @@
 //! Globus Groups v2: `my_groups` and group detail with memberships.
 
-use crate::auth::auth_error;
 use crate::config::{Group, Identity};
+use crate::error::auth_error;
 use crate::service::Service;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -55,7 +55,7 @@ pub fn groups_of(s: &Service, identity: &str) -> Vec<(Group, Vec<Value>)> {
 
 async fn my_groups(State(s): State<Service>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let Some(t) = s.bearer(&headers, GROUPS_RS).await else {
-        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "a Groups token is required");
+        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "a Groups token is required").into_response();
     };
     let statuses: Vec<String> =
         q.get("statuses").map(|v| v.split(',').map(str::to_string).collect()).unwrap_or_default();
@@ -73,10 +73,10 @@ async fn group(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(t) = s.bearer(&headers, GROUPS_RS).await else {
-        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "a Groups token is required");
+        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "a Groups token is required").into_response();
     };
     let Some((g, mine)) = groups_of(&s, &t.identity).into_iter().find(|(g, _)| g.id == id) else {
-        return auth_error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("group {id} not found"));
+        return auth_error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("group {id} not found")).into_response();
     };
     let mut doc = group_doc(&g, mine);
     let include: Vec<&str> = q.get("include").map(|v| v.split(',').collect()).unwrap_or_default();

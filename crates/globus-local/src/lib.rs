@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod error;
 pub mod groups;
 pub mod keys;
 pub mod paths;
@@ -19,4 +20,52 @@ pub mod tasks;
 pub mod transfer;
 
 pub use config::GlobusConfig;
-pub use service::{Running, Service, load_config, start};
+pub use service::{Service, load_config};
+
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use tokio::net::TcpListener;
+
+/// The whole HTTP application of the service.
+pub fn router(service: &Service) -> Router {
+    crate::auth::routes()
+        .merge(crate::groups::routes())
+        .merge(crate::transfer::routes())
+        .merge(crate::tasks::routes())
+        .with_state(service.clone())
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub service: Service,
+}
+
+/// Opens the service on a bound listener; returns it and the future that serves it.
+pub async fn start(
+    config: GlobusConfig,
+    data_dir: impl AsRef<Path>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(Running, impl Future<Output = anyhow::Result<()>>)> {
+    let addr = listener.local_addr()?;
+    let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let service = Service::open(config, data_dir.as_ref(), base).await?;
+    let app = router(&service);
+    let worker = tokio::spawn(crate::tasks::worker(service.clone()));
+    let fut = async move {
+        let _stop_worker_with_server = AbortOnDrop(worker);
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    };
+    Ok((Running { addr, service }, fut))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,6 +1,6 @@
 //! Authentication policies: which sign-ins of a session satisfy a policy.
 
-use crate::auth::Session;
+use crate::auth::records::Session;
 use crate::config::{GlobusConfig, Policy};
 use crate::store::now;
 

@@ -3,12 +3,8 @@
 use crate::config::GlobusConfig;
 use crate::keys::Keys;
 use crate::store::Db;
-use axum::Router;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 #[derive(Clone)]
 pub struct Service {
@@ -85,46 +81,5 @@ impl Service {
             task_lock: Arc::new(tokio::sync::Mutex::new(())),
             live: Arc::new(std::sync::Mutex::new(Live::default())),
         })
-    }
-
-    pub fn router(&self) -> Router {
-        crate::auth::routes()
-            .merge(crate::groups::routes())
-            .merge(crate::transfer::routes())
-            .merge(crate::tasks::routes())
-            .with_state(self.clone())
-    }
-}
-
-pub struct Running {
-    pub addr: SocketAddr,
-    pub service: Service,
-}
-
-/// Opens the service on a bound listener; returns it and the future that serves it.
-pub async fn start(
-    config: GlobusConfig,
-    data_dir: impl AsRef<Path>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(Running, impl Future<Output = anyhow::Result<()>>)> {
-    let addr = listener.local_addr()?;
-    let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let service = Service::open(config, data_dir.as_ref(), base).await?;
-    let app = service.router();
-    let worker = tokio::spawn(crate::tasks::worker(service.clone()));
-    let fut = async move {
-        let _stop_worker_with_server = AbortOnDrop(worker);
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-        Ok(())
-    };
-    Ok((Running { addr, service }, fut))
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

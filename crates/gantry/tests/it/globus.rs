@@ -656,8 +656,8 @@ async fn tasks_once_only_cancel_and_resume_after_restart() {
         let _ = g.stop.take().unwrap().send(());
         g.task.take().unwrap().await.unwrap();
         let db = gantry_globus_local::store::Db::open(&dir_path.join("globus-local.db")).await.unwrap();
-        let mut t: gantry_globus_local::tasks::Task = db.get("task", &task).await.unwrap().unwrap();
-        use gantry_globus_local::tasks::Planned;
+        let mut t: gantry_globus_local::tasks::model::Task = db.get("task", &task).await.unwrap().unwrap();
+        use gantry_globus_local::tasks::model::Planned;
         let gone: Option<Vec<Planned>> = db.get("plan", &task).await.unwrap();
         assert!(gone.is_none(), "a finished task's plan is dropped");
         // The plan as the worker made it: the directory, then its files.

@@ -1,0 +1,172 @@
+//! A task as it is kept: its items, its plan of files, its events and counters.
+
+use crate::service::Service;
+use crate::store::now;
+use crate::transfer::caller::Caller;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// How often a running task's progress is written down.
+pub(crate) const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+pub fn globus_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    pub source: String,
+    pub destination: String,
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Planned {
+    pub src: Vec<String>,
+    pub dst: Vec<String>,
+    pub dir: bool,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub code: String,
+    pub description: String,
+    pub details: String,
+    pub is_error: bool,
+    pub time: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    pub task_id: String,
+    pub kind: String,
+    pub status: String,
+    pub label: Option<String>,
+    pub owner: String,
+    pub username: String,
+    pub source_endpoint: String,
+    pub destination_endpoint: String,
+    pub items: Vec<Item>,
+    pub sync_level: Option<i64>,
+    pub verify_checksum: bool,
+    pub preserve_timestamp: bool,
+    pub ignore_missing: bool,
+    pub deadline: Option<i64>,
+    /// True once the list of files and directories (kept in its own "plan" document,
+    /// written once, so that progress saves stay small) has been made.
+    #[serde(default)]
+    pub planned: bool,
+    pub next: usize,
+    pub files: u64,
+    pub directories: u64,
+    pub files_transferred: u64,
+    pub files_skipped: u64,
+    pub bytes_transferred: u64,
+    pub bytes_checksummed: u64,
+    pub faults: u64,
+    pub request_time: i64,
+    pub completion_time: Option<i64>,
+    pub fatal_error: Option<(String, String)>,
+    pub events: Vec<Event>,
+    pub canceled: bool,
+}
+
+impl Task {
+    pub(crate) fn event(&mut self, code: &str, description: &str, details: &str, is_error: bool) {
+        self.events.push(Event {
+            code: code.into(),
+            description: description.into(),
+            details: details.into(),
+            is_error,
+            time: now(),
+        });
+    }
+
+    pub fn doc(&self, s: &Service) -> Value {
+        let live =
+            if self.status == "ACTIVE" { s.live.lock().unwrap().bytes.get(&self.task_id).copied() } else { None };
+        let bytes_transferred = live.unwrap_or(0).max(self.bytes_transferred);
+        let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.clone());
+        let elapsed = (self.completion_time.unwrap_or_else(now) - self.request_time).max(1) as u64;
+        let total = if self.planned { self.files } else { self.items.len() as u64 };
+        let done = self.files_transferred + self.files_skipped;
+        let is_delete = self.kind == "DELETE";
+        json!({
+            "DATA_TYPE": "task", "task_id": self.task_id, "type": self.kind, "status": self.status,
+            "nice_status": match self.status.as_str() { "ACTIVE" if !self.planned => json!("Queued"), "ACTIVE" => json!("OK"), "FAILED" => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), _ => Value::Null },
+            "nice_status_short_description": if self.status == "ACTIVE" { json!("OK") } else { Value::Null },
+            "nice_status_details": null, "nice_status_expires_in": -1,
+            "is_ok": self.status != "FAILED", "is_paused": false, "label": self.label, "owner_id": self.owner, "username": self.username,
+            "request_time": globus_time(self.request_time), "completion_time": self.completion_time.map(globus_time),
+            "deadline": globus_time(self.deadline.unwrap_or(self.request_time + 86_400 * 30)),
+            "source_endpoint_id": self.source_endpoint, "source_endpoint_display_name": name(&self.source_endpoint),
+            "destination_endpoint_id": if is_delete { Value::Null } else { json!(self.destination_endpoint) },
+            "destination_endpoint_display_name": if is_delete { Value::Null } else { json!(name(&self.destination_endpoint)) },
+            "source_endpoint": self.source_endpoint, "destination_endpoint": if is_delete { Value::Null } else { json!(self.destination_endpoint) },
+            "source_local_user": null, "destination_local_user": null, "source_local_user_status": null, "destination_local_user_status": null,
+            "files": if is_delete { 0 } else { self.files }, "directories": self.directories, "symlinks": 0,
+            "files_transferred": self.files_transferred, "files_skipped": self.files_skipped,
+            "bytes_transferred": bytes_transferred, "bytes_checksummed": self.bytes_checksummed,
+            "effective_bytes_per_second": bytes_transferred / elapsed, "faults": self.faults,
+            "fatal_error": self.fatal_error.as_ref().map(|(c, d)| json!({"code": c, "description": d})),
+            "sync_level": self.sync_level, "verify_checksum": self.verify_checksum, "preserve_timestamp": self.preserve_timestamp,
+            "encrypt_data": false, "delete_destination_extra": false, "recursive_symlinks": "ignore", "skip_source_errors": false,
+            "fail_on_quota_errors": false, "filter_rules": null, "history_deleted": false, "canceled_by_admin": null,
+            "canceled_by_admin_message": null, "command": if is_delete { "API 0.10 delete" } else { "API 0.10 transfer" },
+            "subtasks_total": total, "subtasks_succeeded": done, "subtasks_pending": total.saturating_sub(done + u64::from(self.status == "FAILED")),
+            "subtasks_retrying": 0, "subtasks_failed": u64::from(self.status == "FAILED" && !self.canceled),
+            "subtasks_canceled": u64::from(self.canceled), "subtasks_expired": 0, "subtasks_skipped_errors": 0,
+            "delete_files": if is_delete { done } else { 0 }, "verify_checksum_failures": 0, "is_paused_by_admin": false,
+        })
+    }
+}
+
+pub(crate) fn caller_of(s: &Service, owner: &str) -> Caller {
+    let person = s.config.identity_by_id(owner).map(|i| s.config.identity_set(i)).unwrap_or_default();
+    Caller {
+        identity: owner.to_string(),
+        ids: if person.is_empty() { vec![owner.to_string()] } else { person.iter().map(|i| i.id.clone()).collect() },
+        usernames: person.iter().map(|i| i.username.clone()).collect(),
+        groups: crate::groups::groups_of(s, owner).into_iter().map(|(g, _)| g.id).collect(),
+        session: None,
+        scope: None,
+    }
+}
+
+pub(crate) fn parse_deadline(v: &Value) -> Option<i64> {
+    // Accepts "YYYY-MM-DD HH:MM:SS[+00:00]" or "YYYY-MM-DDTHH:MM:SS[Z|+00:00]" (UTC).
+    let s = v.as_str()?;
+    let s = s.replace('T', " ");
+    let (date, time) = s.split_once(' ').unwrap_or((s.as_str(), "00:00:00"));
+    let time = time.trim_end_matches('Z').split('+').next().unwrap_or("00:00:00");
+    let d: Vec<i64> = date.split('-').filter_map(|x| x.parse().ok()).collect();
+    let t: Vec<i64> = time.split(':').filter_map(|x| x.split('.').next().and_then(|y| y.parse().ok())).collect();
+    if d.len() != 3 {
+        return None;
+    }
+    let (y, m, day) = (d[0] - i64::from(d[1] <= 2), d[1], d[2]);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(
+        days * 86_400
+            + t.first().copied().unwrap_or(0) * 3600
+            + t.get(1).copied().unwrap_or(0) * 60
+            + t.get(2).copied().unwrap_or(0),
+    )
+}
