@@ -21,6 +21,7 @@ pub mod perm;
 pub mod sif;
 pub mod status;
 pub mod time;
+pub mod url;
 
 pub use error::{Error, ErrorKind, Result};
 pub use names::{CollectionName, Digest, ImageRef, RefTarget, RepoName, Tag};

@@ -7,9 +7,7 @@ use gantry_client::human_size;
 use gantry_domain::TransferStatus;
 use reqwest::Method;
 
-fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+use gantry_domain::url::escape as enc;
 
 async fn status(c: &gantry_client::Client) -> anyhow::Result<GlobusStatus> {
     c.get("/api/v1/globus", "check the Globus connection").await

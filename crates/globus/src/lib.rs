@@ -224,6 +224,27 @@ impl Globus {
     }
 }
 
+/// Percent-decodes a value (lossy for bytes that are not UTF-8).
+pub fn urldecode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Percent-encodes a query or path value.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -329,6 +350,7 @@ mod tests {
         );
         assert!(e.needs_reconnect());
         assert_eq!(urlencode("/~/a b"), "%2F~%2Fa%20b");
+        assert_eq!(urldecode("%2F~%2Fa%20b%zz%C3%BC"), "/~/a b%zzü");
         let r = json!({"resource_server": "auth.globus.org", "access_token": "a1", "refresh_token": "r1",
             "other_tokens": [{"resource_server": "transfer.api.globus.org", "access_token": "a2"}]});
         assert_eq!(token_for(&r, "transfer.api.globus.org").unwrap()["access_token"], "a2");

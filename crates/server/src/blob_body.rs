@@ -111,7 +111,7 @@ pub fn content_disposition(name: &str) -> String {
     let base = name.rsplit('/').next().unwrap_or(name);
     let ascii: String =
         base.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' && c != ';' { c } else { '_' }).collect();
-    let enc = gantry_globus::urlencode(base);
+    let enc = gantry_domain::url::escape_component(base);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{enc}")
 }
 

@@ -52,7 +52,7 @@ impl Registry {
     /// The stable download URL of a manifest (or one file of a dataset).
     pub fn download_url(&self, repo: &str, digest: &str, path: Option<&str>) -> String {
         match path {
-            Some(p) => format!("{}/download/{repo}@{digest}/{}", self.public_url, encode_path(p)),
+            Some(p) => format!("{}/download/{repo}@{digest}/{}", self.public_url, gantry_domain::url::escape_path(p)),
             None => format!("{}/download/{repo}@{digest}", self.public_url),
         }
     }
@@ -215,19 +215,6 @@ fn labels_of(row: &ManifestRow) -> HashMap<String, String> {
     add(row.annotations.as_deref().and_then(|s| serde_json::from_str(s).ok()));
     if let Some(SifSummary::Read(i)) = sif_of(row) {
         add(i.labels);
-    }
-    out
-}
-
-/// Percent-encodes a path for a URL, keeping `/`.
-pub fn encode_path(p: &str) -> String {
-    let mut out = String::new();
-    for b in p.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
     }
     out
 }

@@ -231,9 +231,7 @@ pub(super) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((percent_decode(u), percent_decode(p)))
 }
 
-pub(super) fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
+use gantry_globus::urldecode as percent_decode;
 
 pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {

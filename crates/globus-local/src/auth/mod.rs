@@ -17,7 +17,7 @@ use info::*;
 use pages::*;
 use tokens::*;
 
-pub use pages::urlencode;
+pub use gantry_globus::urlencode;
 
 pub fn routes() -> Router<Service> {
     Router::new()

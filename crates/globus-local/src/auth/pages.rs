@@ -13,6 +13,7 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use gantry_globus::urlencode;
 use std::collections::{BTreeMap, HashMap};
 
 // ---------- authorize ----------
@@ -28,18 +29,6 @@ pub(super) fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
         sep = '&';
     }
     Redirect::to(&u).into_response()
-}
-
-pub fn urlencode(s: &str) -> String {
-    let mut o = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
 }
 
 /// Whether a redirect URI is acceptable for the client.

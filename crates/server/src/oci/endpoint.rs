@@ -15,9 +15,7 @@ pub enum Endpoint {
     Referrers(RepoName, String),
 }
 
-pub fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
+pub use gantry_domain::url::unescape as percent_decode;
 
 /// Parses the part of the path after `/v2/`.
 pub fn parse_endpoint(rest: &str) -> Result<Endpoint> {

@@ -1,11 +1,12 @@
 //! `GET|POST /v2/token`: the Docker-style token endpoint. GET takes the Basic
 //! credentials of the header; POST also takes the OAuth2 password form.
 
-use super::{json, manifests::read_limited, percent_decode, unsupported};
+use super::{json, manifests::read_limited, unsupported};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use gantry_app::App;
+use gantry_domain::url::unescape_form;
 use gantry_domain::{Result, time};
 
 pub(super) async fn token(app: &App, method: &Method, headers: &HeaderMap, body: Body) -> Result<Response> {
@@ -34,7 +35,7 @@ fn url_form(raw: &[u8]) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (unescape_form(k), unescape_form(v))
         })
         .collect()
 }

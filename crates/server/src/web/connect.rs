@@ -22,7 +22,7 @@ fn parse_query(q: &str) -> ConnectRequest {
     let mut next = None;
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let v = gantry_domain::url::unescape_form(v);
         match k {
             "next" => next = Some(v),
             "scope" => out.scopes.push(v),

@@ -46,10 +46,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// Percent-encodes a query value.
-pub fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+pub use gantry_domain::url::escape as enc;
 
 /// Pages that need a signed-in visitor send the others to sign in first.
 pub fn to_login(path: &str) -> Response {
