@@ -103,58 +103,53 @@ pub(super) async fn submit_transfer(
     headers: HeaderMap,
     uri: Uri,
     body: axum::Json<Value>,
-) -> Response {
+) -> TResult<Response> {
     let res = uri.path().to_string();
-    let r: TResult<Response> = async {
-        let c = s.transfer_caller(&headers, &res).await?;
-        let src = s.endpoint(body["source_endpoint"].as_str().unwrap_or(""), &res)?;
-        let dst = s.endpoint(body["destination_endpoint"].as_str().unwrap_or(""), &res)?;
-        let data = body["DATA"].as_array().cloned().unwrap_or_default();
-        if data.is_empty() {
+    let c = s.transfer_caller(&headers, &res).await?;
+    let src = s.endpoint(body["source_endpoint"].as_str().unwrap_or(""), &res)?;
+    let dst = s.endpoint(body["destination_endpoint"].as_str().unwrap_or(""), &res)?;
+    let data = body["DATA"].as_array().cloned().unwrap_or_default();
+    if data.is_empty() {
+        return Err(terr(
+            StatusCode::BAD_REQUEST,
+            "ClientError.BadRequest.NoTransferItems",
+            "A transfer requires at least one item",
+            &res,
+        ));
+    }
+    if let Some(l) = body["sync_level"].as_i64()
+        && !(0..=3).contains(&l)
+    {
+        return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", "sync_level must be 0 to 3", &res));
+    }
+    let mut items = vec![];
+    for d in &data {
+        let (sp, dp) = (d["source_path"].as_str().unwrap_or(""), d["destination_path"].as_str().unwrap_or(""));
+        let recursive = d["recursive"].as_bool().unwrap_or(false);
+        let (_, real) = s.open_path(&c, src, sp, "r", false, &res).await?;
+        if real.is_dir() && !recursive {
             return Err(terr(
                 StatusCode::BAD_REQUEST,
-                "ClientError.BadRequest.NoTransferItems",
-                "A transfer requires at least one item",
+                "ClientError.BadRequest",
+                &format!("{sp} is a directory: use recursive"),
                 &res,
             ));
         }
-        if let Some(l) = body["sync_level"].as_i64()
-            && !(0..=3).contains(&l)
-        {
-            return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", "sync_level must be 0 to 3", &res));
+        let parts = paths::components(dp)
+            .map_err(|_| terr(StatusCode::FORBIDDEN, "PermissionDenied", "destination outside the endpoint", &res))?;
+        s.assurance(&c, dst, &res)?;
+        if s.permission(&c, dst, &parts).await != Some("rw") {
+            return Err(terr(
+                StatusCode::FORBIDDEN,
+                "EndpointPermissionDenied",
+                &format!("No write permission on {dp}"),
+                &res,
+            ));
         }
-        let mut items = vec![];
-        for d in &data {
-            let (sp, dp) = (d["source_path"].as_str().unwrap_or(""), d["destination_path"].as_str().unwrap_or(""));
-            let recursive = d["recursive"].as_bool().unwrap_or(false);
-            let (_, real) = s.open_path(&c, src, sp, "r", false, &res).await?;
-            if real.is_dir() && !recursive {
-                return Err(terr(
-                    StatusCode::BAD_REQUEST,
-                    "ClientError.BadRequest",
-                    &format!("{sp} is a directory: use recursive"),
-                    &res,
-                ));
-            }
-            let parts = paths::components(dp).map_err(|_| {
-                terr(StatusCode::FORBIDDEN, "PermissionDenied", "destination outside the endpoint", &res)
-            })?;
-            s.assurance(&c, dst, &res)?;
-            if s.permission(&c, dst, &parts).await != Some("rw") {
-                return Err(terr(
-                    StatusCode::FORBIDDEN,
-                    "EndpointPermissionDenied",
-                    &format!("No write permission on {dp}"),
-                    &res,
-                ));
-            }
-            items.push(Item { source: sp.into(), destination: dp.into(), recursive });
-        }
-        let task = new_task("TRANSFER", &src.id, &dst.id, &body, items);
-        Ok(accept(&s, &c, &body, task, &res).await)
+        items.push(Item { source: sp.into(), destination: dp.into(), recursive });
     }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    let task = new_task("TRANSFER", &src.id, &dst.id, &body, items);
+    Ok(accept(&s, &c, &body, task, &res).await)
 }
 
 pub(super) async fn submit_delete(
@@ -162,50 +157,46 @@ pub(super) async fn submit_delete(
     headers: HeaderMap,
     uri: Uri,
     body: axum::Json<Value>,
-) -> Response {
+) -> TResult<Response> {
     let res = uri.path().to_string();
-    let r: TResult<Response> = async {
-        let c = s.transfer_caller(&headers, &res).await?;
-        let ep = s.endpoint(body["endpoint"].as_str().unwrap_or(""), &res)?;
-        let data = body["DATA"].as_array().cloned().unwrap_or_default();
-        if data.is_empty() {
+    let c = s.transfer_caller(&headers, &res).await?;
+    let ep = s.endpoint(body["endpoint"].as_str().unwrap_or(""), &res)?;
+    let data = body["DATA"].as_array().cloned().unwrap_or_default();
+    if data.is_empty() {
+        return Err(terr(
+            StatusCode::BAD_REQUEST,
+            "ClientError.BadRequest.NoDeleteItems",
+            "A delete requires at least one item",
+            &res,
+        ));
+    }
+    let recursive = body["recursive"].as_bool().unwrap_or(false);
+    let mut items = vec![];
+    for d in &data {
+        let p = d["path"].as_str().unwrap_or("");
+        let parts = paths::components(p)
+            .map_err(|_| terr(StatusCode::FORBIDDEN, "PermissionDenied", "path outside the endpoint", &res))?;
+        if parts.is_empty() {
             return Err(terr(
                 StatusCode::BAD_REQUEST,
-                "ClientError.BadRequest.NoDeleteItems",
-                "A delete requires at least one item",
+                "ClientError.BadRequest",
+                "refusing to delete the root of an endpoint",
                 &res,
             ));
         }
-        let recursive = body["recursive"].as_bool().unwrap_or(false);
-        let mut items = vec![];
-        for d in &data {
-            let p = d["path"].as_str().unwrap_or("");
-            let parts = paths::components(p)
-                .map_err(|_| terr(StatusCode::FORBIDDEN, "PermissionDenied", "path outside the endpoint", &res))?;
-            if parts.is_empty() {
-                return Err(terr(
-                    StatusCode::BAD_REQUEST,
-                    "ClientError.BadRequest",
-                    "refusing to delete the root of an endpoint",
-                    &res,
-                ));
-            }
-            s.assurance(&c, ep, &res)?;
-            if s.permission(&c, ep, &parts).await != Some("rw") {
-                return Err(terr(
-                    StatusCode::FORBIDDEN,
-                    "EndpointPermissionDenied",
-                    &format!("No write permission on {p}"),
-                    &res,
-                ));
-            }
-            items.push(Item { source: p.into(), destination: String::new(), recursive });
+        s.assurance(&c, ep, &res)?;
+        if s.permission(&c, ep, &parts).await != Some("rw") {
+            return Err(terr(
+                StatusCode::FORBIDDEN,
+                "EndpointPermissionDenied",
+                &format!("No write permission on {p}"),
+                &res,
+            ));
         }
-        let task = new_task("DELETE", &ep.id, &ep.id, &body, items);
-        Ok(accept(&s, &c, &body, task, &res).await)
+        items.push(Item { source: p.into(), destination: String::new(), recursive });
     }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    let task = new_task("DELETE", &ep.id, &ep.id, &body, items);
+    Ok(accept(&s, &c, &body, task, &res).await)
 }
 
 pub(super) async fn own_task(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<Task> {

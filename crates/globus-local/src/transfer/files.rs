@@ -38,55 +38,51 @@ pub(super) async fn ls(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     uri: Uri,
-) -> Response {
+) -> TResult<Response> {
     let res = uri.path().to_string();
-    let r: TResult<Response> = async {
-        let c = s.transfer_caller(&headers, &res).await?;
-        let ep = s.endpoint(&id, &res)?;
-        let path = q.get("path").cloned().unwrap_or_else(|| ep.default_directory.clone());
-        let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
-        if !real.is_dir() {
-            return Err(terr(
-                StatusCode::NOT_FOUND,
-                "ClientError.NotFound",
-                &format!("Directory '{path}' not found on endpoint"),
-                &res,
-            ));
-        }
-        let hidden = q.get("show_hidden").is_none_or(|v| v == "1" || v == "true");
-        let filter = q.get("filter").cloned().unwrap_or_default();
-        let mut entries = vec![];
-        let rd = std::fs::read_dir(&real)
-            .map_err(|e| terr(StatusCode::FORBIDDEN, "ExternalError.DirListingFailed", &e.to_string(), &res))?;
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !hidden && name.starts_with('.') {
-                continue;
-            }
-            let Ok(meta) = std::fs::symlink_metadata(e.path()) else { continue };
-            // Links are shown as what they point at, when that stays inside the root.
-            let target = if meta.file_type().is_symlink() {
-                if paths::is_inside(&e.path(), &ep.root) { std::fs::metadata(e.path()).ok() } else { None }
-            } else {
-                None
-            };
-            let doc = file_doc(&name, &meta, target.as_ref());
-            if matches_filter(&doc, &filter) {
-                entries.push(doc);
-            }
-        }
-        entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-        let total = entries.len();
-        let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100_000);
-        let page: Vec<Value> = entries.into_iter().skip(offset).take(limit).collect();
-        Ok(axum::Json(json!({"DATA_TYPE": "file_list", "endpoint": ep.id, "path": paths::display(&parts, true),
-            "absolute_path": null, "length": page.len(), "total": total, "offset": offset, "limit": limit,
-            "rename_supported": true, "symlink_supported": true, "DATA": page}))
-        .into_response())
+    let c = s.transfer_caller(&headers, &res).await?;
+    let ep = s.endpoint(&id, &res)?;
+    let path = q.get("path").cloned().unwrap_or_else(|| ep.default_directory.clone());
+    let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
+    if !real.is_dir() {
+        return Err(terr(
+            StatusCode::NOT_FOUND,
+            "ClientError.NotFound",
+            &format!("Directory '{path}' not found on endpoint"),
+            &res,
+        ));
     }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    let hidden = q.get("show_hidden").is_none_or(|v| v == "1" || v == "true");
+    let filter = q.get("filter").cloned().unwrap_or_default();
+    let mut entries = vec![];
+    let rd = std::fs::read_dir(&real)
+        .map_err(|e| terr(StatusCode::FORBIDDEN, "ExternalError.DirListingFailed", &e.to_string(), &res))?;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !hidden && name.starts_with('.') {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else { continue };
+        // Links are shown as what they point at, when that stays inside the root.
+        let target = if meta.file_type().is_symlink() {
+            if paths::is_inside(&e.path(), &ep.root) { std::fs::metadata(e.path()).ok() } else { None }
+        } else {
+            None
+        };
+        let doc = file_doc(&name, &meta, target.as_ref());
+        if matches_filter(&doc, &filter) {
+            entries.push(doc);
+        }
+    }
+    entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let total = entries.len();
+    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let page: Vec<Value> = entries.into_iter().skip(offset).take(limit).collect();
+    Ok(axum::Json(json!({"DATA_TYPE": "file_list", "endpoint": ep.id, "path": paths::display(&parts, true),
+        "absolute_path": null, "length": page.len(), "total": total, "offset": offset, "limit": limit,
+        "rename_supported": true, "symlink_supported": true, "DATA": page}))
+    .into_response())
 }
 
 /// `name:~*.txt`, `name:=x`, `type:dir`, joined by `/`.
@@ -126,20 +122,16 @@ pub(super) async fn stat(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     uri: Uri,
-) -> Response {
+) -> TResult<Response> {
     let res = uri.path().to_string();
-    let r: TResult<Response> = async {
-        let c = s.transfer_caller(&headers, &res).await?;
-        let ep = s.endpoint(&id, &res)?;
-        let path = q.get("path").cloned().unwrap_or_default();
-        let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
-        let meta = std::fs::metadata(&real)
-            .map_err(|_| terr(StatusCode::NOT_FOUND, "NotFound", &format!("{path} not found"), &res))?;
-        let name = parts.last().cloned().unwrap_or_else(|| "/".into());
-        Ok(axum::Json(file_doc(&name, &meta, None)).into_response())
-    }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    let c = s.transfer_caller(&headers, &res).await?;
+    let ep = s.endpoint(&id, &res)?;
+    let path = q.get("path").cloned().unwrap_or_default();
+    let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
+    let meta = std::fs::metadata(&real)
+        .map_err(|_| terr(StatusCode::NOT_FOUND, "NotFound", &format!("{path} not found"), &res))?;
+    let name = parts.last().cloned().unwrap_or_else(|| "/".into());
+    Ok(axum::Json(file_doc(&name, &meta, None)).into_response())
 }
 
 pub(super) async fn mkdir(
@@ -148,32 +140,28 @@ pub(super) async fn mkdir(
     Path(id): Path<String>,
     uri: Uri,
     body: axum::Json<Value>,
-) -> Response {
+) -> TResult<Response> {
     let res = uri.path().to_string();
-    let r: TResult<Response> = async {
-        let c = s.transfer_caller(&headers, &res).await?;
-        let ep = s.endpoint(&id, &res)?;
-        let path = body["path"].as_str().unwrap_or("").to_string();
-        let (_, real) = s.open_path(&c, ep, &path, "rw", true, &res).await?;
-        if real.exists() {
-            return Err(terr(
-                StatusCode::CONFLICT,
-                "ExternalError.MkdirFailed.Exists",
-                &format!("Path already exists: {path}"),
-                &res,
-            ));
-        }
-        std::fs::create_dir(&real)
-            .map_err(|e| terr(StatusCode::CONFLICT, "ExternalError.MkdirFailed", &e.to_string(), &res))?;
-        Ok((
-            StatusCode::ACCEPTED,
-            axum::Json(json!({"DATA_TYPE": "mkdir_result", "code": "DirectoryCreated",
-            "message": "The directory was created successfully", "request_id": &random_uuid()[..9], "resource": res})),
-        )
-            .into_response())
+    let c = s.transfer_caller(&headers, &res).await?;
+    let ep = s.endpoint(&id, &res)?;
+    let path = body["path"].as_str().unwrap_or("").to_string();
+    let (_, real) = s.open_path(&c, ep, &path, "rw", true, &res).await?;
+    if real.exists() {
+        return Err(terr(
+            StatusCode::CONFLICT,
+            "ExternalError.MkdirFailed.Exists",
+            &format!("Path already exists: {path}"),
+            &res,
+        ));
     }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    std::fs::create_dir(&real)
+        .map_err(|e| terr(StatusCode::CONFLICT, "ExternalError.MkdirFailed", &e.to_string(), &res))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"DATA_TYPE": "mkdir_result", "code": "DirectoryCreated",
+        "message": "The directory was created successfully", "request_id": &random_uuid()[..9], "resource": res})),
+    )
+        .into_response())
 }
 
 pub(super) async fn rename(
@@ -182,32 +170,23 @@ pub(super) async fn rename(
     Path(id): Path<String>,
     uri: Uri,
     body: axum::Json<Value>,
-) -> Response {
+) -> TResult<Response> {
     let res = uri.path().to_string();
-    let r: TResult<Response> = async {
-        let c = s.transfer_caller(&headers, &res).await?;
-        let ep = s.endpoint(&id, &res)?;
-        let (old, new) = (body["old_path"].as_str().unwrap_or(""), body["new_path"].as_str().unwrap_or(""));
-        let (_, from) = s.open_path(&c, ep, old, "rw", false, &res).await?;
-        let (_, to) = s.open_path(&c, ep, new, "rw", true, &res).await?;
-        if to.exists() {
-            return Err(terr(
-                StatusCode::CONFLICT,
-                "ExternalError.RenameFailed.Exists",
-                &format!("{new} exists"),
-                &res,
-            ));
-        }
-        std::fs::rename(&from, &to)
-            .map_err(|e| terr(StatusCode::CONFLICT, "ExternalError.RenameFailed", &e.to_string(), &res))?;
-        Ok(axum::Json(
-            json!({"DATA_TYPE": "result", "code": "FileRenamed", "message": "File or directory renamed successfully",
-            "request_id": &random_uuid()[..9], "resource": res}),
-        )
-        .into_response())
+    let c = s.transfer_caller(&headers, &res).await?;
+    let ep = s.endpoint(&id, &res)?;
+    let (old, new) = (body["old_path"].as_str().unwrap_or(""), body["new_path"].as_str().unwrap_or(""));
+    let (_, from) = s.open_path(&c, ep, old, "rw", false, &res).await?;
+    let (_, to) = s.open_path(&c, ep, new, "rw", true, &res).await?;
+    if to.exists() {
+        return Err(terr(StatusCode::CONFLICT, "ExternalError.RenameFailed.Exists", &format!("{new} exists"), &res));
     }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    std::fs::rename(&from, &to)
+        .map_err(|e| terr(StatusCode::CONFLICT, "ExternalError.RenameFailed", &e.to_string(), &res))?;
+    Ok(axum::Json(
+        json!({"DATA_TYPE": "result", "code": "FileRenamed", "message": "File or directory renamed successfully",
+        "request_id": &random_uuid()[..9], "resource": res}),
+    )
+    .into_response())
 }
 
 pub(super) async fn submission_id(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> Response {
