@@ -1,4 +1,5 @@
-//! Unix time and RFC 3339 formatting without a calendar library.
+//! Unix time, and the two ways Gantry writes it (RFC 3339 with `Z`, and with `+00:00` as
+//! Globus does), without a calendar library. The one home of the calendar arithmetic.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,13 +9,62 @@ pub fn now_unix() -> i64 {
 
 /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!("{}Z", date_time(secs, 'T'))
 }
 
-// Howard Hinnant's days-to-civil algorithm.
+/// Formats unix seconds as `YYYY-MM-DDTHH:MM:SS+00:00`, the form of Globus task times.
+pub fn rfc3339_utc_offset(secs: i64) -> String {
+    format!("{}+00:00", date_time(secs, 'T'))
+}
+
+fn date_time(secs: i64, sep: char) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Reads a UTC time written `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.fff]]` or with `T`,
+/// optionally ending in `Z` or `+00:00`. Other offsets and malformed dates are `None`.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = match s.find(['T', ' ']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, "00:00:00"),
+    };
+    let time = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00")).unwrap_or(time);
+    let d: Vec<&str> = date.split('-').collect();
+    let [y, m, day] = d.as_slice() else { return None };
+    let (y, m, day): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, day.parse().ok()?);
+    if !(1..=12).contains(&m) || day == 0 || day > days_in_month(y, m) {
+        return None;
+    }
+    let t: Vec<&str> = time.split(':').collect();
+    if t.is_empty() || t.len() > 3 {
+        return None;
+    }
+    let field = |i: usize, max: i64| -> Option<i64> {
+        match t.get(i) {
+            None => Some(0),
+            Some(v) => {
+                let whole = if i == 2 { v.split('.').next()? } else { v };
+                whole.parse::<i64>().ok().filter(|x| (0..max).contains(x))
+            }
+        }
+    };
+    let (hh, mm, ss) = (field(0, 24)?, field(1, 60)?, field(2, 61)?);
+    Some(days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days-to-civil and civil-to-days algorithms.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -28,12 +78,57 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn formats() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(super::rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+        assert_eq!(rfc3339_utc_offset(1_798_761_599), "2026-12-31T23:59:59+00:00");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_the_globus_forms() {
+        for secs in [0, 951_782_400, 1_798_761_599, 4_102_444_800, -86_401] {
+            assert_eq!(parse_utc(&rfc3339(secs)), Some(secs));
+            assert_eq!(parse_utc(&rfc3339_utc_offset(secs)), Some(secs));
+        }
+        assert_eq!(parse_utc("2026-12-31 23:59:59+00:00"), Some(1_798_761_599));
+        assert_eq!(parse_utc("2026-12-31 23:59"), Some(1_798_761_540));
+        assert_eq!(parse_utc("2026-12-31T23:59:59.250Z"), Some(1_798_761_599));
+        assert_eq!(parse_utc("2026-12-31"), Some(1_798_675_200));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_utc_time() {
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-13-01",
+            "2026-02-29",
+            "2026-12-32",
+            "2026-12-31 24:00:00",
+            "2026-12-31 23:60",
+            "2026-12-31T10:00:00+02:00",
+            "2026-12",
+            "2026-12-31 1:2:3:4",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad:?}");
+        }
+        assert!(parse_utc("2024-02-29").is_some());
     }
 }

@@ -18,6 +18,7 @@ pub mod staged;
 pub mod store;
 pub mod tasks;
 pub mod transfer;
+pub mod wire;
 
 pub use config::GlobusConfig;
 pub use service::{Service, load_config};

@@ -116,9 +116,7 @@ impl Db {
     }
 }
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub use gantry_domain::time::now_unix as now;
 
 pub fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];

@@ -671,7 +671,7 @@ async fn tasks_once_only_cancel_and_resume_after_restart() {
         let plan = vec![entry(None), entry(Some(0)), entry(Some(1)), entry(Some(2))];
         db.put("plan", &task, &plan, None).await.unwrap();
         let first_file = 1;
-        t.status = "ACTIVE".into();
+        t.status = gantry_globus_local::tasks::model::TaskStatus::Active;
         t.completion_time = None;
         t.next = first_file + 1;
         t.files_transferred = 1;

@@ -11,6 +11,7 @@ mod crash;
 mod demo;
 mod gc;
 mod globus;
+mod globus_bodies;
 #[allow(dead_code)]
 mod harness;
 mod matrix;

@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 // ---------- helpers on the service ----------
 
@@ -45,7 +45,9 @@ impl Service {
     }
 
     /// Authenticates a client from HTTP Basic, or (public clients) a `client_id` field.
-    pub async fn client_auth(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> GResult<KnownClient> {
+    /// The client a call comes from: HTTP Basic with its secret, or a public client
+    /// naming itself with `client_id` in the form.
+    pub async fn client_auth(&self, headers: &HeaderMap, client_id: Option<&str>) -> GResult<KnownClient> {
         if let Some((id, secret)) = basic(headers) {
             let c = self
                 .client(&id)
@@ -62,7 +64,7 @@ impl Service {
                 }
             }
         }
-        if let Some(id) = form.get("client_id") {
+        if let Some(id) = client_id {
             let c = self
                 .client(id)
                 .await

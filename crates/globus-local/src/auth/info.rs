@@ -5,9 +5,11 @@ use crate::error::auth_error;
 use crate::scopes::{AUTH_RS, CLI_TEMPLATE_ID};
 use crate::service::Service;
 use crate::store::{now, random_token, random_uuid};
+use crate::wire::AuthJson;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -37,9 +39,21 @@ pub(super) async fn jwks(State(s): State<Service>) -> Response {
 
 // ---------- clients ----------
 
-pub(super) async fn create_client(State(s): State<Service>, body: axum::Json<Value>) -> Response {
-    let c = &body.0["client"];
-    let template = c["template_id"].as_str().unwrap_or("");
+/// `{"client": {"template_id", "name"}}`: a client instance made from a template, as
+/// `globus-sdk`'s client-credentials login flow registers one.
+#[derive(Debug, Deserialize)]
+pub(super) struct NewClient {
+    client: NewClientFields,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewClientFields {
+    template_id: Option<String>,
+    name: Option<String>,
+}
+
+pub(super) async fn create_client(State(s): State<Service>, AuthJson(body): AuthJson<NewClient>) -> Response {
+    let template = body.client.template_id.as_deref().unwrap_or_default();
     if template != CLI_TEMPLATE_ID && !s.config.clients.iter().any(|x| x.id == template && x.secret.is_none()) {
         return auth_error(
             StatusCode::UNAUTHORIZED,
@@ -48,7 +62,7 @@ pub(super) async fn create_client(State(s): State<Service>, body: axum::Json<Val
         )
         .into_response();
     }
-    let name = c["name"].as_str().unwrap_or("Client instance").chars().take(100).collect::<String>();
+    let name = body.client.name.as_deref().unwrap_or("Client instance").chars().take(100).collect::<String>();
     let id = random_uuid();
     let secret = random_token(24);
     let inst = ClientInstance {
@@ -74,7 +88,7 @@ pub(super) async fn create_client(State(s): State<Service>, body: axum::Json<Val
 }
 
 pub(super) async fn delete_client(State(s): State<Service>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match s.client_auth(&headers, &HashMap::new()).await {
+    match s.client_auth(&headers, None).await {
         Ok(c) if c.id == id => {
             let _ = s.db.delete("client", &id).await;
             axum::Json(json!({"client": {"id": id}})).into_response()
@@ -118,7 +132,7 @@ pub(super) async fn identities(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, &HashMap::new()).await.is_ok();
+    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, None).await.is_ok();
     if !authed {
         return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Call must be authenticated").into_response();
     }

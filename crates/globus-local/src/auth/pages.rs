@@ -9,11 +9,13 @@ use crate::error::{MessagePage, render};
 use crate::scopes::{self};
 use crate::service::Service;
 use crate::store::{now, random_token};
+use crate::wire::PageForm;
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gantry_globus::urlencode;
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
 // ---------- authorize ----------
@@ -60,7 +62,11 @@ pub(super) async fn authorize(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(client) = s.client(q.get("client_id").map(String::as_str).unwrap_or("")).await else {
+    let client = match q.get("client_id") {
+        Some(id) => s.client(id).await,
+        None => None,
+    };
+    let Some(client) = client else {
         return html_error(
             StatusCode::BAD_REQUEST,
             "Unknown client_id: the application that sent you here is not registered.",
@@ -212,16 +218,12 @@ pub(super) fn consent_page(s: &Service, rid: &str, p: &Pending, client: &KnownCl
 
 /// Loads a pending request for a form post, checking the CSRF token and that the same
 /// browser started it.
-pub(super) async fn pending_for(
-    s: &Service,
-    headers: &HeaderMap,
-    f: &HashMap<String, String>,
-) -> GResult<(String, Pending)> {
-    let rid = f.get("request").cloned().unwrap_or_default();
+pub(super) async fn pending_for(s: &Service, headers: &HeaderMap, f: &SignInForm) -> GResult<(String, Pending)> {
+    let rid = f.request.clone();
     let p: Pending = s.db.get("authz", &rid).await.ok().flatten().ok_or_else(|| {
         html_error(StatusCode::BAD_REQUEST, "This sign-in request expired; start again from the application.")
     })?;
-    let csrf_ok = f.get("csrf").is_some_and(|c| constant_eq(c, &p.csrf));
+    let csrf_ok = constant_eq(&f.csrf, &p.csrf);
     let browser_ok = cookie(headers, "gl_browser").is_some_and(|b| constant_eq(&b, &p.browser));
     if !csrf_ok || !browser_ok {
         return Err(html_error(
@@ -232,21 +234,32 @@ pub(super) async fn pending_for(
     Ok((rid, p))
 }
 
-pub(super) async fn login(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+/// What the sign-in and consent pages post: the pending request, its CSRF token, and
+/// the credentials or the decision.
+#[derive(Debug, Deserialize)]
+pub(super) struct SignInForm {
+    request: String,
+    csrf: String,
+    username: Option<String>,
+    password: Option<String>,
+    decision: Option<String>,
+}
+
+pub(super) async fn login(State(s): State<Service>, headers: HeaderMap, PageForm(f): PageForm<SignInForm>) -> Response {
     let (rid, mut p) = match pending_for(&s, &headers, &f).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    let client = match s.client(p.params.get("client_id").map(String::as_str).unwrap_or("")).await {
+    let client = match p.params.get("client_id") {
+        Some(id) => s.client(id).await,
+        None => None,
+    };
+    let client = match client {
         Some(c) => c,
         None => return html_error(StatusCode::BAD_REQUEST, "Unknown client.").into_response(),
     };
-    let username = f.get("username").map(|u| u.trim().to_string()).unwrap_or_default();
-    let password = f.get("password").cloned().unwrap_or_default();
+    let username = f.username.as_deref().unwrap_or_default().trim().to_string();
+    let password = f.password.clone().unwrap_or_default();
     let ident = s.config.identity_by_username(&username).filter(|i| constant_eq(&i.password, &password)).cloned();
     let Some(ident) = ident else {
         let mut r = login_page(&s, &rid, &p, "Unknown username or wrong password.", &client);
@@ -280,7 +293,7 @@ pub(super) async fn login(
 pub(super) async fn consent(
     State(s): State<Service>,
     headers: HeaderMap,
-    Form(f): Form<HashMap<String, String>>,
+    PageForm(f): PageForm<SignInForm>,
 ) -> Response {
     let (rid, p) = match pending_for(&s, &headers, &f).await {
         Ok(x) => x,
@@ -296,7 +309,7 @@ pub(super) async fn consent(
     let _ = s.db.delete("authz", &rid).await;
     let redirect = p.params.get("redirect_uri").cloned().unwrap_or_default();
     let state = p.params.get("state").cloned().unwrap_or_default();
-    if f.get("decision").map(String::as_str) != Some("allow") {
+    if f.decision.as_deref() != Some("allow") {
         return redirect_with(&redirect, &[("error", "access_denied"), ("state", &state)]);
     }
     let code = random_token(20);

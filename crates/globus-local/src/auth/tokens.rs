@@ -4,56 +4,76 @@
 use super::grants::*;
 use super::records::*;
 use crate::config::Identity;
-use crate::error::{auth_error, oauth_error};
+use crate::error::{GResult, auth_error, oauth_error};
 use crate::scopes::{self};
 use crate::service::Service;
 use crate::store::now;
-use axum::extract::{Form, Query, State};
+use crate::wire::OAuthForm;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 // ---------- token endpoint ----------
+
+/// The fields the OAuth endpoints (token, validate, introspect, revoke) read from their
+/// forms; which of them a call needs depends on the grant.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct OAuthFields {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    token: Option<String>,
+    access_type: Option<String>,
+    client_id: Option<String>,
+    include: Option<String>,
+    authentication_policies: Option<String>,
+}
+
+fn required<'a>(v: &'a Option<String>, name: &str) -> GResult<&'a str> {
+    v.as_deref().ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{name} is required")))
+}
 
 pub(super) async fn token(
     State(s): State<Service>,
     headers: HeaderMap,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    let client = match s.client_auth(&headers, &f).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let grant = f.get("grant_type").map(String::as_str).unwrap_or("");
+    OAuthForm(f): OAuthForm<OAuthFields>,
+) -> GResult<Response> {
+    let client = s.client_auth(&headers, f.client_id.as_deref()).await?;
+    let grant = required(&f.grant_type, "grant_type")?;
     match grant {
         "authorization_code" => {
-            let code = f.get("code").cloned().unwrap_or_default();
-            let Some(c) = s.db.take::<Code>("code", &code).await.ok().flatten() else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown, expired or already used code")
-                    .into_response();
-            };
-            if c.client_id != client.id || f.get("redirect_uri") != Some(&c.redirect_uri) {
-                return oauth_error(
+            let code = required(&f.code, "code")?;
+            let Some(c) = s.db.take::<Code>("code", code).await.ok().flatten() else {
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
-                    "code was issued to another client or redirect_uri",
-                )
-                .into_response();
+                    "unknown, expired or already used code",
+                ));
+            };
+            if c.client_id != client.id || f.redirect_uri.as_ref() != Some(&c.redirect_uri) {
+                let msg = "code was issued to another client or redirect_uri";
+                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", msg));
             }
             if let Some(ch) = &c.code_challenge {
-                let v = f.get("code_verifier").cloned().unwrap_or_default();
+                let v = f.code_verifier.as_deref().unwrap_or_default();
                 let got = URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()));
                 if v.len() < 43 || !constant_eq(&got, ch) {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE code_verifier does not match")
-                        .into_response();
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "PKCE code_verifier does not match",
+                    ));
                 }
             } else if client.secret_hash.is_none() {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "public clients must use PKCE")
-                    .into_response();
+                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "public clients must use PKCE"));
             }
             let offline = c.access_type == "offline";
             let g = Grant {
@@ -64,34 +84,26 @@ pub(super) async fn token(
                 id_token: Some(c.nonce.clone()),
                 state: c.state.as_deref().or(Some("_default")),
             };
-            match s.token_response(&client, g).await {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(r) => r.into_response(),
-            }
+            Ok(axum::Json(s.token_response(&client, g).await?).into_response())
         }
         "refresh_token" => {
-            let rt = f.get("refresh_token").cloned().unwrap_or_default();
-            let Some(t) = s.token_record(&rt).await.filter(|t| t.refresh && t.client_id == client.id) else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown or revoked refresh token")
-                    .into_response();
+            let rt = required(&f.refresh_token, "refresh_token")?;
+            let Some(t) = s.token_record(rt).await.filter(|t| t.refresh && t.client_id == client.id) else {
+                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown or revoked refresh token"));
             };
             let access =
                 Token { refresh: false, expires_at: Some(now() + s.lifetime()), issued_at: now(), ..t.clone() };
             let a = s.mint(&access).await;
-            axum::Json(json!({"access_token": a, "scope": t.scope, "resource_server": t.resource_server,
+            Ok(axum::Json(json!({"access_token": a, "scope": t.scope, "resource_server": t.resource_server,
                 "expires_in": s.lifetime(), "token_type": "Bearer", "refresh_token": rt, "other_tokens": []}))
-            .into_response()
+            .into_response())
         }
         "client_credentials" => {
             if client.secret_hash.is_none() {
-                return oauth_error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized_client",
-                    "only confidential clients may use client credentials",
-                )
-                .into_response();
+                let msg = "only confidential clients may use client credentials";
+                return Err(oauth_error(StatusCode::UNAUTHORIZED, "unauthorized_client", msg));
             }
-            let scope = f.get("scope").cloned().unwrap_or_default();
+            let scope = f.scope.clone().unwrap_or_default();
             let g = Grant {
                 identity: &client.id,
                 scope: &scope,
@@ -100,32 +112,23 @@ pub(super) async fn token(
                 id_token: None,
                 state: None,
             };
-            match s.token_response(&client, g).await {
-                Ok(v) => axum::Json(v).into_response(),
-                Err(r) => r.into_response(),
-            }
+            Ok(axum::Json(s.token_response(&client, g).await?).into_response())
         }
         "urn:globus:auth:grant_type:dependent_token" => dependent(&s, &client, &f).await,
-        _ => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            &format!("grant_type {grant:?} is not supported"),
-        )
-        .into_response(),
+        _ => {
+            let msg = format!("grant_type {grant:?} is not supported");
+            Err(oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &msg))
+        }
     }
 }
 
 /// Exchanges a token issued to this client as resource server for tokens of the
 /// scopes its own scope depends on (the dependent-token grant).
-pub(super) async fn dependent(s: &Service, client: &KnownClient, f: &HashMap<String, String>) -> Response {
-    let tok = f.get("token").cloned().unwrap_or_default();
-    let Some(t) = s.token_record(&tok).await.filter(|t| !t.refresh && t.resource_server == client.id) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "the token was not issued for this client as resource server",
-        )
-        .into_response();
+pub(super) async fn dependent(s: &Service, client: &KnownClient, f: &OAuthFields) -> GResult<Response> {
+    let tok = required(&f.token, "token")?;
+    let Some(t) = s.token_record(tok).await.filter(|t| !t.refresh && t.resource_server == client.id) else {
+        let msg = "the token was not issued for this client as resource server";
+        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", msg));
     };
     // Dependencies granted: those named inside the token's scope, or declared by the client.
     let mut allowed: Vec<String> = vec![];
@@ -139,21 +142,17 @@ pub(super) async fn dependent(s: &Service, client: &KnownClient, f: &HashMap<Str
             }
         }
     }
-    let wanted: Vec<String> = match f.get("scope") {
+    let wanted: Vec<String> = match &f.scope {
         Some(sc) => sc.split_whitespace().map(str::to_string).collect(),
         None => allowed.clone(),
     };
     for w in &wanted {
         if !allowed.iter().any(|a| a == w || a.starts_with(&format!("{w}["))) {
-            return oauth_error(
-                StatusCode::FORBIDDEN,
-                "invalid_scope",
-                &format!("{w} is not a dependent scope of this token"),
-            )
-            .into_response();
+            let msg = format!("{w} is not a dependent scope of this token");
+            return Err(oauth_error(StatusCode::FORBIDDEN, "invalid_scope", &msg));
         }
     }
-    let offline = f.get("access_type").map(String::as_str) == Some("offline");
+    let offline = f.access_type.as_deref() == Some("offline");
     let scope = wanted.join(" ");
     let g = Grant {
         identity: &t.identity,
@@ -163,53 +162,51 @@ pub(super) async fn dependent(s: &Service, client: &KnownClient, f: &HashMap<Str
         id_token: None,
         state: None,
     };
-    match s.token_response(client, g).await {
-        Ok(mut v) => {
-            // The dependent-token grant answers a plain list of token documents.
-            let others = v.as_object_mut().and_then(|o| o.remove("other_tokens")).unwrap_or(json!([]));
-            let mut list = vec![v];
-            list.extend(others.as_array().cloned().unwrap_or_default());
-            axum::Json(Value::Array(list)).into_response()
-        }
-        Err(r) => r.into_response(),
-    }
+    let mut v = s.token_response(client, g).await?;
+    // The dependent-token grant answers a plain list of token documents.
+    let others = v.as_object_mut().and_then(|o| o.remove("other_tokens")).unwrap_or(json!([]));
+    let mut list = vec![v];
+    list.extend(others.as_array().cloned().unwrap_or_default());
+    Ok(axum::Json(Value::Array(list)).into_response())
 }
 
 pub(super) async fn validate(
     State(s): State<Service>,
     headers: HeaderMap,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = s.client_auth(&headers, &f).await {
-        return r.into_response();
-    }
-    let active = match f.get("token") {
+    OAuthForm(f): OAuthForm<OAuthFields>,
+) -> GResult<Response> {
+    s.client_auth(&headers, f.client_id.as_deref()).await?;
+    let active = match &f.token {
         Some(t) => s.token_record(t).await.is_some(),
         None => false,
     };
-    axum::Json(json!({ "active": active })).into_response()
+    Ok(axum::Json(json!({ "active": active })).into_response())
+}
+
+/// `include` and `authentication_policies` of an introspection may come in the query.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct IntrospectQuery {
+    include: Option<String>,
+    authentication_policies: Option<String>,
 }
 
 pub(super) async fn introspect(
     State(s): State<Service>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    Form(mut f): Form<HashMap<String, String>>,
-) -> Response {
-    // `include` and `authentication_policies` may come in the query string too.
-    for (k, v) in q {
-        f.entry(k).or_insert(v);
+    Query(q): Query<IntrospectQuery>,
+    OAuthForm(mut f): OAuthForm<OAuthFields>,
+) -> GResult<Response> {
+    f.include = f.include.or(q.include);
+    f.authentication_policies = f.authentication_policies.or(q.authentication_policies);
+    if s.client_auth(&headers, f.client_id.as_deref()).await?.secret_hash.is_none() {
+        return Err(auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "introspection needs a confidential client"));
     }
-    let _client = match s.client_auth(&headers, &f).await {
-        Ok(c) if c.secret_hash.is_some() => c,
-        Ok(_) => {
-            return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "introspection needs a confidential client")
-                .into_response();
-        }
-        Err(r) => return r.into_response(),
+    let t = match &f.token {
+        Some(tok) => s.token_record(tok).await.filter(|t| !t.refresh),
+        None => None,
     };
-    let Some(t) = s.token_record(f.get("token").map(String::as_str).unwrap_or("")).await.filter(|t| !t.refresh) else {
-        return axum::Json(json!({"active": false})).into_response();
+    let Some(t) = t else {
+        return Ok(axum::Json(json!({"active": false})).into_response());
     };
     let cfg = &s.config;
     // The audience is the token's resource server (for a client's own scopes, its
@@ -228,7 +225,7 @@ pub(super) async fn introspect(
         doc["name"] = json!(c.name);
         doc["email"] = Value::Null;
     }
-    let include: Vec<&str> = f.get("include").map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
+    let include: Vec<&str> = f.include.as_ref().map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
     let sess: Option<Session> = match &t.session {
         Some(id) => s.db.get("session", id).await.ok().flatten(),
         None => None,
@@ -258,7 +255,7 @@ pub(super) async fn introspect(
             None => json!({"session_id": null, "authentications": {}}),
         };
     }
-    if let Some(ids) = f.get("authentication_policies") {
+    if let Some(ids) = &f.authentication_policies {
         let mut ev = serde_json::Map::new();
         for pid in ids.split(',').map(str::trim).filter(|x| !x.is_empty()) {
             let ok = match (cfg.policies.iter().find(|p| p.id == pid), &sess) {
@@ -269,11 +266,11 @@ pub(super) async fn introspect(
         }
         doc["policy_evaluations"] = Value::Object(ev);
     }
-    axum::Json(doc).into_response()
+    Ok(axum::Json(doc).into_response())
 }
 
-pub(super) async fn revoke(State(s): State<Service>, Form(f): Form<HashMap<String, String>>) -> Response {
-    if let Some(t) = f.get("token") {
+pub(super) async fn revoke(State(s): State<Service>, OAuthForm(f): OAuthForm<OAuthFields>) -> Response {
+    if let Some(t) = &f.token {
         let _ = s.db.delete("token", &sha_hex(t)).await;
     }
     axum::Json(json!({"active": false})).into_response()

@@ -2,16 +2,18 @@
 //! cancelling, events and pause info.
 
 use super::model::*;
-use crate::error::terr;
 use crate::paths;
 use crate::service::Service;
 use crate::store::{now, random_uuid};
-use crate::transfer::caller::{Caller, TResult};
+use crate::transfer::caller::{Caller, TResult, terr};
+use crate::wire::{TransferJson, list_doc, paging, request_id, result};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gantry_domain::time::parse_utc;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -26,61 +28,137 @@ pub fn routes() -> Router<Service> {
         .route("/v0.10/task/{id}/pause_info", get(pause_info))
 }
 
-/// `2022-01-26T19:18:20+00:00`, the form Transfer uses.
-pub(super) async fn accept(s: &Service, c: &Caller, body: &Value, mut task: Task, res: &str) -> Response {
-    let sid = body["submission_id"].as_str().map(str::to_string);
+// ---------- request documents ----------
+
+/// What every submission may carry besides its items. Fields a client sends as `null`
+/// count as not sent.
+#[derive(Debug, Deserialize)]
+pub(super) struct TaskOptions {
+    label: Option<String>,
+    deadline: Option<String>,
+    submission_id: Option<String>,
+    sync_level: Option<i64>,
+    verify_checksum: Option<bool>,
+    preserve_timestamp: Option<bool>,
+    ignore_missing: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TransferItemDoc {
+    source_path: String,
+    destination_path: String,
+    recursive: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TransferRequest {
+    source_endpoint: String,
+    destination_endpoint: String,
+    #[serde(rename = "DATA", default)]
+    data: Vec<TransferItemDoc>,
+    #[serde(flatten)]
+    options: TaskOptions,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DeleteItemDoc {
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DeleteRequest {
+    endpoint: String,
+    #[serde(rename = "DATA", default)]
+    data: Vec<DeleteItemDoc>,
+    recursive: Option<bool>,
+    #[serde(flatten)]
+    options: TaskOptions,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TaskUpdate {
+    label: Option<String>,
+    deadline: Option<String>,
+}
+
+fn deadline(v: Option<&str>, res: &str) -> TResult<Option<i64>> {
+    match v {
+        None => Ok(None),
+        Some(d) => parse_utc(d).map(Some).ok_or_else(|| {
+            terr(
+                StatusCode::BAD_REQUEST,
+                "ClientError.BadRequest",
+                &format!("deadline {d:?} is not a UTC time such as 2026-01-31 12:00:00"),
+                res,
+            )
+        }),
+    }
+}
+
+// ---------- submission ----------
+
+/// `{"DATA_TYPE": "transfer_result", ...}` for a task accepted now or before.
+fn submission_doc(task: &Task, code: &str, message: &str, task_id: &str, sid: &str, res: &str) -> Value {
+    json!({"DATA_TYPE": format!("{}_result", task.kind.as_str().to_lowercase()), "code": code, "message": message,
+        "task_id": task_id, "submission_id": sid, "request_id": request_id(), "resource": res,
+        "task_link": {"DATA_TYPE": "link", "href": format!("task/{task_id}?format=json"), "rel": "related",
+            "resource": "task", "title": "related task"}})
+}
+
+fn unavailable(e: impl std::fmt::Display, res: &str) -> crate::error::GlobusError {
+    terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res)
+}
+
+pub(super) async fn accept(
+    s: &Service,
+    c: &Caller,
+    sid: Option<String>,
+    mut task: Task,
+    res: &str,
+) -> TResult<Response> {
     if let Some(sid) = &sid {
         // A submission id is accepted once and only once.
-        if let Some(existing) = s.db.get::<String>("submission", sid).await.ok().flatten() {
-            return (StatusCode::OK, axum::Json(json!({"DATA_TYPE": format!("{}_result", task.kind.to_lowercase()),
-                "code": "Duplicate", "message": "A transfer with identical submission_id was already submitted",
-                "task_id": existing, "submission_id": sid, "request_id": &random_uuid()[..9], "resource": res,
-                "task_link": {"DATA_TYPE": "link", "href": format!("task/{existing}?format=json"), "rel": "related", "resource": "task", "title": "related task"}})))
-                .into_response();
+        if let Some(existing) = s.db.get::<String>("submission", sid).await.map_err(|e| unavailable(e, res))? {
+            let msg = "A transfer with identical submission_id was already submitted";
+            return Ok(axum::Json(submission_doc(&task, "Duplicate", msg, &existing, sid, res)).into_response());
         }
     }
     task.owner = c.identity.clone();
     task.username = c.usernames.first().cloned().unwrap_or_else(|| c.identity.clone());
     let sid = sid.unwrap_or_else(random_uuid);
-    match s.db.insert_new("submission", &sid, &task.task_id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return terr(StatusCode::CONFLICT, "Conflict", "submission_id is being used concurrently", res)
-                .into_response();
-        }
-        Err(e) => {
-            return terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res).into_response();
-        }
+    if !s.db.insert_new("submission", &sid, &task.task_id).await.map_err(|e| unavailable(e, res))? {
+        return Err(terr(StatusCode::CONFLICT, "Conflict", "submission_id is being used concurrently", res));
     }
     task.event("STARTED", "started", "Task accepted", false);
-    if let Err(e) = s.db.put("task", &task.task_id, &task, None).await {
-        return terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res).into_response();
-    }
+    s.db.put("task", &task.task_id, &task, None).await.map_err(|e| unavailable(e, res))?;
     s.wake.notify_one();
-    let kind = task.kind.to_lowercase();
-    (StatusCode::ACCEPTED, axum::Json(json!({"DATA_TYPE": format!("{kind}_result"), "code": "Accepted",
-        "message": format!("The {kind} has been accepted and a task has been created and queued for execution"),
-        "task_id": task.task_id, "submission_id": sid, "request_id": &random_uuid()[..9], "resource": res,
-        "task_link": {"DATA_TYPE": "link", "href": format!("task/{}?format=json", task.task_id), "rel": "related", "resource": "task", "title": "related task"}})))
-        .into_response()
+    let kind = task.kind.as_str().to_lowercase();
+    let msg = format!("The {kind} has been accepted and a task has been created and queued for execution");
+    Ok((StatusCode::ACCEPTED, axum::Json(submission_doc(&task, "Accepted", &msg, &task.task_id, &sid, res)))
+        .into_response())
 }
 
-pub(super) fn new_task(kind: &str, src: &str, dst: &str, body: &Value, items: Vec<Item>) -> Task {
-    Task {
+fn new_task(kind: TaskKind, src: &str, dst: &str, o: &TaskOptions, items: Vec<Item>, res: &str) -> TResult<Task> {
+    if let Some(l) = o.sync_level
+        && !(0..=3).contains(&l)
+    {
+        return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", "sync_level must be 0 to 3", res));
+    }
+    Ok(Task {
         task_id: random_uuid(),
-        kind: kind.into(),
-        status: "ACTIVE".into(),
-        label: body["label"].as_str().map(str::to_string),
+        kind,
+        status: TaskStatus::Active,
+        label: o.label.clone(),
         owner: String::new(),
         username: String::new(),
         source_endpoint: src.into(),
         destination_endpoint: dst.into(),
         items,
-        sync_level: body["sync_level"].as_i64(),
-        verify_checksum: body["verify_checksum"].as_bool().unwrap_or(false),
-        preserve_timestamp: body["preserve_timestamp"].as_bool().unwrap_or(false),
-        ignore_missing: body["ignore_missing"].as_bool().unwrap_or(false),
-        deadline: parse_deadline(&body["deadline"]),
+        sync_level: o.sync_level,
+        verify_checksum: o.verify_checksum.unwrap_or(false),
+        preserve_timestamp: o.preserve_timestamp.unwrap_or(false),
+        ignore_missing: o.ignore_missing.unwrap_or(false),
+        deadline: deadline(o.deadline.as_deref(), res)?,
         planned: false,
         next: 0,
         files: 0,
@@ -95,109 +173,80 @@ pub(super) fn new_task(kind: &str, src: &str, dst: &str, body: &Value, items: Ve
         fatal_error: None,
         events: vec![],
         canceled: false,
+    })
+}
+
+/// Refuses a write on `path` unless the caller may write there.
+async fn may_write(s: &Service, c: &Caller, ep: &crate::config::Endpoint, path: &str, res: &str) -> TResult<()> {
+    let parts = paths::components(path)
+        .map_err(|_| terr(StatusCode::FORBIDDEN, "PermissionDenied", "path outside the endpoint", res))?;
+    s.assurance(c, ep, res)?;
+    if s.permission(c, ep, &parts).await != Some("rw") {
+        let msg = format!("No write permission on {path}");
+        return Err(terr(StatusCode::FORBIDDEN, "EndpointPermissionDenied", &msg, res));
     }
+    Ok(())
 }
 
 pub(super) async fn submit_transfer(
     State(s): State<Service>,
     headers: HeaderMap,
     uri: Uri,
-    body: axum::Json<Value>,
+    TransferJson(body): TransferJson<TransferRequest>,
 ) -> TResult<Response> {
     let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
-    let src = s.endpoint(body["source_endpoint"].as_str().unwrap_or(""), &res)?;
-    let dst = s.endpoint(body["destination_endpoint"].as_str().unwrap_or(""), &res)?;
-    let data = body["DATA"].as_array().cloned().unwrap_or_default();
-    if data.is_empty() {
-        return Err(terr(
-            StatusCode::BAD_REQUEST,
-            "ClientError.BadRequest.NoTransferItems",
-            "A transfer requires at least one item",
-            &res,
-        ));
-    }
-    if let Some(l) = body["sync_level"].as_i64()
-        && !(0..=3).contains(&l)
-    {
-        return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", "sync_level must be 0 to 3", &res));
+    let src = s.endpoint(&body.source_endpoint, &res)?;
+    let dst = s.endpoint(&body.destination_endpoint, &res)?;
+    if body.data.is_empty() {
+        let msg = "A transfer requires at least one item";
+        return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest.NoTransferItems", msg, &res));
     }
     let mut items = vec![];
-    for d in &data {
-        let (sp, dp) = (d["source_path"].as_str().unwrap_or(""), d["destination_path"].as_str().unwrap_or(""));
-        let recursive = d["recursive"].as_bool().unwrap_or(false);
+    for d in &body.data {
+        let (sp, dp) = (d.source_path.as_str(), d.destination_path.as_str());
+        let recursive = d.recursive.unwrap_or(false);
         let (_, real) = s.open_path(&c, src, sp, "r", false, &res).await?;
         if real.is_dir() && !recursive {
-            return Err(terr(
-                StatusCode::BAD_REQUEST,
-                "ClientError.BadRequest",
-                &format!("{sp} is a directory: use recursive"),
-                &res,
-            ));
+            let msg = format!("{sp} is a directory: use recursive");
+            return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &msg, &res));
         }
-        let parts = paths::components(dp)
-            .map_err(|_| terr(StatusCode::FORBIDDEN, "PermissionDenied", "destination outside the endpoint", &res))?;
-        s.assurance(&c, dst, &res)?;
-        if s.permission(&c, dst, &parts).await != Some("rw") {
-            return Err(terr(
-                StatusCode::FORBIDDEN,
-                "EndpointPermissionDenied",
-                &format!("No write permission on {dp}"),
-                &res,
-            ));
-        }
+        may_write(&s, &c, dst, dp, &res).await?;
         items.push(Item { source: sp.into(), destination: dp.into(), recursive });
     }
-    let task = new_task("TRANSFER", &src.id, &dst.id, &body, items);
-    Ok(accept(&s, &c, &body, task, &res).await)
+    let task = new_task(TaskKind::Transfer, &src.id, &dst.id, &body.options, items, &res)?;
+    accept(&s, &c, body.options.submission_id, task, &res).await
 }
 
 pub(super) async fn submit_delete(
     State(s): State<Service>,
     headers: HeaderMap,
     uri: Uri,
-    body: axum::Json<Value>,
+    TransferJson(body): TransferJson<DeleteRequest>,
 ) -> TResult<Response> {
     let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
-    let ep = s.endpoint(body["endpoint"].as_str().unwrap_or(""), &res)?;
-    let data = body["DATA"].as_array().cloned().unwrap_or_default();
-    if data.is_empty() {
-        return Err(terr(
-            StatusCode::BAD_REQUEST,
-            "ClientError.BadRequest.NoDeleteItems",
-            "A delete requires at least one item",
-            &res,
-        ));
+    let ep = s.endpoint(&body.endpoint, &res)?;
+    if body.data.is_empty() {
+        let msg = "A delete requires at least one item";
+        return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest.NoDeleteItems", msg, &res));
     }
-    let recursive = body["recursive"].as_bool().unwrap_or(false);
+    let recursive = body.recursive.unwrap_or(false);
     let mut items = vec![];
-    for d in &data {
-        let p = d["path"].as_str().unwrap_or("");
-        let parts = paths::components(p)
-            .map_err(|_| terr(StatusCode::FORBIDDEN, "PermissionDenied", "path outside the endpoint", &res))?;
-        if parts.is_empty() {
-            return Err(terr(
-                StatusCode::BAD_REQUEST,
-                "ClientError.BadRequest",
-                "refusing to delete the root of an endpoint",
-                &res,
-            ));
+    for d in &body.data {
+        let p = d.path.as_str();
+        if paths::components(p).is_ok_and(|parts| parts.is_empty()) {
+            let msg = "refusing to delete the root of an endpoint";
+            return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", msg, &res));
         }
-        s.assurance(&c, ep, &res)?;
-        if s.permission(&c, ep, &parts).await != Some("rw") {
-            return Err(terr(
-                StatusCode::FORBIDDEN,
-                "EndpointPermissionDenied",
-                &format!("No write permission on {p}"),
-                &res,
-            ));
-        }
+        may_write(&s, &c, ep, p, &res).await?;
         items.push(Item { source: p.into(), destination: String::new(), recursive });
     }
-    let task = new_task("DELETE", &ep.id, &ep.id, &body, items);
-    Ok(accept(&s, &c, &body, task, &res).await)
+    let task = new_task(TaskKind::Delete, &ep.id, &ep.id, &body.options, items, &res)?;
+    accept(&s, &c, body.options.submission_id, task, &res).await
 }
+
+// ---------- one task ----------
 
 pub(super) async fn own_task(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<Task> {
     let c = s.transfer_caller(headers, res).await?;
@@ -212,11 +261,9 @@ pub(super) async fn task_get(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-) -> Response {
-    match own_task(&s, &headers, &id, uri.path()).await {
-        Ok(t) => axum::Json(t.doc(&s)).into_response(),
-        Err(r) => r.into_response(),
-    }
+) -> TResult<Response> {
+    let t = own_task(&s, &headers, &id, uri.path()).await?;
+    Ok(axum::Json(t.doc(&s)).into_response())
 }
 
 pub(super) async fn task_update(
@@ -224,21 +271,18 @@ pub(super) async fn task_update(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-    body: axum::Json<Value>,
-) -> Response {
-    let mut t = match own_task(&s, &headers, &id, uri.path()).await {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    if let Some(l) = body["label"].as_str() {
-        t.label = Some(l.to_string());
+    TransferJson(body): TransferJson<TaskUpdate>,
+) -> TResult<Response> {
+    let res = uri.path();
+    let mut t = own_task(&s, &headers, &id, res).await?;
+    if let Some(l) = body.label {
+        t.label = Some(l);
     }
-    if let Some(d) = parse_deadline(&body["deadline"]) {
+    if let Some(d) = deadline(body.deadline.as_deref(), res)? {
         t.deadline = Some(d);
     }
-    let _ = s.db.put("task", &t.task_id, &t, None).await;
-    axum::Json(json!({"DATA_TYPE": "result", "code": "Updated", "message": "Updated successfully", "resource": uri.path(), "request_id": &random_uuid()[..9]}))
-        .into_response()
+    s.db.put("task", &t.task_id, &t, None).await.map_err(|e| unavailable(e, res))?;
+    Ok(axum::Json(result("Updated", "Updated successfully", res)).into_response())
 }
 
 pub(super) async fn task_list(
@@ -246,17 +290,17 @@ pub(super) async fn task_list(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     uri: Uri,
-) -> Response {
-    let c = match s.transfer_caller(&headers, uri.path()).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
+) -> TResult<Response> {
+    let res = uri.path();
+    let c = s.transfer_caller(&headers, res).await?;
+    let (offset, limit) = paging(&q, 1000, 1000, res)?;
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
-    for f in q.get("filter").map(String::as_str).unwrap_or("").split('/').filter(|x| !x.is_empty()) {
+    for f in q.get("filter").map(String::as_str).unwrap_or_default().split('/').filter(|x| !x.is_empty()) {
         if let Some((k, v)) = f.split_once(':') {
             filters.insert(k.to_string(), v.split(',').map(str::to_string).collect());
         }
     }
+    let has = |key: &str, value: &str| filters.get(key).is_none_or(|v| v.iter().any(|x| x == value));
     let mut tasks: Vec<Task> =
         s.db.list::<Task>("task")
             .await
@@ -264,9 +308,7 @@ pub(super) async fn task_list(
             .into_iter()
             .map(|(_, t)| t)
             .filter(|t| c.ids.contains(&t.owner))
-            .filter(|t| filters.get("type").is_none_or(|v| v.contains(&t.kind)))
-            .filter(|t| filters.get("status").is_none_or(|v| v.contains(&t.status)))
-            .filter(|t| filters.get("task_id").is_none_or(|v| v.contains(&t.task_id)))
+            .filter(|t| has("type", t.kind.as_str()) && has("status", t.status.as_str()) && has("task_id", &t.task_id))
             .filter(|t| filters.get("label").is_none_or(|v| t.label.as_ref().is_some_and(|l| v.contains(l))))
             .collect();
     let asc = q.get("orderby").is_some_and(|o| o.ends_with("ASC"));
@@ -275,11 +317,8 @@ pub(super) async fn task_list(
         tasks.reverse();
     }
     let total = tasks.len();
-    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(1000).min(1000);
     let page: Vec<Value> = tasks.iter().skip(offset).take(limit).map(|t| t.doc(&s)).collect();
-    axum::Json(json!({"DATA_TYPE": "task_list", "length": page.len(), "limit": limit, "offset": offset, "total": total, "DATA": page}))
-        .into_response()
+    Ok(axum::Json(list_doc("task_list", page, offset, limit, total)).into_response())
 }
 
 pub(super) async fn event_list(
@@ -288,44 +327,46 @@ pub(super) async fn event_list(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     uri: Uri,
-) -> Response {
-    let t = match own_task(&s, &headers, &id, uri.path()).await {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
+) -> TResult<Response> {
+    let res = uri.path();
+    let t = own_task(&s, &headers, &id, res).await?;
+    let (offset, limit) = paging(&q, 1000, 1000, res)?;
     let errors_only = q.get("filter").is_some_and(|f| f.contains("is_error:1"));
     let mut evs: Vec<&Event> = t.events.iter().filter(|e| !errors_only || e.is_error).collect();
     evs.reverse();
     let total = evs.len();
-    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(1000);
     let page: Vec<Value> = evs
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|e| json!({"DATA_TYPE": "event", "code": e.code, "description": e.description, "details": e.details, "is_error": e.is_error, "time": globus_time(e.time)}))
+        .map(|e| {
+            json!({"DATA_TYPE": "event", "code": e.code, "description": e.description, "details": e.details,
+            "is_error": e.is_error, "time": globus_time(e.time)})
+        })
         .collect();
-    axum::Json(json!({"DATA_TYPE": "event_list", "length": page.len(), "limit": limit, "offset": offset, "total": total, "DATA": page})).into_response()
+    Ok(axum::Json(list_doc("event_list", page, offset, limit, total)).into_response())
 }
 
-pub(super) async fn cancel(State(s): State<Service>, headers: HeaderMap, Path(id): Path<String>, uri: Uri) -> Response {
-    let res = uri.path().to_string();
+pub(super) async fn cancel(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> TResult<Response> {
+    let res = uri.path();
     let _guard = s.task_lock.lock().await;
-    let mut t = match own_task(&s, &headers, &id, &res).await {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    if t.status != "ACTIVE" {
-        return axum::Json(json!({"DATA_TYPE": "result", "code": "TaskComplete", "message": "The task already completed", "resource": res, "request_id": &random_uuid()[..9]})).into_response();
+    let mut t = own_task(&s, &headers, &id, res).await?;
+    if t.status != TaskStatus::Active {
+        return Ok(axum::Json(result("TaskComplete", "The task already completed", res)).into_response());
     }
     t.canceled = true;
     s.live.lock().unwrap().canceled.insert(t.task_id.clone());
-    t.status = "FAILED".into();
+    t.status = TaskStatus::Failed;
     t.completion_time = Some(now());
     t.fatal_error = Some(("CANCELED".into(), "canceled".into()));
     t.event("CANCELED", "canceled", "The task was canceled by the user", true);
-    let _ = s.db.put("task", &t.task_id, &t, None).await;
-    axum::Json(json!({"DATA_TYPE": "result", "code": "Canceled", "message": "The task has been cancelled successfully.", "resource": res, "request_id": &random_uuid()[..9]})).into_response()
+    s.db.put("task", &t.task_id, &t, None).await.map_err(|e| unavailable(e, res))?;
+    Ok(axum::Json(result("Canceled", "The task has been cancelled successfully.", res)).into_response())
 }
 
 pub(super) async fn pause_info(
@@ -333,12 +374,10 @@ pub(super) async fn pause_info(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-) -> Response {
-    match own_task(&s, &headers, &id, uri.path()).await {
-        Ok(_) => axum::Json(json!({"DATA_TYPE": "pause_info_limited", "message": null, "endpoint_display_name": null,
-            "source_pause_message": null, "source_pause_message_limited": null, "destination_pause_message": null,
-            "destination_pause_message_limited": null, "pause_rules": []}))
-        .into_response(),
-        Err(r) => r.into_response(),
-    }
+) -> TResult<Response> {
+    own_task(&s, &headers, &id, uri.path()).await?;
+    Ok(axum::Json(json!({"DATA_TYPE": "pause_info_limited", "message": null, "endpoint_display_name": null,
+        "source_pause_message": null, "source_pause_message_limited": null, "destination_pause_message": null,
+        "destination_pause_message_limited": null, "pause_rules": []}))
+    .into_response())
 }

@@ -9,19 +9,43 @@ use serde_json::{Value, json};
 /// How often a running task's progress is written down.
 pub(crate) const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
-pub fn globus_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00", rem / 3600, (rem % 3600) / 60, rem % 60)
+/// `2022-01-26T19:18:20+00:00`, the form Transfer writes task times in.
+pub use gantry_domain::time::rfc3339_utc_offset as globus_time;
+
+/// What a task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TaskKind {
+    Transfer,
+    Delete,
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TaskStatus {
+    Active,
+    Succeeded,
+    Failed,
+}
+
+impl TaskKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Transfer => "TRANSFER",
+            TaskKind::Delete => "DELETE",
+        }
+    }
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Active => "ACTIVE",
+            TaskStatus::Succeeded => "SUCCEEDED",
+            TaskStatus::Failed => "FAILED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,8 +75,8 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     pub task_id: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: TaskKind,
+    pub status: TaskStatus,
     pub label: Option<String>,
     pub owner: String,
     pub username: String,
@@ -95,20 +119,24 @@ impl Task {
     }
 
     pub fn doc(&self, s: &Service) -> Value {
-        let live =
-            if self.status == "ACTIVE" { s.live.lock().unwrap().bytes.get(&self.task_id).copied() } else { None };
+        let live = if self.status == TaskStatus::Active {
+            s.live.lock().unwrap().bytes.get(&self.task_id).copied()
+        } else {
+            None
+        };
         let bytes_transferred = live.unwrap_or(0).max(self.bytes_transferred);
         let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.clone());
         let elapsed = (self.completion_time.unwrap_or_else(now) - self.request_time).max(1) as u64;
         let total = if self.planned { self.files } else { self.items.len() as u64 };
         let done = self.files_transferred + self.files_skipped;
-        let is_delete = self.kind == "DELETE";
+        let is_delete = self.kind == TaskKind::Delete;
+        let failed = self.status == TaskStatus::Failed;
         json!({
             "DATA_TYPE": "task", "task_id": self.task_id, "type": self.kind, "status": self.status,
-            "nice_status": match self.status.as_str() { "ACTIVE" if !self.planned => json!("Queued"), "ACTIVE" => json!("OK"), "FAILED" => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), _ => Value::Null },
-            "nice_status_short_description": if self.status == "ACTIVE" { json!("OK") } else { Value::Null },
+            "nice_status": match self.status { TaskStatus::Active if !self.planned => json!("Queued"), TaskStatus::Active => json!("OK"), TaskStatus::Failed => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), TaskStatus::Succeeded => Value::Null },
+            "nice_status_short_description": if self.status == TaskStatus::Active { json!("OK") } else { Value::Null },
             "nice_status_details": null, "nice_status_expires_in": -1,
-            "is_ok": self.status != "FAILED", "is_paused": false, "label": self.label, "owner_id": self.owner, "username": self.username,
+            "is_ok": !failed, "is_paused": false, "label": self.label, "owner_id": self.owner, "username": self.username,
             "request_time": globus_time(self.request_time), "completion_time": self.completion_time.map(globus_time),
             "deadline": globus_time(self.deadline.unwrap_or(self.request_time + 86_400 * 30)),
             "source_endpoint_id": self.source_endpoint, "source_endpoint_display_name": name(&self.source_endpoint),
@@ -125,8 +153,8 @@ impl Task {
             "encrypt_data": false, "delete_destination_extra": false, "recursive_symlinks": "ignore", "skip_source_errors": false,
             "fail_on_quota_errors": false, "filter_rules": null, "history_deleted": false, "canceled_by_admin": null,
             "canceled_by_admin_message": null, "command": if is_delete { "API 0.10 delete" } else { "API 0.10 transfer" },
-            "subtasks_total": total, "subtasks_succeeded": done, "subtasks_pending": total.saturating_sub(done + u64::from(self.status == "FAILED")),
-            "subtasks_retrying": 0, "subtasks_failed": u64::from(self.status == "FAILED" && !self.canceled),
+            "subtasks_total": total, "subtasks_succeeded": done, "subtasks_pending": total.saturating_sub(done + u64::from(failed)),
+            "subtasks_retrying": 0, "subtasks_failed": u64::from(failed && !self.canceled),
             "subtasks_canceled": u64::from(self.canceled), "subtasks_expired": 0, "subtasks_skipped_errors": 0,
             "delete_files": if is_delete { done } else { 0 }, "verify_checksum_failures": 0, "is_paused_by_admin": false,
         })
@@ -143,30 +171,4 @@ pub(crate) fn caller_of(s: &Service, owner: &str) -> Caller {
         session: None,
         scope: None,
     }
-}
-
-pub(crate) fn parse_deadline(v: &Value) -> Option<i64> {
-    // Accepts "YYYY-MM-DD HH:MM:SS[+00:00]" or "YYYY-MM-DDTHH:MM:SS[Z|+00:00]" (UTC).
-    let s = v.as_str()?;
-    let s = s.replace('T', " ");
-    let (date, time) = s.split_once(' ').unwrap_or((s.as_str(), "00:00:00"));
-    let time = time.trim_end_matches('Z').split('+').next().unwrap_or("00:00:00");
-    let d: Vec<i64> = date.split('-').filter_map(|x| x.parse().ok()).collect();
-    let t: Vec<i64> = time.split(':').filter_map(|x| x.split('.').next().and_then(|y| y.parse().ok())).collect();
-    if d.len() != 3 {
-        return None;
-    }
-    let (y, m, day) = (d[0] - i64::from(d[1] <= 2), d[1], d[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(
-        days * 86_400
-            + t.first().copied().unwrap_or(0) * 3600
-            + t.get(1).copied().unwrap_or(0) * 60
-            + t.get(2).copied().unwrap_or(0),
-    )
 }

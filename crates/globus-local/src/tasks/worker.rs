@@ -22,7 +22,7 @@ pub async fn worker(s: Service) {
     let running: std::sync::Arc<tokio::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     loop {
         for (id, t) in s.db.list::<Task>("task").await.unwrap_or_default() {
-            if t.status != "ACTIVE" || running.lock().await.contains(&id) {
+            if t.status != TaskStatus::Active || running.lock().await.contains(&id) {
                 continue;
             }
             running.lock().await.insert(id.clone());
@@ -33,7 +33,14 @@ pub async fn worker(s: Service) {
                         tracing::warn!(task = id, "task failed: {e}");
                     }
                     // A finished (or canceled) task no longer needs its plan.
-                    if s2.db.get::<Task>("task", &id).await.ok().flatten().is_some_and(|t| t.status != "ACTIVE") {
+                    if s2
+                        .db
+                        .get::<Task>("task", &id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|t| t.status != TaskStatus::Active)
+                    {
                         let _ = s2.db.delete("plan", &id).await;
                     }
                     {
@@ -53,7 +60,7 @@ pub async fn worker(s: Service) {
 pub(super) async fn save(s: &Service, t: &Task) -> anyhow::Result<bool> {
     let _g = s.task_lock.lock().await;
     let cur: Option<Task> = s.db.get("task", &t.task_id).await?;
-    if cur.as_ref().is_some_and(|c| c.canceled || c.status != "ACTIVE") {
+    if cur.as_ref().is_some_and(|c| c.canceled || c.status != TaskStatus::Active) {
         return Ok(false);
     }
     s.db.put("task", &t.task_id, t, None).await?;
@@ -61,7 +68,7 @@ pub(super) async fn save(s: &Service, t: &Task) -> anyhow::Result<bool> {
 }
 
 pub(super) async fn fail(s: &Service, t: &mut Task, code: &str, msg: &str) -> anyhow::Result<()> {
-    t.status = "FAILED".into();
+    t.status = TaskStatus::Failed;
     t.completion_time = Some(now());
     t.fatal_error = Some((code.into(), msg.into()));
     t.faults += 1;
@@ -77,7 +84,7 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     let (Some(src), Some(dst)) = (src, dst) else {
         return fail(s, &mut t, "ENDPOINT_ERROR", "endpoint no longer exists").await;
     };
-    if t.kind == "DELETE" {
+    if t.kind == TaskKind::Delete {
         for it in t.items.clone() {
             let parts = paths::components(&it.source).unwrap_or_default();
             if s.permission(&c, &src, &parts).await != Some("rw") {
@@ -103,7 +110,7 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
                 return Ok(());
             }
         }
-        t.status = "SUCCEEDED".into();
+        t.status = TaskStatus::Succeeded;
         t.completion_time = Some(now());
         t.event("SUCCEEDED", "succeeded", "Task completed", false);
         save(s, &t).await?;
@@ -206,7 +213,7 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     if !save(s, &t).await? {
         return Ok(()); // canceled at the very end
     }
-    t.status = "SUCCEEDED".into();
+    t.status = TaskStatus::Succeeded;
     t.completion_time = Some(now());
     t.event("SUCCEEDED", "succeeded", "Task completed", false);
     save(s, &t).await?;
@@ -367,15 +374,4 @@ pub(super) fn copy_one(
     w.publish()?;
     t.files_transferred += 1;
     Ok(Copied::Done)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times() {
-        assert_eq!(super::globus_time(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(super::parse_deadline(&serde_json::json!("2026-11-23 10:00:00")), Some(1_795_428_000));
-        assert_eq!(super::parse_deadline(&serde_json::json!("2026-11-23T10:00:00+00:00")), Some(1_795_428_000));
-        assert_eq!(super::globus_time(1_795_428_000), "2026-11-23T10:00:00+00:00");
-    }
 }

@@ -1,11 +1,14 @@
 //! Access rules of guest collections and managed endpoints.
 
+use crate::error::GlobusError;
 use crate::paths::{self};
 use crate::service::Service;
 use crate::store::{now, random_uuid};
+use crate::wire::{TransferJson, request_id, result};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::caller::*;
@@ -33,14 +36,42 @@ pub(super) async fn manager(s: &Service, headers: &HeaderMap, id: &str, res: &st
     s.assurance(&c, ep, res)
 }
 
-pub(super) fn check_rule(s: &Service, v: &Value, res: &str) -> TResult<(String, String, String, String)> {
-    let pt = v["principal_type"].as_str().unwrap_or("").to_string();
-    let principal = v["principal"].as_str().unwrap_or("").to_string();
-    let path = v["path"].as_str().unwrap_or("").to_string();
-    let perms = v["permissions"].as_str().unwrap_or("").to_string();
-    let bad = |m: &str| terr(StatusCode::BAD_REQUEST, "InvalidPath", m, res);
-    match pt.as_str() {
-        "identity" if s.config.identity_by_id(&principal).is_some() => {}
+/// A new access rule, as `globus endpoint permission create` sends it.
+#[derive(Debug, Deserialize)]
+pub(super) struct NewRule {
+    principal_type: String,
+    #[serde(default)]
+    principal: String,
+    path: String,
+    permissions: String,
+    expiration_date: Option<String>,
+    notify_email: Option<String>,
+}
+
+/// A change to a rule: its permissions and its expiry (`null` removes the expiry).
+#[derive(Debug, Deserialize)]
+pub(super) struct RuleChange {
+    permissions: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    expiration_date: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (Some(None)) from a field not sent (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+fn check_permissions(p: &str, res: &str) -> TResult<()> {
+    match p {
+        "r" | "rw" => Ok(()),
+        _ => Err(terr(StatusCode::BAD_REQUEST, "InvalidPermissions", "permissions must be r or rw", res)),
+    }
+}
+
+pub(super) fn check_rule(s: &Service, v: &NewRule, res: &str) -> TResult<()> {
+    let principal = v.principal.as_str();
+    match v.principal_type.as_str() {
+        "identity" if s.config.identity_by_id(principal).is_some() => {}
         "identity" => return Err(terr(StatusCode::BAD_REQUEST, "InvalidPrincipal", "Unknown identity", res)),
         "group" if s.config.groups.iter().any(|g| g.id == principal) => {}
         "group" => return Err(terr(StatusCode::BAD_REQUEST, "InvalidPrincipal", "Unknown group", res)),
@@ -54,13 +85,20 @@ pub(super) fn check_rule(s: &Service, v: &Value, res: &str) -> TResult<(String, 
             ));
         }
     }
-    if !path.starts_with('/') || !path.ends_with('/') || paths::components(&path).is_err() {
-        return Err(bad("The path of an access rule must be an absolute directory path ending in '/'"));
+    let path = v.path.as_str();
+    if !path.starts_with('/') || !path.ends_with('/') || paths::components(path).is_err() {
+        let msg = "The path of an access rule must be an absolute directory path ending in '/'";
+        return Err(terr(StatusCode::BAD_REQUEST, "InvalidPath", msg, res));
     }
-    if perms != "r" && perms != "rw" {
-        return Err(terr(StatusCode::BAD_REQUEST, "InvalidPermissions", "permissions must be r or rw", res));
-    }
-    Ok((pt, principal, path, perms))
+    check_permissions(&v.permissions, res)
+}
+
+fn not_found(rule: &str, res: &str) -> GlobusError {
+    terr(StatusCode::NOT_FOUND, "AccessRuleNotFound", &format!("No access rule '{rule}'"), res)
+}
+
+fn unavailable(e: impl std::fmt::Display, res: &str) -> GlobusError {
+    terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res)
 }
 
 pub(super) async fn access_list(
@@ -68,15 +106,11 @@ pub(super) async fn access_list(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-) -> Response {
-    let res = uri.path().to_string();
-    if let Err(r) = manager(&s, &headers, &id, &res).await {
-        return r.into_response();
-    }
-    let rules: Vec<Value> =
-        s.db.list::<Rule>(&format!("acl:{id}")).await.unwrap_or_default().iter().map(|(_, r)| rule_doc(r)).collect();
-    axum::Json(json!({"DATA_TYPE": "access_list", "endpoint": id, "length": rules.len(), "DATA": rules}))
-        .into_response()
+) -> TResult<Response> {
+    manager(&s, &headers, &id, uri.path()).await?;
+    let rules: Vec<Value> = s.rules(&id).await.iter().map(rule_doc).collect();
+    Ok(axum::Json(json!({"DATA_TYPE": "access_list", "endpoint": id, "length": rules.len(), "DATA": rules}))
+        .into_response())
 }
 
 pub(super) async fn access_create(
@@ -84,37 +118,37 @@ pub(super) async fn access_create(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-    body: axum::Json<Value>,
-) -> Response {
-    let res = uri.path().to_string();
-    if let Err(r) = manager(&s, &headers, &id, &res).await {
-        return r.into_response();
-    }
-    let (pt, principal, path, perms) = match check_rule(&s, &body.0, &res) {
-        Ok(x) => x,
-        Err(r) => return r.into_response(),
-    };
-    let existing = s.db.list::<Rule>(&format!("acl:{id}")).await.unwrap_or_default();
-    if existing.iter().any(|(_, r)| r.principal_type == pt && r.principal == principal && r.path == path) {
-        return terr(StatusCode::CONFLICT, "Exists", "An access rule for this principal and path exists already", &res)
-            .into_response();
+    TransferJson(body): TransferJson<NewRule>,
+) -> TResult<Response> {
+    let res = uri.path();
+    manager(&s, &headers, &id, res).await?;
+    check_rule(&s, &body, res)?;
+    let existing = s.rules(&id).await;
+    if existing
+        .iter()
+        .any(|r| r.principal_type == body.principal_type && r.principal == body.principal && r.path == body.path)
+    {
+        let msg = "An access rule for this principal and path exists already";
+        return Err(terr(StatusCode::CONFLICT, "Exists", msg, res));
     }
     let rule = Rule {
         id: random_uuid(),
-        principal_type: pt,
-        principal,
-        path,
-        permissions: perms,
+        principal_type: body.principal_type,
+        principal: body.principal,
+        path: body.path,
+        permissions: body.permissions,
         create_time: crate::tasks::model::globus_time(now()),
-        expiration_date: body["expiration_date"].as_str().map(str::to_string),
-        notify_email: body["notify_email"].as_str().map(str::to_string),
+        expiration_date: body.expiration_date,
+        notify_email: body.notify_email,
     };
-    if let Err(e) = s.db.put(&format!("acl:{id}"), &rule.id, &rule, None).await {
-        return terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), &res).into_response();
-    }
-    (StatusCode::CREATED, axum::Json(json!({"DATA_TYPE": "access_create_result", "code": "Created", "access_id": rule.id,
-        "id": rule.id, "message": "Access rule created successfully.", "request_id": &random_uuid()[..9], "resource": res})))
-        .into_response()
+    s.db.put(&format!("acl:{id}"), &rule.id, &rule, None).await.map_err(|e| unavailable(e, res))?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"DATA_TYPE": "access_create_result", "code": "Created",
+        "access_id": rule.id, "id": rule.id, "message": "Access rule created successfully.",
+        "request_id": request_id(), "resource": res})),
+    )
+        .into_response())
 }
 
 pub(super) async fn access_get(
@@ -122,17 +156,11 @@ pub(super) async fn access_get(
     headers: HeaderMap,
     Path((id, rule)): Path<(String, String)>,
     uri: Uri,
-) -> Response {
-    let res = uri.path().to_string();
-    if let Err(r) = manager(&s, &headers, &id, &res).await {
-        return r.into_response();
-    }
-    match s.db.get::<Rule>(&format!("acl:{id}"), &rule).await.ok().flatten() {
-        Some(r) => axum::Json(rule_doc(&r)).into_response(),
-        None => {
-            terr(StatusCode::NOT_FOUND, "AccessRuleNotFound", &format!("No access rule '{rule}'"), &res).into_response()
-        }
-    }
+) -> TResult<Response> {
+    let res = uri.path();
+    manager(&s, &headers, &id, res).await?;
+    let r = s.db.get::<Rule>(&format!("acl:{id}"), &rule).await.ok().flatten().ok_or_else(|| not_found(&rule, res))?;
+    Ok(axum::Json(rule_doc(&r)).into_response())
 }
 
 pub(super) async fn access_update(
@@ -140,30 +168,21 @@ pub(super) async fn access_update(
     headers: HeaderMap,
     Path((id, rule)): Path<(String, String)>,
     uri: Uri,
-    body: axum::Json<Value>,
-) -> Response {
-    let res = uri.path().to_string();
-    if let Err(r) = manager(&s, &headers, &id, &res).await {
-        return r.into_response();
+    TransferJson(body): TransferJson<RuleChange>,
+) -> TResult<Response> {
+    let res = uri.path();
+    manager(&s, &headers, &id, res).await?;
+    let mut r =
+        s.db.get::<Rule>(&format!("acl:{id}"), &rule).await.ok().flatten().ok_or_else(|| not_found(&rule, res))?;
+    if let Some(p) = body.permissions {
+        check_permissions(&p, res)?;
+        r.permissions = p;
     }
-    let Some(mut r) = s.db.get::<Rule>(&format!("acl:{id}"), &rule).await.ok().flatten() else {
-        return terr(StatusCode::NOT_FOUND, "AccessRuleNotFound", &format!("No access rule '{rule}'"), &res)
-            .into_response();
-    };
-    if let Some(p) = body["permissions"].as_str() {
-        if p != "r" && p != "rw" {
-            return terr(StatusCode::BAD_REQUEST, "InvalidPermissions", "permissions must be r or rw", &res)
-                .into_response();
-        }
-        r.permissions = p.to_string();
+    if let Some(expiry) = body.expiration_date {
+        r.expiration_date = expiry;
     }
-    if body.get("expiration_date").is_some() {
-        r.expiration_date = body["expiration_date"].as_str().map(str::to_string);
-    }
-    let _ = s.db.put(&format!("acl:{id}"), &rule, &r, None).await;
-    axum::Json(json!({"DATA_TYPE": "result", "code": "Updated", "message": "Access rule updated successfully",
-        "request_id": &random_uuid()[..9], "resource": res}))
-    .into_response()
+    s.db.put(&format!("acl:{id}"), &rule, &r, None).await.map_err(|e| unavailable(e, res))?;
+    Ok(axum::Json(result("Updated", "Access rule updated successfully", res)).into_response())
 }
 
 pub(super) async fn access_delete(
@@ -171,16 +190,11 @@ pub(super) async fn access_delete(
     headers: HeaderMap,
     Path((id, rule)): Path<(String, String)>,
     uri: Uri,
-) -> Response {
-    let res = uri.path().to_string();
-    if let Err(r) = manager(&s, &headers, &id, &res).await {
-        return r.into_response();
-    }
+) -> TResult<Response> {
+    let res = uri.path();
+    manager(&s, &headers, &id, res).await?;
     if !s.db.delete(&format!("acl:{id}"), &rule).await.unwrap_or(false) {
-        return terr(StatusCode::NOT_FOUND, "AccessRuleNotFound", &format!("No access rule '{rule}'"), &res)
-            .into_response();
+        return Err(not_found(&rule, res));
     }
-    axum::Json(json!({"DATA_TYPE": "result", "code": "Deleted", "message": "Access rule deleted successfully",
-        "request_id": &random_uuid()[..9], "resource": res}))
-    .into_response()
+    Ok(axum::Json(result("Deleted", "Access rule deleted successfully", res)).into_response())
 }

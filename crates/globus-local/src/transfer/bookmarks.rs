@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::wire::{TransferJson, result};
+
 use super::caller::*;
 
 // ---------- bookmarks ----------
@@ -49,50 +51,68 @@ pub(super) async fn bookmarks_of(s: &Service, c: &Caller) -> Vec<Bookmark> {
     out
 }
 
-pub(super) async fn bookmark_list(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> Response {
-    let c = match s.transfer_caller(&headers, uri.path()).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
+/// A new bookmark.
+#[derive(Debug, Deserialize)]
+pub(super) struct NewBookmark {
+    name: String,
+    endpoint_id: String,
+    path: String,
+    pinned: Option<bool>,
+}
+
+/// A change to a bookmark: what is sent is changed.
+#[derive(Debug, Deserialize)]
+pub(super) struct BookmarkChange {
+    name: Option<String>,
+    pinned: Option<bool>,
+}
+
+pub(super) async fn bookmark_list(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> TResult<Response> {
+    let c = s.transfer_caller(&headers, uri.path()).await?;
     let list: Vec<Value> = bookmarks_of(&s, &c).await.iter().map(bookmark_doc).collect();
-    axum::Json(json!({"DATA_TYPE": "bookmark_list", "DATA": list})).into_response()
+    Ok(axum::Json(json!({"DATA_TYPE": "bookmark_list", "DATA": list})).into_response())
+}
+
+fn check_name(name: &str, res: &str) -> TResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(terr(StatusCode::BAD_REQUEST, "BadRequest", "A bookmark's name is 1 to 128 characters", res));
+    }
+    Ok(name.to_string())
 }
 
 pub(super) async fn bookmark_create(
     State(s): State<Service>,
     headers: HeaderMap,
     uri: Uri,
-    body: axum::Json<Value>,
-) -> Response {
-    let res = uri.path().to_string();
-    let c = match s.transfer_caller(&headers, &res).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let name = body["name"].as_str().unwrap_or("").trim().to_string();
-    let ep = body["endpoint_id"].as_str().unwrap_or("").to_string();
-    let path = body["path"].as_str().unwrap_or("").to_string();
-    if name.is_empty() || !path.starts_with('/') {
-        return terr(StatusCode::BAD_REQUEST, "BadRequest", "A bookmark needs a name and an absolute path", &res)
-            .into_response();
+    TransferJson(body): TransferJson<NewBookmark>,
+) -> TResult<Response> {
+    let res = uri.path();
+    let c = s.transfer_caller(&headers, res).await?;
+    let name = check_name(&body.name, res)?;
+    if !body.path.starts_with('/') {
+        return Err(terr(StatusCode::BAD_REQUEST, "BadRequest", "A bookmark's path is absolute", res));
     }
-    if let Err(r) = s.endpoint(&ep, &res) {
-        return r.into_response();
-    }
+    s.endpoint(&body.endpoint_id, res)?;
     if bookmarks_of(&s, &c).await.iter().any(|b| b.name == name) {
-        return terr(StatusCode::CONFLICT, "Exists", &format!("A bookmark named '{name}' exists already"), &res)
-            .into_response();
+        return Err(terr(StatusCode::CONFLICT, "Exists", &format!("A bookmark named '{name}' exists already"), res));
     }
     let b = Bookmark {
         id: random_uuid(),
         owner: c.identity.clone(),
         name,
-        endpoint_id: ep,
-        path,
-        pinned: body["pinned"].as_bool().unwrap_or(false),
+        endpoint_id: body.endpoint_id,
+        path: body.path,
+        pinned: body.pinned.unwrap_or(false),
     };
-    let _ = s.db.put("bookmark", &b.id, &b, None).await;
-    (StatusCode::CREATED, axum::Json(bookmark_doc(&b))).into_response()
+    save(&s, &b, res).await?;
+    Ok((StatusCode::CREATED, axum::Json(bookmark_doc(&b))).into_response())
+}
+
+async fn save(s: &Service, b: &Bookmark, res: &str) -> TResult<()> {
+    s.db.put("bookmark", &b.id, b, None)
+        .await
+        .map_err(|e| terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res))
 }
 
 pub(super) async fn own_bookmark(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<Bookmark> {
@@ -108,11 +128,9 @@ pub(super) async fn bookmark_get(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-) -> Response {
-    match own_bookmark(&s, &headers, &id, uri.path()).await {
-        Ok(b) => axum::Json(bookmark_doc(&b)).into_response(),
-        Err(r) => r.into_response(),
-    }
+) -> TResult<Response> {
+    let b = own_bookmark(&s, &headers, &id, uri.path()).await?;
+    Ok(axum::Json(bookmark_doc(&b)).into_response())
 }
 
 pub(super) async fn bookmark_update(
@@ -120,20 +138,18 @@ pub(super) async fn bookmark_update(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-    body: axum::Json<Value>,
-) -> Response {
-    let mut b = match own_bookmark(&s, &headers, &id, uri.path()).await {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    if let Some(n) = body["name"].as_str() {
-        b.name = n.to_string();
+    TransferJson(body): TransferJson<BookmarkChange>,
+) -> TResult<Response> {
+    let res = uri.path();
+    let mut b = own_bookmark(&s, &headers, &id, res).await?;
+    if let Some(n) = &body.name {
+        b.name = check_name(n, res)?;
     }
-    if let Some(p) = body["pinned"].as_bool() {
+    if let Some(p) = body.pinned {
         b.pinned = p;
     }
-    let _ = s.db.put("bookmark", &b.id, &b, None).await;
-    axum::Json(bookmark_doc(&b)).into_response()
+    save(&s, &b, res).await?;
+    Ok(axum::Json(bookmark_doc(&b)).into_response())
 }
 
 pub(super) async fn bookmark_delete(
@@ -141,13 +157,9 @@ pub(super) async fn bookmark_delete(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-) -> Response {
-    let res = uri.path().to_string();
-    if let Err(r) = own_bookmark(&s, &headers, &id, &res).await {
-        return r.into_response();
-    }
+) -> TResult<Response> {
+    let res = uri.path();
+    own_bookmark(&s, &headers, &id, res).await?;
     let _ = s.db.delete("bookmark", &id).await;
-    axum::Json(json!({"DATA_TYPE": "result", "code": "Deleted", "message": "Bookmark deleted successfully",
-        "request_id": &random_uuid()[..9], "resource": res}))
-    .into_response()
+    Ok(axum::Json(result("Deleted", "Bookmark deleted successfully", res)).into_response())
 }

@@ -52,7 +52,7 @@ pub(super) async fn endpoint_search(
     for (_, t) in s.db.list::<crate::tasks::model::Task>("task").await.unwrap_or_default() {
         if c.ids.contains(&t.owner) {
             used.extend([t.source_endpoint.clone(), t.destination_endpoint.clone()]);
-            if t.status == "ACTIVE" {
+            if t.status == crate::tasks::model::TaskStatus::Active {
                 active.extend([t.source_endpoint.clone(), t.destination_endpoint.clone()]);
             }
         }

@@ -4,9 +4,11 @@
 use crate::paths::{self};
 use crate::service::Service;
 use crate::store::random_uuid;
+use crate::wire::{TransferJson, request_id, result};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
@@ -42,6 +44,7 @@ pub(super) async fn ls(
     let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
     let ep = s.endpoint(&id, &res)?;
+    let (offset, limit) = crate::wire::paging(&q, 100_000, 100_000, &res)?;
     let path = q.get("path").cloned().unwrap_or_else(|| ep.default_directory.clone());
     let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
     if !real.is_dir() {
@@ -76,8 +79,6 @@ pub(super) async fn ls(
     }
     entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let total = entries.len();
-    let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let page: Vec<Value> = entries.into_iter().skip(offset).take(limit).collect();
     Ok(axum::Json(json!({"DATA_TYPE": "file_list", "endpoint": ep.id, "path": paths::display(&parts, true),
         "absolute_path": null, "length": page.len(), "total": total, "offset": offset, "limit": limit,
@@ -134,17 +135,30 @@ pub(super) async fn stat(
     Ok(axum::Json(file_doc(&name, &meta, None)).into_response())
 }
 
+/// `{"path": ...}` of a directory to make.
+#[derive(Debug, Deserialize)]
+pub(super) struct Mkdir {
+    path: String,
+}
+
+/// `{"old_path": ..., "new_path": ...}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct Rename {
+    old_path: String,
+    new_path: String,
+}
+
 pub(super) async fn mkdir(
     State(s): State<Service>,
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-    body: axum::Json<Value>,
+    TransferJson(body): TransferJson<Mkdir>,
 ) -> TResult<Response> {
     let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
     let ep = s.endpoint(&id, &res)?;
-    let path = body["path"].as_str().unwrap_or("").to_string();
+    let path = body.path;
     let (_, real) = s.open_path(&c, ep, &path, "rw", true, &res).await?;
     if real.exists() {
         return Err(terr(
@@ -159,7 +173,7 @@ pub(super) async fn mkdir(
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"DATA_TYPE": "mkdir_result", "code": "DirectoryCreated",
-        "message": "The directory was created successfully", "request_id": &random_uuid()[..9], "resource": res})),
+        "message": "The directory was created successfully", "request_id": request_id(), "resource": res})),
     )
         .into_response())
 }
@@ -169,12 +183,12 @@ pub(super) async fn rename(
     headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
-    body: axum::Json<Value>,
+    TransferJson(body): TransferJson<Rename>,
 ) -> TResult<Response> {
     let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
     let ep = s.endpoint(&id, &res)?;
-    let (old, new) = (body["old_path"].as_str().unwrap_or(""), body["new_path"].as_str().unwrap_or(""));
+    let (old, new) = (body.old_path.as_str(), body.new_path.as_str());
     let (_, from) = s.open_path(&c, ep, old, "rw", false, &res).await?;
     let (_, to) = s.open_path(&c, ep, new, "rw", true, &res).await?;
     if to.exists() {
@@ -182,18 +196,12 @@ pub(super) async fn rename(
     }
     std::fs::rename(&from, &to)
         .map_err(|e| terr(StatusCode::CONFLICT, "ExternalError.RenameFailed", &e.to_string(), &res))?;
-    Ok(axum::Json(
-        json!({"DATA_TYPE": "result", "code": "FileRenamed", "message": "File or directory renamed successfully",
-        "request_id": &random_uuid()[..9], "resource": res}),
-    )
-    .into_response())
+    Ok(axum::Json(result("FileRenamed", "File or directory renamed successfully", &res)).into_response())
 }
 
-pub(super) async fn submission_id(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> Response {
-    match s.transfer_caller(&headers, uri.path()).await {
-        Ok(_) => axum::Json(json!({"DATA_TYPE": "submission_id", "value": random_uuid()})).into_response(),
-        Err(r) => r.into_response(),
-    }
+pub(super) async fn submission_id(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> TResult<Response> {
+    s.transfer_caller(&headers, uri.path()).await?;
+    Ok(axum::Json(json!({"DATA_TYPE": "submission_id", "value": random_uuid()})).into_response())
 }
 
 #[cfg(test)]
