@@ -2,7 +2,6 @@
 
 use gantry_domain::{LinkStatus, TransferStatus};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// `GET /api/v1/globus`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -99,8 +98,8 @@ pub struct TransferInfo {
     pub faults: i64,
     pub nice_status: Option<String>,
     pub error: Option<String>,
-    /// The task's events, as Globus lists them.
-    pub events: Vec<Value>,
+    /// The task's events, newest first, as Globus lists them.
+    pub events: Vec<TransferEvent>,
     pub cleaned_up: bool,
     pub created: String,
     pub completed: Option<String>,
@@ -112,4 +111,19 @@ pub struct TransferInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferList {
     pub transfers: Vec<TransferInfo>,
+}
+
+/// One event of a transfer's Globus task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TransferEvent {
+    pub code: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub details: String,
+    #[serde(default)]
+    pub is_error: bool,
+    /// When, as Globus writes it (e.g. `2026-01-26T19:18:20+00:00`).
+    #[serde(default)]
+    pub time: String,
 }

@@ -7,7 +7,7 @@ use crate::config::{Credentials, GlobusLogin};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gantry_globus::token_for;
+use gantry_globus::TokenResponse;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -109,7 +109,7 @@ pub fn globus_authorize_url(g: &GlobusInfo) -> anyhow::Result<(String, String)> 
 
 /// A grant at Globus Auth's token endpoint by a native app (no secret), with the
 /// retries of the Globus client.
-async fn token_request(auth_url: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+async fn token_request(auth_url: &str, form: &[(&str, &str)]) -> anyhow::Result<TokenResponse> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(15)).build()?;
     gantry_globus::Globus::new(http, auth_url, auth_url).token(gantry_globus::Cred::None, form).await.map_err(|e| {
@@ -134,15 +134,15 @@ pub async fn globus_exchange(g: &GlobusInfo, code: &str, verifier: &str) -> anyh
         ],
     )
     .await?;
-    let t = token_for(&v, &g.resource_server).context("Globus Auth sent no token for Gantry")?;
-    let access = t["access_token"].as_str().context("no access token")?.to_string();
+    let t = v.for_server(&g.resource_server).context("Globus Auth sent no token for Gantry")?;
+    anyhow::ensure!(!t.access_token.is_empty(), "no access token");
     Ok((
-        access,
+        t.access_token.clone(),
         GlobusLogin {
             auth_url: g.auth_url.clone(),
             client_id: g.client_id.clone(),
-            refresh_token: t["refresh_token"].as_str().map(str::to_string),
-            expires_at: now() + t["expires_in"].as_i64().unwrap_or(0),
+            refresh_token: t.refresh_token.clone(),
+            expires_at: now() + t.expires_in.unwrap_or(0),
         },
     ))
 }
@@ -161,10 +161,10 @@ pub async fn refresh_if_needed(c: &mut Credentials) -> anyhow::Result<bool> {
     )
     .await
     .context("refreshing the Globus login failed; run gantry login --globus again")?;
-    let access = v["access_token"].as_str().context("no access token")?.to_string();
-    let expires_at = now() + v["expires_in"].as_i64().unwrap_or(0);
-    let new_refresh = v["refresh_token"].as_str().map(str::to_string).unwrap_or(refresh);
-    c.token = access;
+    anyhow::ensure!(!v.access_token.is_empty(), "no access token");
+    let expires_at = now() + v.expires_in.unwrap_or(0);
+    let new_refresh = v.refresh_token.unwrap_or(refresh);
+    c.token = v.access_token;
     c.globus = Some(GlobusLogin { refresh_token: Some(new_refresh), expires_at, ..g.clone() });
     Ok(true)
 }

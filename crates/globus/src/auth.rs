@@ -1,6 +1,6 @@
 //! Globus Auth: token grants, revocation, introspection, dependent tokens, policies.
 
-use crate::{Cred, Error, Globus, Result};
+use crate::{Cred, Error, Globus, Result, TokenResponse};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
@@ -8,13 +8,17 @@ use std::collections::BTreeMap;
 
 impl Globus {
     /// A token grant at `/v2/oauth2/token` (refresh, client credentials, …).
-    pub async fn token(&self, cred: Cred<'_>, form: &[(&str, &str)]) -> Result<Value> {
+    pub async fn token(&self, cred: Cred<'_>, form: &[(&str, &str)]) -> Result<TokenResponse> {
+        decode(self.grant(cred, form).await?, "token response")
+    }
+
+    async fn grant(&self, cred: Cred<'_>, form: &[(&str, &str)]) -> Result<Value> {
         let url = format!("{}/v2/oauth2/token", self.auth_url);
         self.send(|| self.req(Method::POST, &url, cred).form(form)).await
     }
 
     /// Trades a refresh token for fresh tokens.
-    pub async fn refresh(&self, client_id: &str, secret: Option<&str>, refresh_token: &str) -> Result<Value> {
+    pub async fn refresh(&self, client_id: &str, secret: Option<&str>, refresh_token: &str) -> Result<TokenResponse> {
         match secret {
             Some(s) => {
                 self.token(
@@ -42,7 +46,7 @@ impl Globus {
     }
 
     /// Tokens of a confidential client itself.
-    pub async fn client_credentials(&self, client_id: &str, secret: &str, scope: &str) -> Result<Value> {
+    pub async fn client_credentials(&self, client_id: &str, secret: &str, scope: &str) -> Result<TokenResponse> {
         self.token(Cred::Basic(client_id, secret), &[("grant_type", "client_credentials"), ("scope", scope)]).await
     }
 }
@@ -148,9 +152,9 @@ impl Globus {
 
     /// Tokens for the services a resource server's scope depends on, on behalf of the
     /// user whose `token` it was given (a list of token documents).
-    pub async fn dependent_tokens(&self, client_id: &str, secret: &str, token: &str) -> Result<Vec<Value>> {
+    pub async fn dependent_tokens(&self, client_id: &str, secret: &str, token: &str) -> Result<Vec<TokenResponse>> {
         let form = [("grant_type", "urn:globus:auth:grant_type:dependent_token"), ("token", token)];
-        let v = self.token(Cred::Basic(client_id, secret), &form).await?;
+        let v = self.grant(Cred::Basic(client_id, secret), &form).await?;
         decode(v, "dependent tokens")
     }
 

@@ -18,7 +18,8 @@ mod transfer;
 
 pub use auth::{Introspection, Policy};
 pub use groups::Group;
-pub use tokens::{secrets_of, token_for, tokens_of};
+pub use tokens::TokenResponse;
+pub use transfer::{Endpoint, Event, FatalError, FileEntry, FileList, Rule, Task, TaskState};
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, Copy)]
@@ -266,7 +267,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// A server that fails `fail` times (with `status`, or by closing the connection when
-    /// `status` is 0), then answers `{"ok": n}`.
+    /// `status` is 0), then answers a task document whose id is `t{n}`.
     async fn flaky(fail: u32, status: u16) -> (String, Arc<AtomicU32>) {
         let calls = Arc::new(AtomicU32::new(0));
         let c = calls.clone();
@@ -283,7 +284,8 @@ mod tests {
                     }
                     return r;
                 }
-                axum::Json(json!({"ok": n})).into_response()
+                axum::Json(json!({"task_id": format!("t{n}"), "status": "ACTIVE", "bytes_transferred": n}))
+                    .into_response()
             }
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -304,7 +306,7 @@ mod tests {
         for status in [500, 502, 503, 429] {
             let (url, calls) = flaky(3, status).await;
             let v = client(&url).task("t", "x").await.unwrap();
-            assert_eq!(v["ok"], 4, "{status}");
+            assert_eq!((v.task_id.as_str(), v.status, v.bytes_transferred), ("t4", TaskState::Active, Some(4)));
             assert_eq!(calls.load(Ordering::SeqCst), 4);
         }
     }
@@ -351,10 +353,21 @@ mod tests {
         assert!(e.needs_reconnect());
         assert_eq!(urlencode("/~/a b"), "%2F~%2Fa%20b");
         assert_eq!(urldecode("%2F~%2Fa%20b%zz%C3%BC"), "/~/a b%zzü");
-        let r = json!({"resource_server": "auth.globus.org", "access_token": "a1", "refresh_token": "r1",
-            "other_tokens": [{"resource_server": "transfer.api.globus.org", "access_token": "a2"}]});
-        assert_eq!(token_for(&r, "transfer.api.globus.org").unwrap()["access_token"], "a2");
-        assert!(token_for(&r, "groups.api.globus.org").is_none());
-        assert_eq!(secrets_of(&r), ["r1", "a1", "a2"]);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_the_document_is_an_error() {
+        let app = axum::Router::new()
+            .fallback(|| async { axum::Json(json!({"task_id": "t", "status": "EXPLODED", "DATA": "no list"})) });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        let g = client(&url);
+        let e = g.task("t", "x").await.unwrap_err();
+        assert!(matches!(&e, Error::Unreachable(m) if m.contains("unexpected task")), "{e}");
+        let e = g.rules("t", "x").await.unwrap_err();
+        assert!(matches!(&e, Error::Unreachable(m) if m.contains("access list")), "{e}");
+        let e = g.refresh("c", None, "r").await.unwrap_err();
+        assert!(matches!(&e, Error::Unreachable(m) if m.contains("token response")), "{e}");
     }
 }

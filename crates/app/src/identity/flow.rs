@@ -6,6 +6,7 @@
 use super::oidc::{AuthRequest, Oidc};
 use crate::secrets::{hash_token, pkce_pair, random_token, same_secret};
 use gantry_domain::{Error, Result, time::now_unix};
+use gantry_globus::TokenResponse;
 use gantry_store::{LoginFlow, Store};
 use serde_json::{Map, Value};
 
@@ -43,7 +44,7 @@ pub struct Callback {
 /// A flow that ended well: the provider's tokens and the verified ID token's claims.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    pub tokens: Value,
+    pub tokens: TokenResponse,
     pub claims: Map<String, Value>,
     pub return_to: String,
 }
@@ -108,7 +109,7 @@ impl Flows {
         let meta = oidc.metadata(false).await?;
         let tokens = oidc.exchange(&meta, code, redirect_uri, &flow.verifier).await?;
         let id_token =
-            tokens["id_token"].as_str().ok_or_else(|| Error::unauthorized("the provider sent no ID token"))?;
+            tokens.id_token.as_deref().ok_or_else(|| Error::unauthorized("the provider sent no ID token"))?;
         let claims = oidc.verify_id_token(id_token, &flow.nonce).await?;
         Ok(Finished { tokens, claims, return_to: flow.return_to })
     }

@@ -6,6 +6,7 @@ use crate::config::{ProviderConfig, ProviderKind};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gantry_domain::{Error, ErrorKind, Result, time::now_unix};
+use gantry_globus::TokenResponse;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -165,7 +166,13 @@ impl Oidc {
     }
 
     /// Trades the authorization code for tokens (client secret by HTTP Basic, if any).
-    pub async fn exchange(&self, m: &Metadata, code: &str, redirect_uri: &str, verifier: &str) -> Result<Value> {
+    pub async fn exchange(
+        &self,
+        m: &Metadata,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<TokenResponse> {
         let client_id = self.cfg.client_id.as_deref().unwrap_or_default();
         let mut form = vec![
             ("grant_type", "authorization_code"),
@@ -185,7 +192,8 @@ impl Oidc {
             let why = body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("no reason given");
             return Err(refused(format!("the provider refused the sign-in code ({status}: {why})")));
         }
-        Ok(body)
+        serde_json::from_value(body)
+            .map_err(|e| unavailable(&self.cfg.id, format!("the token endpoint answered no token response: {e}")))
     }
 
     /// Verifies an ID token's signature, issuer, audience, times and nonce; returns its claims.

@@ -236,8 +236,8 @@ impl ResourceServer {
             })?;
         let groups_token = tokens
             .iter()
-            .find(|t| t["resource_server"] == GROUPS_RS)
-            .and_then(|t| t["access_token"].as_str())
+            .find(|t| t.resource_server.as_deref() == Some(GROUPS_RS))
+            .map(|t| t.access_token.as_str())
             .ok_or_else(|| unavailable(no_dependency))?;
         let groups = self.globus.my_groups(groups_token).await.map_err(|e| match e.status() {
             Some(s) => unavailable(format!("Globus Groups answered {s}")),

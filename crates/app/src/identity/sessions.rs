@@ -10,9 +10,9 @@ use crate::secrets::{hash_token, random_token, same_secret};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gantry_domain::{Error, Principal, Result, TokenScope, time::now_unix};
+use gantry_globus::TokenResponse;
 use gantry_store::{SessionRow, Store, User};
 use hmac::{Hmac, Mac};
-use serde_json::Value;
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -79,7 +79,7 @@ impl Sessions {
 
     /// Starts a session for `user`, keeping the sign-in's provider tokens sealed; returns
     /// the new session id (the cookie's value).
-    pub async fn start(&self, user: &User, provider: &str, tokens: Option<&Value>) -> Result<String> {
+    pub async fn start(&self, user: &User, provider: &str, tokens: Option<&TokenResponse>) -> Result<String> {
         self.store.purge_sessions(self.idle_secs as i64).await?;
         let id = random_token(32);
         let sealed = tokens.map(|t| self.sealer.seal(user.id, t)).transpose()?;
@@ -91,7 +91,7 @@ impl Sessions {
     }
 
     /// Ends a session; returns the provider tokens it held, to be revoked.
-    pub async fn end(&self, s: &WebSession) -> Result<Option<Value>> {
+    pub async fn end(&self, s: &WebSession) -> Result<Option<TokenResponse>> {
         match self.store.delete_session(&s.id_hash).await? {
             Some(Some(sealed)) => Ok(Some(self.sealer.open(s.row.user.id, &sealed)?)),
             _ => Ok(None),
@@ -99,7 +99,7 @@ impl Sessions {
     }
 
     /// The provider tokens a session holds (e.g. the Globus tokens of the sign-in).
-    pub fn tokens(&self, s: &WebSession) -> Result<Option<Value>> {
+    pub fn tokens(&self, s: &WebSession) -> Result<Option<TokenResponse>> {
         s.row.tokens.as_ref().map(|t| self.sealer.open(s.row.user.id, t)).transpose()
     }
 

@@ -10,7 +10,7 @@ use super::provision::Provisioner;
 use super::sessions::{Sessions, WebSession};
 use crate::config::{Config, ProviderKind};
 use gantry_domain::{Error, ErrorKind, Result};
-use gantry_globus::Globus;
+use gantry_globus::{Globus, TokenResponse};
 use gantry_store::{NewIdentity, Store, User};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -213,7 +213,7 @@ impl SignIn {
         &self,
         user: User,
         provider: &str,
-        tokens: Option<&Value>,
+        tokens: Option<&TokenResponse>,
         return_to: &str,
     ) -> Result<SignedIn> {
         let session = self.sessions.start(&user, provider, tokens).await?;
@@ -222,8 +222,8 @@ impl SignIn {
 
     /// The ids of the user's Globus groups, through the groups token of the sign-in;
     /// None (groups left as they were) if Groups cannot be asked.
-    async fn my_groups(&self, groups_url: &str, tokens: &Value) -> Option<Vec<String>> {
-        let token = gantry_globus::token_for(tokens, GROUPS_RS)?["access_token"].as_str()?;
+    async fn my_groups(&self, groups_url: &str, tokens: &TokenResponse) -> Option<Vec<String>> {
+        let token = tokens.for_server(GROUPS_RS)?.access_token.as_str();
         let globus = Globus::for_groups(self.http.clone(), groups_url);
         match globus.my_groups(token).await {
             Ok(v) => Some(v.into_iter().map(|g| g.id).collect()),
@@ -238,7 +238,7 @@ impl SignIn {
     pub async fn sign_out(&self, s: &WebSession) -> Result<()> {
         let tokens = self.sessions.end(s).await?;
         if let (Some(tokens), Some(oidc)) = (tokens, self.oidc.get(&s.row.provider)) {
-            for v in gantry_globus::secrets_of(&tokens) {
+            for v in tokens.secrets() {
                 oidc.revoke(v).await;
             }
         }

@@ -7,9 +7,9 @@ use crate::identity::flow::{Begin, Callback};
 use crate::identity::sessions::WebSession;
 use gantry_api_types::GlobusStatus;
 use gantry_domain::{Error, LinkStatus, Result, time};
-use gantry_globus::token_for;
+use gantry_globus::TokenResponse;
 use gantry_store::GlobusLink;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What a connection should ask Globus for, besides Transfer.
 #[derive(Debug, Clone, Default)]
@@ -61,8 +61,8 @@ pub fn consent_scope_ok(s: &str) -> bool {
 }
 
 /// The `data_access` consents a connection holds already (kept when reconnecting).
-fn held_consents(tokens: &Value) -> Vec<String> {
-    let scope = token_for(tokens, TRANSFER_RS).and_then(|t| t["scope"].as_str()).unwrap_or("");
+fn held_consents(tokens: &TokenResponse) -> Vec<String> {
+    let scope = tokens.for_server(TRANSFER_RS).map(|t| t.scope.as_str()).unwrap_or_default();
     let mut out = vec![];
     for part in scope.split(['[', ']', ' ']) {
         let id = part.strip_prefix('*').unwrap_or(part);
@@ -89,7 +89,7 @@ impl Transfers {
         let user_id = s.user().id;
         let mut more = req.scopes.clone();
         if let Some(link) = self.store.globus_link(user_id).await?
-            && let Ok(tokens) = self.sealer.open::<Value>(user_id, &link.tokens)
+            && let Ok(tokens) = self.sealer.open::<TokenResponse>(user_id, &link.tokens)
         {
             for s in held_consents(&tokens) {
                 if !more.contains(&s) {
@@ -129,7 +129,7 @@ impl Transfers {
         let restart = "start again with Connect Globus";
         let done = self.flows.finish(&self.oidc, CONNECT, cb, browser, &self.callback_uri(), restart).await?;
         let transfer =
-            token_for(&done.tokens, TRANSFER_RS).ok_or_else(|| Error::denied("Globus granted no Transfer access"))?;
+            done.tokens.for_server(TRANSFER_RS).ok_or_else(|| Error::denied("Globus granted no Transfer access"))?;
         let now = time::now_unix();
         let user_id = s.user().id;
         let claim = |k: &str| done.claims.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -139,7 +139,7 @@ impl Transfers {
                 identity_id: claim("sub"),
                 username: claim("preferred_username"),
                 tokens: self.sealer.seal(user_id, &done.tokens)?,
-                expires_at: now + transfer["expires_in"].as_i64().unwrap_or(0),
+                expires_at: now + transfer.expires_in.unwrap_or(0),
                 status: LinkStatus::Ok,
                 last_error: None,
                 connected_at: now,
@@ -154,16 +154,14 @@ impl Transfers {
         let link = self.store.globus_link(user_id).await?.ok_or_else(|| {
             Error::denied("connect your Globus account first (gantry globus connect, or /globus/connect)")
         })?;
-        let tokens: Value = self.sealer.open(user_id, &link.tokens)?;
+        let tokens: TokenResponse = self.sealer.open(user_id, &link.tokens)?;
         let now = time::now_unix();
-        let current = token_for(&tokens, TRANSFER_RS).cloned().unwrap_or(Value::Null);
-        if link.expires_at > now + 60
-            && let Some(a) = current["access_token"].as_str()
-        {
-            return Ok((link.identity_id, a.to_string()));
+        let current = tokens.for_server(TRANSFER_RS).cloned().unwrap_or_default();
+        if link.expires_at > now + 60 && !current.access_token.is_empty() {
+            return Ok((link.identity_id, current.access_token));
         }
         let reconnect = LinkStatus::Reconnect;
-        let Some(refresh) = current["refresh_token"].as_str() else {
+        let Some(refresh) = current.refresh_token.as_deref() else {
             self.store.set_globus_status(user_id, reconnect, Some("the Globus token expired")).await?;
             return Err(Error::denied("your Globus connection expired: reconnect Globus"));
         };
@@ -175,15 +173,24 @@ impl Transfers {
             }
             Err(e) => return Err(from_globus(e)),
         };
-        let new = token_for(&fresh, TRANSFER_RS).cloned().unwrap_or(fresh.clone());
-        let access = new["access_token"].as_str().ok_or_else(|| Error::internal("refresh gave no token"))?.to_string();
-        // Keep the refresh token if Globus did not rotate it.
-        let refresh_token = if new["refresh_token"].is_null() { json!(refresh) } else { new["refresh_token"].clone() };
-        let tokens = json!({"resource_server": TRANSFER_RS, "access_token": access, "refresh_token": refresh_token,
-            "expires_in": new["expires_in"], "other_tokens": []});
+        let new = fresh.for_server(TRANSFER_RS).unwrap_or(&fresh);
+        if new.access_token.is_empty() {
+            return Err(Error::internal("refresh gave no token"));
+        }
+        let access = new.access_token.clone();
+        // Keep the scope and the refresh token if Globus did not send them again.
+        let tokens = TokenResponse {
+            resource_server: Some(TRANSFER_RS.to_string()),
+            access_token: access.clone(),
+            refresh_token: new.refresh_token.clone().or_else(|| Some(refresh.to_string())),
+            scope: if new.scope.is_empty() { current.scope.clone() } else { new.scope.clone() },
+            expires_in: new.expires_in,
+            id_token: None,
+            other_tokens: vec![],
+        };
         let link = GlobusLink {
             tokens: self.sealer.seal(user_id, &tokens)?,
-            expires_at: now + new["expires_in"].as_i64().unwrap_or(0),
+            expires_at: now + new.expires_in.unwrap_or(0),
             status: LinkStatus::Ok,
             last_error: None,
             refreshed_at: now,
@@ -235,8 +242,8 @@ impl Transfers {
         let Some(l) = self.store.delete_globus_link(user_id).await? else {
             return Err(Error::not_found("no Globus account is connected"));
         };
-        if let Ok(tokens) = self.sealer.open::<Value>(user_id, &l.tokens) {
-            for v in gantry_globus::secrets_of(&tokens) {
+        if let Ok(tokens) = self.sealer.open::<TokenResponse>(user_id, &l.tokens) {
+            for v in tokens.secrets() {
                 if let Err(e) = self.globus.revoke(&self.cfg.client_id, Some(self.secret()), v).await {
                     tracing::warn!("revoking a Globus token failed: {e}");
                 }
@@ -257,8 +264,11 @@ mod tests {
             "urn:globus:auth:scope:transfer.api.globus.org:all[https://auth.globus.org/scopes/x/all]"
         ));
         assert!(!super::consent_scope_ok("openid[https://auth.globus.org/scopes/x/data_access]"));
-        let tokens = serde_json::json!({"resource_server": "transfer.api.globus.org",
-            "scope": "urn:globus:auth:scope:transfer.api.globus.org:all urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/e1/data_access]"});
+        let tokens = gantry_globus::TokenResponse {
+            resource_server: Some("transfer.api.globus.org".into()),
+            scope: "urn:globus:auth:scope:transfer.api.globus.org:all urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/e1/data_access]".into(),
+            ..Default::default()
+        };
         assert_eq!(
             super::held_consents(&tokens),
             ["urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/e1/data_access]"]

@@ -4,7 +4,7 @@
 use super::{Transfers, from_globus};
 use gantry_api_types::{DirEntry, EndpointInfo, Listing};
 use gantry_domain::{Error, Result};
-use serde_json::Value;
+use gantry_globus::Endpoint;
 
 /// The scopes of Globus's endpoint search.
 pub const SEARCH_SCOPES: &[&str] = &[
@@ -17,10 +17,6 @@ pub const SEARCH_SCOPES: &[&str] = &[
     "shared-with-me",
     "administered-by-me",
 ];
-
-fn text(v: &Value, k: &str) -> Option<String> {
-    v[k].as_str().map(str::to_string)
-}
 
 impl Transfers {
     pub async fn endpoint_search(
@@ -35,22 +31,19 @@ impl Transfers {
         }
         let (_, token) = self.user_token(user_id).await?;
         let v = self.globus.endpoint_search(&token, q, Some(scope), limit.min(100)).await.map_err(from_globus)?;
-        Ok(v["DATA"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        Ok(v.into_iter()
             .map(|e| EndpointInfo {
-                id: text(e, "id").unwrap_or_default(),
-                display_name: text(e, "display_name"),
-                owner: text(e, "owner_string"),
-                description: text(e, "description"),
-                entity_type: text(e, "entity_type"),
+                id: e.id,
+                display_name: e.display_name,
+                owner: e.owner_string,
+                description: e.description,
+                entity_type: e.entity_type,
             })
             .collect())
     }
 
     /// One endpoint's document, as Globus gives it.
-    pub async fn endpoint(&self, user_id: i64, id: &str) -> Result<Value> {
+    pub async fn endpoint(&self, user_id: i64, id: &str) -> Result<Endpoint> {
         let (_, token) = self.user_token(user_id).await?;
         self.globus.endpoint(&token, id).await.map_err(from_globus)
     }
@@ -59,18 +52,12 @@ impl Transfers {
     pub async fn ls(&self, user_id: i64, endpoint: &str, path: &str) -> Result<Listing> {
         let (_, token) = self.user_token(user_id).await?;
         let v = self.globus.ls(&token, endpoint, path).await.map_err(from_globus)?;
-        let entries = v["DATA"]
-            .as_array()
+        let entries = v
+            .entries
             .into_iter()
-            .flatten()
-            .map(|e| DirEntry {
-                name: text(e, "name").unwrap_or_default(),
-                kind: text(e, "type").unwrap_or_default(),
-                size: e["size"].as_i64(),
-                last_modified: text(e, "last_modified"),
-            })
+            .map(|e| DirEntry { name: e.name, kind: e.kind, size: e.size, last_modified: e.last_modified })
             .collect();
-        Ok(Listing { path: text(&v, "path"), entries })
+        Ok(Listing { path: v.path, entries })
     }
 
     pub async fn mkdir(&self, user_id: i64, endpoint: &str, path: &str) -> Result<()> {

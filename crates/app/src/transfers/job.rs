@@ -5,6 +5,7 @@
 use super::{Transfers, from_globus};
 use crate::jobs::backoff;
 use gantry_domain::{Error, ErrorKind, JobKind, Principal, Result, TransferStatus, time};
+use gantry_globus::TaskState;
 use gantry_store::{Job, TransferRow};
 use serde_json::json;
 use std::path::PathBuf;
@@ -185,15 +186,15 @@ impl Transfers {
         let task_id = tr.task_id.clone().unwrap_or_default();
         let task = self.globus.task(&token, &task_id).await.map_err(from_globus)?;
         let before = tr.bytes_transferred;
-        tr.bytes_transferred = task["bytes_transferred"].as_i64().unwrap_or(tr.bytes_transferred);
-        tr.rate = task["effective_bytes_per_second"].as_i64().unwrap_or(0);
-        tr.faults = task["faults"].as_i64().unwrap_or(0);
-        tr.nice_status = task["nice_status"].as_str().map(str::to_string);
+        tr.bytes_transferred = task.bytes_transferred.unwrap_or(tr.bytes_transferred);
+        tr.rate = task.effective_bytes_per_second.unwrap_or(0);
+        tr.faults = task.faults.unwrap_or(0);
+        tr.nice_status = task.nice_status.clone();
         tr.error = None;
-        let ended = match task["status"].as_str().unwrap_or("ACTIVE") {
-            "SUCCEEDED" => Some(TransferStatus::Succeeded),
-            "FAILED" => Some(TransferStatus::Failed),
-            _ => None,
+        let ended = match task.status {
+            TaskState::Succeeded => Some(TransferStatus::Succeeded),
+            TaskState::Failed => Some(TransferStatus::Failed),
+            TaskState::Active | TaskState::Inactive => None,
         };
         let Some(status) = ended else {
             // Poll faster while bytes move, slower while nothing changes.
@@ -205,11 +206,10 @@ impl Transfers {
         tr.status = status;
         tr.completed_at = Some(now);
         if status == TransferStatus::Failed {
-            let fatal = &task["fatal_error"];
-            tr.error = fatal["description"].as_str().or(fatal["code"].as_str()).map(str::to_string);
+            tr.error = task.fatal_error.and_then(|f| f.description.or(f.code));
         }
         if let Ok(ev) = self.globus.task_events(&token, &task_id).await {
-            tr.events = ev["DATA"].to_string();
+            tr.events = serde_json::to_string(&ev).unwrap_or_else(|_| "[]".into());
         }
         self.store.update_transfer(tr).await?;
         self.cleanup(tr).await?;
@@ -243,15 +243,16 @@ impl Transfers {
             Ok(manager) => match self.globus.rules(&manager, &self.cfg.storage_collection).await {
                 Ok(rules) => {
                     for r in rules {
-                        let id =
-                            r["id"].as_str().map(str::to_string).or_else(|| r["id"].as_i64().map(|n| n.to_string()));
-                        let path = r["path"].as_str().unwrap_or("");
+                        let path = r.path.as_deref().unwrap_or_default();
                         // A rule is left behind when no unfinished transfer owns its export
                         // (the row is made before the rule, so a rule being given counts).
-                        let ours = r["permissions"] == "r" && r["principal_type"] == "identity" && is_export_path(path);
+                        let ours = r.permissions.as_deref() == Some("r")
+                            && r.principal_type.as_deref() == Some("identity")
+                            && is_export_path(path);
                         let owned = exports_in_use.contains(&path.trim_matches('/'));
-                        if let Some(id) = id.filter(|_| ours && !owned) {
-                            match self.globus.delete_rule(&manager, &self.cfg.storage_collection, &id).await {
+                        if ours && !owned {
+                            let id = &r.id;
+                            match self.globus.delete_rule(&manager, &self.cfg.storage_collection, id).await {
                                 Ok(()) => tracing::info!(rule = id, path, "removed an access rule left behind"),
                                 Err(e) => tracing::warn!("cannot remove rule {id}: {e}"),
                             }

@@ -26,12 +26,14 @@ use crate::jobs::Jobs;
 use crate::registry::Registry;
 use gantry_api_types::TransferInfo;
 use gantry_domain::{Error, ErrorKind, Principal, Result, time};
-use gantry_globus::{Globus, token_for};
+use gantry_globus::Globus;
 use gantry_store::{Store, TransferRow};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use connection::reauth_link;
+/// An endpoint document as Globus gives it (its typed fields and the rest).
+pub use gantry_globus::Endpoint as GlobusEndpoint;
 
 pub const TRANSFER_SCOPE: &str = "urn:globus:auth:scope:transfer.api.globus.org:all";
 pub(crate) const TRANSFER_RS: &str = "transfer.api.globus.org";
@@ -156,11 +158,12 @@ impl Transfers {
                     format!("Gantry's own Globus client cannot get a Transfer token: {e}"),
                 )
             })?;
-        let t = token_for(&v, TRANSFER_RS)
-            .and_then(|t| t["access_token"].as_str())
-            .ok_or_else(|| Error::new(ErrorKind::Unavailable, "Globus sent Gantry no Transfer token"))?
-            .to_string();
-        let exp = time::now_unix() + v["expires_in"].as_i64().unwrap_or(3600);
+        let t = v
+            .for_server(TRANSFER_RS)
+            .filter(|t| !t.access_token.is_empty())
+            .ok_or_else(|| Error::new(ErrorKind::Unavailable, "Globus sent Gantry no Transfer token"))?;
+        let exp = time::now_unix() + t.expires_in.unwrap_or(3600);
+        let t = t.access_token.clone();
         *m = Some((t.clone(), exp));
         Ok(t)
     }

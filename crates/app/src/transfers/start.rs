@@ -83,7 +83,7 @@ impl Transfers {
         // name is kept for display (a failure to get it is not an error).
         let (_, token) = self.user_token(p.user_id).await?;
         let endpoint_name = match self.globus.endpoint(&token, &body.endpoint_id).await {
-            Ok(v) => v["display_name"].as_str().map(str::to_string),
+            Ok(e) => e.display_name,
             Err(e) if e.is_not_found() => {
                 return Err(Error::not_found(format!("Globus knows no endpoint {}", body.endpoint_id)));
             }

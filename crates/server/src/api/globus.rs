@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use gantry_api_types::ErrorBody;
 use gantry_api_types::{EndpointList, GlobusStatus, Listing, PathBody};
 use gantry_app::App;
+use gantry_app::transfers::GlobusEndpoint;
 use serde::Deserialize;
-use serde_json::Value;
 
 #[utoipa::path(get, path = "/api/v1/globus", tag = "globus", summary = "The caller's Globus connection",
     responses((status = 200, body = GlobusStatus), (status = 405, description = "Transfers are not set up", body = ErrorBody)))]
@@ -56,7 +56,11 @@ pub(super) async fn search(
     params(("id" = String, Path, description = "Endpoint or collection id")),
     responses((status = 200, description = "The endpoint document"), (status = 404, body = ErrorBody)))]
 /// One endpoint, as Globus describes it.
-pub(super) async fn endpoint(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn endpoint(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GlobusEndpoint>> {
     let p = caller.require()?;
     Ok(Json(app.transfers()?.endpoint(p.user_id, &id).await?))
 }
