@@ -124,16 +124,17 @@ impl App {
             Sessions::new(store.clone(), sealer.clone(), form_key, config.session_idle_secs, config.session_max_secs);
         let flows = Flows::new(store.clone());
         let jobs = jobs::Jobs::new(store.clone());
-        let signin = SignIn::new(
-            store.clone(),
-            config.clone(),
-            http.clone(),
-            sessions.clone(),
-            flows.clone(),
-            provisioner.clone(),
-            Arc::new(oidc),
-            public_url.clone(),
-        );
+        let signin = SignIn {
+            store: store.clone(),
+            config: config.clone(),
+            http: http.clone(),
+            sessions: sessions.clone(),
+            flows: flows.clone(),
+            provisioner: provisioner.clone(),
+            limiter: Arc::default(),
+            oidc: Arc::new(oidc),
+            public_url: public_url.clone(),
+        };
         let transfers = match &config.transfers {
             Some(c) => {
                 let parts = transfers::Parts {

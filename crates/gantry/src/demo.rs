@@ -55,38 +55,22 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
 
     let mut gcfg = GlobusConfig::default_for(&gdir);
     gcfg.base_url = Some(globus_url.clone());
-    gcfg.clients.push(Client {
-        id: String::new(),
-        name: GATEWAY.into(),
-        secret: Some(secret.clone()),
-        redirect_uris: vec![format!("{gantry_url}/auth/callback/globus"), format!("{gantry_url}/globus/callback")],
-        scopes: vec![ClientScope { suffix: "all".into(), dependent_scopes: vec![TRANSFER.into(), GROUPS.into()] }],
-        identity_username: None,
-    });
-    gcfg.clients.push(Client {
-        id: String::new(),
-        name: NATIVE.into(),
-        secret: None,
-        redirect_uris: vec![],
-        scopes: vec![],
-        identity_username: None,
-    });
+    gcfg.clients.push(Client::confidential(
+        GATEWAY,
+        &secret,
+        vec![format!("{gantry_url}/auth/callback/globus"), format!("{gantry_url}/globus/callback")],
+        vec![ClientScope { suffix: "all".into(), dependent_scopes: vec![TRANSFER.into(), GROUPS.into()] }],
+    ));
+    gcfg.clients.push(Client::native(NATIVE));
     // Gantry's storage as a Globus collection, managed by Gantry's own client.
     let exports = o.data.join("gantry").join("exports");
     std::fs::create_dir_all(&exports)?;
+    let owner = format!("{}@clients.auth.globus.org", gantry_globus_local::config::uuid_for("client", GATEWAY));
     gcfg.endpoints.push(gantry_globus_local::config::Endpoint {
-        id: String::new(),
-        display_name: REGISTRY.into(),
-        owner: format!("{}@clients.auth.globus.org", gantry_globus_local::config::uuid_for("client", GATEWAY)),
-        root: exports,
-        host_endpoint: None,
-        host_path: None,
-        default_directory: "/".into(),
-        high_assurance: false,
-        requires_data_access: false,
-        policy: None,
         description: "Gantry's image storage; Gantry gives read access per transfer".into(),
         keywords: vec!["gantry".into()],
+        default_directory: "/".into(),
+        ..gantry_globus_local::config::Endpoint::at(REGISTRY, &owner, exports)
     });
     gcfg.complete()?;
     let client_id = |name: &str| gcfg.clients.iter().find(|c| c.name == name).map(|c| c.id.clone()).unwrap_or_default();
@@ -121,21 +105,8 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
             url: None,
         }],
         resource_server: Some(ResourceServerConfig {
-            auth_url: globus_url.clone(),
-            groups_url: globus_url.clone(),
-            client_id: gw_id.clone(),
-            client_secret: Some(secret.clone()),
-            client_secret_file: None,
-            scope_suffix: "all".into(),
-            provider: "globus".into(),
-            allowed_domains: vec![],
-            policies: vec![],
-            required_groups: vec![],
-            allowed_clients: vec![],
-            session_message: None,
             native_client_id: Some(native_id),
-            cache_secs: 600,
-            failure_cache_secs: 60,
+            ..ResourceServerConfig::new(&globus_url, &gw_id, &secret)
         }),
         transfers: Some(TransferConfig {
             auth_url: globus_url.clone(),

@@ -119,6 +119,23 @@ pub struct Client {
 }
 
 impl Client {
+    /// A public client (a native app such as the CLI): no secret, any loopback redirect.
+    pub fn native(name: &str) -> Client {
+        Client {
+            id: String::new(),
+            name: name.into(),
+            secret: None,
+            redirect_uris: vec![],
+            scopes: vec![],
+            identity_username: None,
+        }
+    }
+
+    /// A confidential client with its redirect URIs and the scopes it offers.
+    pub fn confidential(name: &str, secret: &str, redirect_uris: Vec<String>, scopes: Vec<ClientScope>) -> Client {
+        Client { secret: Some(secret.into()), redirect_uris, scopes, ..Client::native(name) }
+    }
+
     /// The username of the client's own identity (used by client-credentials tokens;
     /// an endpoint may be owned by it).
     pub fn username(&self) -> String {
@@ -158,6 +175,27 @@ pub struct Endpoint {
     pub description: String,
     #[serde(default)]
     pub keywords: Vec<String>,
+}
+
+impl Endpoint {
+    /// A mapped collection of `owner` (a username) rooted at `root`, with the defaults
+    /// a configuration file would give it.
+    pub fn at(display_name: &str, owner: &str, root: PathBuf) -> Endpoint {
+        Endpoint {
+            id: String::new(),
+            display_name: display_name.into(),
+            owner: owner.into(),
+            root,
+            host_endpoint: None,
+            host_path: None,
+            default_directory: default_dir(),
+            high_assurance: false,
+            requires_data_access: false,
+            policy: None,
+            description: String::new(),
+            keywords: vec![],
+        }
+    }
 }
 
 fn default_dir() -> String {

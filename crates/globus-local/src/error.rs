@@ -44,6 +44,11 @@ pub fn terr(status: StatusCode, code: &str, message: &str, resource: &str) -> Gl
     }
 }
 
+/// The Transfer error for a store that failed under a request.
+pub fn unavailable(e: impl std::fmt::Display, resource: &str) -> GlobusError {
+    terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), resource)
+}
+
 /// A Transfer error that says which consents or which sign-in the call needs.
 pub fn terr_with(
     status: StatusCode,

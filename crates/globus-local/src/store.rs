@@ -59,30 +59,24 @@ impl Db {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, kind: &str, id: &str) -> anyhow::Result<Option<T>> {
-        let row = sqlx::query(
+        self.one(
             "SELECT value FROM docs WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+            kind,
+            id,
         )
-        .bind(kind)
-        .bind(id)
-        .bind(now())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some(r) => Some(serde_json::from_str(r.get::<&str, _>("value"))?),
-            None => None,
-        })
+        .await
     }
 
     /// Removes and returns a document (single use, e.g. authorization codes).
     pub async fn take<T: DeserializeOwned>(&self, kind: &str, id: &str) -> anyhow::Result<Option<T>> {
-        let row = sqlx::query(
-            "DELETE FROM docs WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING value",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(now())
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql =
+            "DELETE FROM docs WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING value";
+        self.one(sql, kind, id).await
+    }
+
+    /// The live document `sql` selects (binding kind, id and now).
+    async fn one<T: DeserializeOwned>(&self, sql: &'static str, kind: &str, id: &str) -> anyhow::Result<Option<T>> {
+        let row = sqlx::query(sql).bind(kind).bind(id).bind(now()).fetch_optional(&self.pool).await?;
         Ok(match row {
             Some(r) => Some(serde_json::from_str(r.get::<&str, _>("value"))?),
             None => None,

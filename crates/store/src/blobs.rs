@@ -74,12 +74,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if r.rows_affected() == 0 {
-            return Ok(false);
-        }
-        link(&mut tx, repo_id, digest, now).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        link_if(tx, r.rows_affected() > 0, repo_id, digest, now).await
     }
 
     /// Links an already stored blob into another repository (cross-repository mount).
@@ -93,12 +88,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        if r.rows_affected() == 0 {
-            return Ok(false);
-        }
-        link(&mut tx, repo_id, digest, now).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        link_if(tx, r.rows_affected() > 0, repo_id, digest, now).await
     }
 
     /// Removes a blob from a repository. Refused while a manifest of the repository
@@ -245,6 +235,23 @@ impl Store {
             .map_err(db_err)?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
+}
+
+/// Ends a transaction that made a blob available: links it to the repository and
+/// commits if `available`, otherwise leaves nothing done. Returns `available`.
+async fn link_if(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    available: bool,
+    repo_id: i64,
+    digest: &Digest,
+    now: i64,
+) -> Result<bool> {
+    if !available {
+        return Ok(false);
+    }
+    link(&mut tx, repo_id, digest, now).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
 }
 
 async fn link(tx: &mut sqlx::Transaction<'_, sqlx::Any>, repo_id: i64, digest: &Digest, now: i64) -> Result<()> {

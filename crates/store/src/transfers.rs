@@ -137,11 +137,12 @@ impl Store {
     }
 
     pub async fn globus_link(&self, user_id: i64) -> Result<Option<GlobusLink>> {
-        let row = sqlx::query(sql!("SELECT {LINK_COLS} FROM globus_links WHERE user_id = $1"))
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        self.link_of(sql!("SELECT {LINK_COLS} FROM globus_links WHERE user_id = $1"), user_id).await
+    }
+
+    /// The link `sql` returns for a user.
+    async fn link_of(&self, sql: impl sqlx::SqlSafeStr, user_id: i64) -> Result<Option<GlobusLink>> {
+        let row = sqlx::query(sql).bind(user_id).fetch_optional(&self.pool).await.map_err(db_err)?;
         row.as_ref().map(GlobusLink::from_row).transpose()
     }
 
@@ -157,12 +158,7 @@ impl Store {
     }
 
     pub async fn delete_globus_link(&self, user_id: i64) -> Result<Option<GlobusLink>> {
-        let row = sqlx::query(sql!("DELETE FROM globus_links WHERE user_id = $1 RETURNING {LINK_COLS}"))
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(GlobusLink::from_row).transpose()
+        self.link_of(sql!("DELETE FROM globus_links WHERE user_id = $1 RETURNING {LINK_COLS}"), user_id).await
     }
 
     /// Records a new transfer together with its job, held by `owner` until `lease_until`.

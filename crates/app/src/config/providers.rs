@@ -105,6 +105,30 @@ pub struct ResourceServerConfig {
     pub failure_cache_secs: u64,
 }
 
+impl ResourceServerConfig {
+    /// Gantry as the resource server `client_id` of the Globus Auth and Groups at
+    /// `globus_url`, with the defaults a configuration file would give it.
+    pub fn new(globus_url: &str, client_id: &str, client_secret: &str) -> ResourceServerConfig {
+        ResourceServerConfig {
+            auth_url: globus_url.into(),
+            groups_url: globus_url.into(),
+            client_id: client_id.into(),
+            client_secret: Some(client_secret.into()),
+            client_secret_file: None,
+            scope_suffix: default_scope_suffix(),
+            provider: default_provider(),
+            allowed_domains: vec![],
+            policies: vec![],
+            required_groups: vec![],
+            allowed_clients: vec![],
+            session_message: None,
+            native_client_id: None,
+            cache_secs: default_cache_secs(),
+            failure_cache_secs: default_failure_cache_secs(),
+        }
+    }
+}
+
 fn default_cache_secs() -> u64 {
     600
 }

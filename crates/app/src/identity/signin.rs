@@ -18,17 +18,18 @@ use std::sync::Arc;
 
 const GROUPS_RS: &str = "groups.api.globus.org";
 
+/// Signing in and out; the composition root fills in what it uses.
 #[derive(Clone)]
 pub struct SignIn {
-    store: Store,
-    config: Arc<Config>,
-    http: reqwest::Client,
-    sessions: Sessions,
-    flows: Flows,
-    provisioner: Provisioner,
-    limiter: Arc<LoginLimiter>,
-    oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
-    public_url: Arc<str>,
+    pub(crate) store: Store,
+    pub(crate) config: Arc<Config>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) sessions: Sessions,
+    pub(crate) flows: Flows,
+    pub(crate) provisioner: Provisioner,
+    pub(crate) limiter: Arc<LoginLimiter>,
+    pub(crate) oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
+    pub(crate) public_url: Arc<str>,
 }
 
 /// A sign-in provider as the sign-in page offers it.
@@ -57,20 +58,6 @@ fn locked(wait_secs: u64) -> Error {
 }
 
 impl SignIn {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Store,
-        config: Arc<Config>,
-        http: reqwest::Client,
-        sessions: Sessions,
-        flows: Flows,
-        provisioner: Provisioner,
-        oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
-        public_url: Arc<str>,
-    ) -> SignIn {
-        SignIn { store, config, http, sessions, flows, provisioner, limiter: Arc::default(), oidc, public_url }
-    }
-
     /// The providers the sign-in page offers, and whether local passwords are accepted.
     pub fn providers(&self) -> (Vec<ProviderChoice>, bool) {
         let list = self

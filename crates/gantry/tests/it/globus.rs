@@ -35,25 +35,16 @@ impl GlobusServer {
     /// Starts the service with the test clients, after `tweak` has changed the configuration.
     pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut GlobusConfig)) -> GlobusServer {
         let mut config = GlobusConfig::default_for(dir.path());
-        config.clients.push(Client {
-            id: String::new(),
-            name: NATIVE.into(),
-            secret: None,
-            redirect_uris: vec![],
-            scopes: vec![],
-            identity_username: None,
-        });
-        config.clients.push(Client {
-            id: String::new(),
-            name: GATEWAY.into(),
-            secret: Some(GATEWAY_SECRET.into()),
-            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
-            scopes: vec![ClientScope {
+        config.clients.push(Client::native(NATIVE));
+        config.clients.push(Client::confidential(
+            GATEWAY,
+            GATEWAY_SECRET,
+            vec!["http://127.0.0.1:9/callback".into()],
+            vec![ClientScope {
                 suffix: "all".into(),
                 dependent_scopes: vec!["urn:globus:auth:scope:transfer.api.globus.org:all".into()],
             }],
-            identity_username: None,
-        });
+        ));
         tweak(&mut config);
         config.complete().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

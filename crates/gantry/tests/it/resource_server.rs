@@ -36,21 +36,8 @@ pub async fn globus(tweak: impl FnOnce(&mut gantry_globus_local::GlobusConfig)) 
 
 pub fn rs_config(g: &GlobusServer) -> ResourceServerConfig {
     ResourceServerConfig {
-        auth_url: g.url.clone(),
-        groups_url: g.url.clone(),
-        client_id: g.client_id(GATEWAY),
-        client_secret: Some(GATEWAY_SECRET.into()),
-        client_secret_file: None,
-        scope_suffix: "all".into(),
-        provider: "globus".into(),
-        allowed_domains: vec![],
-        policies: vec![],
-        required_groups: vec![],
-        allowed_clients: vec![],
         session_message: Some("Gantry needs a recent sign-in".into()),
-        native_client_id: None,
-        cache_secs: 600,
-        failure_cache_secs: 60,
+        ..ResourceServerConfig::new(&g.url, &g.client_id(GATEWAY), GATEWAY_SECRET)
     }
 }
 

@@ -48,18 +48,9 @@ pub async fn setup_with(
             .redirect_uris
             .push(format!("{gantry_url}/globus/callback"));
         c.endpoints.push(Endpoint {
-            id: String::new(),
-            display_name: REGISTRY.into(),
-            owner: gw_username,
-            root: exports.clone(),
-            host_endpoint: None,
-            host_path: None,
-            default_directory: "/".into(),
-            high_assurance: false,
-            requires_data_access: false,
-            policy: None,
             description: "Gantry's storage".into(),
-            keywords: vec![],
+            default_directory: "/".into(),
+            ..Endpoint::at(REGISTRY, &gw_username, exports.clone())
         });
         tweak(c);
     })

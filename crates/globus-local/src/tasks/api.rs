@@ -5,11 +5,11 @@ use super::model::*;
 use crate::paths;
 use crate::service::Service;
 use crate::store::{now, random_uuid};
-use crate::transfer::caller::{Caller, TResult, terr};
+use crate::transfer::caller::{Call, Caller, TResult, terr, unavailable};
 use crate::wire::{TransferJson, list_doc, paging, request_id, result};
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gantry_domain::time::parse_utc;
@@ -105,10 +105,6 @@ fn submission_doc(task: &Task, code: &str, message: &str, task_id: &str, sid: &s
             "resource": "task", "title": "related task"}})
 }
 
-fn unavailable(e: impl std::fmt::Display, res: &str) -> crate::error::GlobusError {
-    terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res)
-}
-
 pub(super) async fn accept(
     s: &Service,
     c: &Caller,
@@ -189,12 +185,9 @@ async fn may_write(s: &Service, c: &Caller, ep: &crate::config::Endpoint, path: 
 }
 
 pub(super) async fn submit_transfer(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    uri: Uri,
+    Call { s, headers, res }: Call,
     TransferJson(body): TransferJson<TransferRequest>,
 ) -> TResult<Response> {
-    let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
     let src = s.endpoint(&body.source_endpoint, &res)?;
     let dst = s.endpoint(&body.destination_endpoint, &res)?;
@@ -219,12 +212,9 @@ pub(super) async fn submit_transfer(
 }
 
 pub(super) async fn submit_delete(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    uri: Uri,
+    Call { s, headers, res }: Call,
     TransferJson(body): TransferJson<DeleteRequest>,
 ) -> TResult<Response> {
-    let res = uri.path().to_string();
     let c = s.transfer_caller(&headers, &res).await?;
     let ep = s.endpoint(&body.endpoint, &res)?;
     if body.data.is_empty() {
@@ -249,31 +239,21 @@ pub(super) async fn submit_delete(
 // ---------- one task ----------
 
 pub(super) async fn own_task(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<Task> {
-    let c = s.transfer_caller(headers, res).await?;
-    match s.db.get::<Task>("task", id).await.ok().flatten() {
-        Some(t) if c.ids.contains(&t.owner) => Ok(t),
-        _ => Err(terr(StatusCode::NOT_FOUND, "TaskNotFound", &format!("Task '{id}' not found"), res)),
-    }
+    let missing = terr(StatusCode::NOT_FOUND, "TaskNotFound", &format!("Task '{id}' not found"), res);
+    s.owned(headers, ("task", id), |t: &Task| &t.owner, missing, res).await
 }
 
-pub(super) async fn task_get(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> TResult<Response> {
-    let t = own_task(&s, &headers, &id, uri.path()).await?;
+pub(super) async fn task_get(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    let t = own_task(&s, &headers, &id, &res).await?;
     Ok(axum::Json(t.doc(&s)).into_response())
 }
 
 pub(super) async fn task_update(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
-    uri: Uri,
     TransferJson(body): TransferJson<TaskUpdate>,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     let mut t = own_task(&s, &headers, &id, res).await?;
     if let Some(l) = body.label {
         t.label = Some(l);
@@ -286,12 +266,10 @@ pub(super) async fn task_update(
 }
 
 pub(super) async fn task_list(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Query(q): Query<HashMap<String, String>>,
-    uri: Uri,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     let c = s.transfer_caller(&headers, res).await?;
     let (offset, limit) = paging(&q, 1000, 1000, res)?;
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
@@ -322,13 +300,11 @@ pub(super) async fn task_list(
 }
 
 pub(super) async fn event_list(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    uri: Uri,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     let t = own_task(&s, &headers, &id, res).await?;
     let (offset, limit) = paging(&q, 1000, 1000, res)?;
     let errors_only = q.get("filter").is_some_and(|f| f.contains("is_error:1"));
@@ -347,13 +323,8 @@ pub(super) async fn event_list(
     Ok(axum::Json(list_doc("event_list", page, offset, limit, total)).into_response())
 }
 
-pub(super) async fn cancel(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> TResult<Response> {
-    let res = uri.path();
+pub(super) async fn cancel(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    let res = res.as_str();
     let _guard = s.task_lock.lock().await;
     let mut t = own_task(&s, &headers, &id, res).await?;
     if t.status != TaskStatus::Active {
@@ -369,13 +340,8 @@ pub(super) async fn cancel(
     Ok(axum::Json(result("Canceled", "The task has been cancelled successfully.", res)).into_response())
 }
 
-pub(super) async fn pause_info(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> TResult<Response> {
-    own_task(&s, &headers, &id, uri.path()).await?;
+pub(super) async fn pause_info(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    own_task(&s, &headers, &id, &res).await?;
     Ok(axum::Json(json!({"DATA_TYPE": "pause_info_limited", "message": null, "endpoint_display_name": null,
         "source_pause_message": null, "source_pause_message_limited": null, "destination_pause_message": null,
         "destination_pause_message_limited": null, "pause_rules": []}))

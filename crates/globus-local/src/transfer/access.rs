@@ -5,8 +5,8 @@ use crate::paths::{self};
 use crate::service::Service;
 use crate::store::{now, random_uuid};
 use crate::wire::{TransferJson, request_id, result};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -97,30 +97,19 @@ fn not_found(rule: &str, res: &str) -> GlobusError {
     terr(StatusCode::NOT_FOUND, "AccessRuleNotFound", &format!("No access rule '{rule}'"), res)
 }
 
-fn unavailable(e: impl std::fmt::Display, res: &str) -> GlobusError {
-    terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res)
-}
-
-pub(super) async fn access_list(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> TResult<Response> {
-    manager(&s, &headers, &id, uri.path()).await?;
+pub(super) async fn access_list(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    manager(&s, &headers, &id, &res).await?;
     let rules: Vec<Value> = s.rules(&id).await.iter().map(rule_doc).collect();
     Ok(axum::Json(json!({"DATA_TYPE": "access_list", "endpoint": id, "length": rules.len(), "DATA": rules}))
         .into_response())
 }
 
 pub(super) async fn access_create(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
-    uri: Uri,
     TransferJson(body): TransferJson<NewRule>,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     manager(&s, &headers, &id, res).await?;
     check_rule(&s, &body, res)?;
     let existing = s.rules(&id).await;
@@ -151,29 +140,29 @@ pub(super) async fn access_create(
         .into_response())
 }
 
+/// A rule of an endpoint the caller manages.
+async fn managed_rule(s: &Service, headers: &HeaderMap, (id, rule): (&str, &str), res: &str) -> TResult<Rule> {
+    manager(s, headers, id, res).await?;
+    let found = s.db.get::<Rule>(&format!("acl:{id}"), rule).await.map_err(|e| unavailable(e, res))?;
+    found.ok_or_else(|| not_found(rule, res))
+}
+
 pub(super) async fn access_get(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path((id, rule)): Path<(String, String)>,
-    uri: Uri,
 ) -> TResult<Response> {
-    let res = uri.path();
-    manager(&s, &headers, &id, res).await?;
-    let r = s.db.get::<Rule>(&format!("acl:{id}"), &rule).await.ok().flatten().ok_or_else(|| not_found(&rule, res))?;
+    let res = res.as_str();
+    let r = managed_rule(&s, &headers, (&id, &rule), res).await?;
     Ok(axum::Json(rule_doc(&r)).into_response())
 }
 
 pub(super) async fn access_update(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path((id, rule)): Path<(String, String)>,
-    uri: Uri,
     TransferJson(body): TransferJson<RuleChange>,
 ) -> TResult<Response> {
-    let res = uri.path();
-    manager(&s, &headers, &id, res).await?;
-    let mut r =
-        s.db.get::<Rule>(&format!("acl:{id}"), &rule).await.ok().flatten().ok_or_else(|| not_found(&rule, res))?;
+    let res = res.as_str();
+    let mut r = managed_rule(&s, &headers, (&id, &rule), res).await?;
     if let Some(p) = body.permissions {
         check_permissions(&p, res)?;
         r.permissions = p;
@@ -186,12 +175,10 @@ pub(super) async fn access_update(
 }
 
 pub(super) async fn access_delete(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path((id, rule)): Path<(String, String)>,
-    uri: Uri,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     manager(&s, &headers, &id, res).await?;
     if !s.db.delete(&format!("acl:{id}"), &rule).await.unwrap_or(false) {
         return Err(not_found(&rule, res));

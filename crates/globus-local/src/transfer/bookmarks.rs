@@ -2,8 +2,8 @@
 
 use crate::service::Service;
 use crate::store::random_uuid;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -67,8 +67,8 @@ pub(super) struct BookmarkChange {
     pinned: Option<bool>,
 }
 
-pub(super) async fn bookmark_list(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> TResult<Response> {
-    let c = s.transfer_caller(&headers, uri.path()).await?;
+pub(super) async fn bookmark_list(Call { s, headers, res }: Call) -> TResult<Response> {
+    let c = s.transfer_caller(&headers, &res).await?;
     let list: Vec<Value> = bookmarks_of(&s, &c).await.iter().map(bookmark_doc).collect();
     Ok(axum::Json(json!({"DATA_TYPE": "bookmark_list", "DATA": list})).into_response())
 }
@@ -82,12 +82,10 @@ fn check_name(name: &str, res: &str) -> TResult<String> {
 }
 
 pub(super) async fn bookmark_create(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    uri: Uri,
+    Call { s, headers, res }: Call,
     TransferJson(body): TransferJson<NewBookmark>,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     let c = s.transfer_caller(&headers, res).await?;
     let name = check_name(&body.name, res)?;
     if !body.path.starts_with('/') {
@@ -110,37 +108,25 @@ pub(super) async fn bookmark_create(
 }
 
 async fn save(s: &Service, b: &Bookmark, res: &str) -> TResult<()> {
-    s.db.put("bookmark", &b.id, b, None)
-        .await
-        .map_err(|e| terr(StatusCode::INTERNAL_SERVER_ERROR, "ServiceUnavailable", &e.to_string(), res))
+    s.db.put("bookmark", &b.id, b, None).await.map_err(|e| unavailable(e, res))
 }
 
 pub(super) async fn own_bookmark(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<Bookmark> {
-    let c = s.transfer_caller(headers, res).await?;
-    match s.db.get::<Bookmark>("bookmark", id).await.ok().flatten() {
-        Some(b) if c.ids.contains(&b.owner) => Ok(b),
-        _ => Err(terr(StatusCode::NOT_FOUND, "BookmarkNotFound", &format!("No bookmark '{id}'"), res)),
-    }
+    let missing = terr(StatusCode::NOT_FOUND, "BookmarkNotFound", &format!("No bookmark '{id}'"), res);
+    s.owned(headers, ("bookmark", id), |b: &Bookmark| &b.owner, missing, res).await
 }
 
-pub(super) async fn bookmark_get(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> TResult<Response> {
-    let b = own_bookmark(&s, &headers, &id, uri.path()).await?;
+pub(super) async fn bookmark_get(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    let b = own_bookmark(&s, &headers, &id, &res).await?;
     Ok(axum::Json(bookmark_doc(&b)).into_response())
 }
 
 pub(super) async fn bookmark_update(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
-    uri: Uri,
     TransferJson(body): TransferJson<BookmarkChange>,
 ) -> TResult<Response> {
-    let res = uri.path();
+    let res = res.as_str();
     let mut b = own_bookmark(&s, &headers, &id, res).await?;
     if let Some(n) = &body.name {
         b.name = check_name(n, res)?;
@@ -152,13 +138,8 @@ pub(super) async fn bookmark_update(
     Ok(axum::Json(bookmark_doc(&b)).into_response())
 }
 
-pub(super) async fn bookmark_delete(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> TResult<Response> {
-    let res = uri.path();
+pub(super) async fn bookmark_delete(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    let res = res.as_str();
     own_bookmark(&s, &headers, &id, res).await?;
     let _ = s.db.delete("bookmark", &id).await;
     Ok(axum::Json(result("Deleted", "Bookmark deleted successfully", res)).into_response())

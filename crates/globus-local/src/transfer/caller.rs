@@ -10,7 +10,25 @@ use serde_json::{Value, json};
 
 pub const TRANSFER_RS: &str = "transfer.api.globus.org";
 
-pub use crate::error::{GResult as TResult, terr, terr_with};
+pub use crate::error::{GResult as TResult, terr, terr_with, unavailable};
+
+// ---------- the call ----------
+
+/// What every Transfer handler starts from: the service, the request's headers, and its
+/// path (the `resource` that answers and errors name).
+pub struct Call {
+    pub s: Service,
+    pub headers: HeaderMap,
+    pub res: String,
+}
+
+impl axum::extract::FromRequestParts<Service> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &Service) -> Result<Self, Self::Rejection> {
+        Ok(Call { s: s.clone(), headers: parts.headers.clone(), res: parts.uri.path().to_string() })
+    }
+}
 
 // ---------- the caller ----------
 
@@ -57,6 +75,29 @@ impl Service {
             None => None,
         };
         Ok(Caller { identity: t.identity, ids, usernames, groups, session, scope: Some(t.scope) })
+    }
+
+    /// A document kept under `kind` that one of the caller's identities owns; any other
+    /// answers `missing`, so that others' documents cannot be told from absent ones.
+    pub async fn owned<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        (kind, id): (&str, &str),
+        owner: impl Fn(&T) -> &str,
+        missing: crate::error::GlobusError,
+        resource: &str,
+    ) -> TResult<T> {
+        let c = self.transfer_caller(headers, resource).await?;
+        match self.db.get::<T>(kind, id).await.map_err(|e| unavailable(e, resource))? {
+            Some(d) if c.ids.iter().any(|i| i == owner(&d)) => Ok(d),
+            _ => Err(missing),
+        }
+    }
+
+    /// The caller of a call on endpoint `id`, and the endpoint.
+    pub async fn caller_at(&self, headers: &HeaderMap, id: &str, resource: &str) -> TResult<(Caller, &Endpoint)> {
+        let c = self.transfer_caller(headers, resource).await?;
+        Ok((c, self.endpoint(id, resource)?))
     }
 
     pub fn endpoint(&self, id: &str, resource: &str) -> TResult<&Endpoint> {

@@ -1,9 +1,8 @@
 //! Endpoint documents and endpoint search.
 
 use crate::config::Endpoint;
-use crate::service::Service;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -12,13 +11,8 @@ use super::caller::*;
 
 // ---------- endpoints ----------
 
-pub(super) async fn endpoint_get(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> Response {
-    let res = uri.path();
+pub(super) async fn endpoint_get(Call { s, headers, res }: Call, Path(id): Path<String>) -> Response {
+    let res = res.as_str();
     if let Err(r) = s.transfer_caller(&headers, res).await {
         return r.into_response();
     }
@@ -29,12 +23,10 @@ pub(super) async fn endpoint_get(
 }
 
 pub(super) async fn endpoint_search(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Query(q): Query<HashMap<String, String>>,
-    uri: Uri,
 ) -> Response {
-    let res = uri.path();
+    let res = res.as_str();
     let c = match s.transfer_caller(&headers, res).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),

@@ -2,11 +2,10 @@
 //! stat, mkdir, rename; and submission ids.
 
 use crate::paths::{self};
-use crate::service::Service;
 use crate::store::random_uuid;
 use crate::wire::{TransferJson, request_id, result};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,15 +34,11 @@ pub(super) fn file_doc(name: &str, meta: &std::fs::Metadata, link: Option<&std::
 }
 
 pub(super) async fn ls(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    uri: Uri,
 ) -> TResult<Response> {
-    let res = uri.path().to_string();
-    let c = s.transfer_caller(&headers, &res).await?;
-    let ep = s.endpoint(&id, &res)?;
+    let (c, ep) = s.caller_at(&headers, &id, &res).await?;
     let (offset, limit) = crate::wire::paging(&q, 100_000, 100_000, &res)?;
     let path = q.get("path").cloned().unwrap_or_else(|| ep.default_directory.clone());
     let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
@@ -118,15 +113,11 @@ pub(super) fn glob(pat: &str, s: &str) -> bool {
 }
 
 pub(super) async fn stat(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    uri: Uri,
 ) -> TResult<Response> {
-    let res = uri.path().to_string();
-    let c = s.transfer_caller(&headers, &res).await?;
-    let ep = s.endpoint(&id, &res)?;
+    let (c, ep) = s.caller_at(&headers, &id, &res).await?;
     let path = q.get("path").cloned().unwrap_or_default();
     let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
     let meta = std::fs::metadata(&real)
@@ -149,15 +140,11 @@ pub(super) struct Rename {
 }
 
 pub(super) async fn mkdir(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
-    uri: Uri,
     TransferJson(body): TransferJson<Mkdir>,
 ) -> TResult<Response> {
-    let res = uri.path().to_string();
-    let c = s.transfer_caller(&headers, &res).await?;
-    let ep = s.endpoint(&id, &res)?;
+    let (c, ep) = s.caller_at(&headers, &id, &res).await?;
     let path = body.path;
     let (_, real) = s.open_path(&c, ep, &path, "rw", true, &res).await?;
     if real.exists() {
@@ -179,15 +166,11 @@ pub(super) async fn mkdir(
 }
 
 pub(super) async fn rename(
-    State(s): State<Service>,
-    headers: HeaderMap,
+    Call { s, headers, res }: Call,
     Path(id): Path<String>,
-    uri: Uri,
     TransferJson(body): TransferJson<Rename>,
 ) -> TResult<Response> {
-    let res = uri.path().to_string();
-    let c = s.transfer_caller(&headers, &res).await?;
-    let ep = s.endpoint(&id, &res)?;
+    let (c, ep) = s.caller_at(&headers, &id, &res).await?;
     let (old, new) = (body.old_path.as_str(), body.new_path.as_str());
     let (_, from) = s.open_path(&c, ep, old, "rw", false, &res).await?;
     let (_, to) = s.open_path(&c, ep, new, "rw", true, &res).await?;
@@ -199,8 +182,8 @@ pub(super) async fn rename(
     Ok(axum::Json(result("FileRenamed", "File or directory renamed successfully", &res)).into_response())
 }
 
-pub(super) async fn submission_id(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> TResult<Response> {
-    s.transfer_caller(&headers, uri.path()).await?;
+pub(super) async fn submission_id(Call { s, headers, res }: Call) -> TResult<Response> {
+    s.transfer_caller(&headers, &res).await?;
     Ok(axum::Json(json!({"DATA_TYPE": "submission_id", "value": random_uuid()})).into_response())
 }
 
