@@ -9,7 +9,7 @@ use gantry_domain::manifest::{DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX,
 use gantry_domain::{ImageRef, RefTarget};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
@@ -120,17 +120,7 @@ fn hash_prefix(path: &Path) -> std::io::Result<(Sha256, u64)> {
     let mut h = Sha256::new();
     let mut n = 0u64;
     match std::fs::File::open(path) {
-        Ok(mut f) => {
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let k = f.read(&mut buf)?;
-                if k == 0 {
-                    break;
-                }
-                h.update(&buf[..k]);
-                n += k as u64;
-            }
-        }
+        Ok(mut f) => n = gantry_domain::chunks::each_chunk(&mut f, |b| h.update(b))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }

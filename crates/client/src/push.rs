@@ -42,15 +42,10 @@ fn hash_file(path: &Path, c: &Client, label: &str) -> anyhow::Result<(String, u6
     let size = f.metadata()?.len();
     let pb = c.bar(size, &format!("hashing {label}"));
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        pb.inc(n as u64);
-    }
+    gantry_domain::chunks::each_chunk(&mut f, |b| {
+        h.update(b);
+        pb.inc(b.len() as u64);
+    })?;
     pb.finish_and_clear();
     Ok((format!("sha256:{}", hex::encode(h.finalize())), size))
 }

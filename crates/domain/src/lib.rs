@@ -14,6 +14,7 @@ macro_rules! text_enum {
     )*};
 }
 
+pub mod chunks;
 pub mod error;
 pub mod manifest;
 pub mod names;

@@ -6,7 +6,7 @@
 //! file atomically, a hidden `.NAME.part-TAG` file is renamed over the destination.
 
 use std::fs::File;
-use std::io::{Read, Seek};
+use std::io::Seek;
 use std::path::{Path, PathBuf};
 
 pub struct Staged {
@@ -64,16 +64,9 @@ impl Staged {
     }
 
     /// Reads the whole staged content from the start (to verify a checksum).
-    pub fn read_back(&mut self, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+    pub fn read_back(&mut self, each: impl FnMut(&[u8])) -> std::io::Result<()> {
         self.file.rewind()?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = self.file.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            each(&buf[..n]);
-        }
+        gantry_domain::chunks::each_chunk(&mut self.file, each).map(drop)
     }
 
     /// Gives the file its final name, replacing whatever file had it.

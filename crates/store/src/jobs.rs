@@ -38,6 +38,32 @@ impl Job {
     }
 }
 
+/// Inserts a job unless it exists; `e` is the pool or a transaction the job is part of.
+pub(crate) async fn insert_job<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    kind: JobKind,
+    subject: &str,
+    due_at: i64,
+    owner: Option<&str>,
+    lease_until: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, subject, due_at, lease_owner, lease_until, attempts, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(Job::id_of(kind, subject))
+    .bind(kind.as_str())
+    .bind(subject)
+    .bind(due_at)
+    .bind(owner)
+    .bind(lease_until)
+    .bind(now_unix())
+    .execute(e)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 const JOB_COLS: &str = "id, kind, subject, due_at, lease_owner, lease_until, attempts";
 
 impl Store {
@@ -51,21 +77,7 @@ impl Store {
         owner: Option<&str>,
         lease_until: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, subject, due_at, lease_owner, lease_until, attempts, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(Job::id_of(kind, subject))
-        .bind(kind.as_str())
-        .bind(subject)
-        .bind(due_at)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now_unix())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        insert_job(&self.pool, kind, subject, due_at, owner, lease_until).await
     }
 
     /// Claims up to `limit` due jobs of `kind` whose lease has run out.

@@ -109,9 +109,31 @@ impl TransferRow {
     }
 }
 
-const TRANSFER_COLS: &str = "id, user_id, image_ref, digest, endpoint_id, path, label, sync_level, status, \
-    submission_id, task_id, rule_id, export_id, files, bytes_transferred, bytes_total, rate, faults, nice_status, \
-    error, events, cleaned, created_at, updated_at, completed_at, endpoint_name";
+const TRANSFER_COLS: &str = "id, user_id, image_ref, digest, endpoint_id, path, label, sync_level, export_id, \
+    created_at, updated_at, endpoint_name, status, submission_id, task_id, rule_id, files, bytes_transferred, \
+    bytes_total, rate, faults, nice_status, error, events, cleaned, completed_at";
+
+/// What changes as a transfer goes on, in the order of the last 14 of TRANSFER_COLS and of
+/// the SET list of `update_transfer`.
+fn bind_progress<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    t: &'q TransferRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(t.status.as_str())
+        .bind(&t.submission_id)
+        .bind(&t.task_id)
+        .bind(&t.rule_id)
+        .bind(t.files)
+        .bind(t.bytes_transferred)
+        .bind(t.bytes_total)
+        .bind(t.rate)
+        .bind(t.faults)
+        .bind(&t.nice_status)
+        .bind(&t.error)
+        .bind(&t.events)
+        .bind(t.cleaned as i64)
+        .bind(t.completed_at)
+}
 
 impl Store {
     pub async fn put_globus_link(&self, l: &GlobusLink) -> Result<()> {
@@ -164,7 +186,7 @@ impl Store {
     /// Records a new transfer together with its job, held by `owner` until `lease_until`.
     pub async fn create_transfer(&self, t: &TransferRow, owner: &str, lease_until: i64) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query(sql!(
+        let q = sqlx::query(sql!(
             "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         ))
@@ -176,69 +198,23 @@ impl Store {
         .bind(&t.path)
         .bind(&t.label)
         .bind(t.sync_level)
-        .bind(t.status.as_str())
-        .bind(&t.submission_id)
-        .bind(&t.task_id)
-        .bind(&t.rule_id)
         .bind(&t.export_id)
-        .bind(t.files)
-        .bind(t.bytes_transferred)
-        .bind(t.bytes_total)
-        .bind(t.rate)
-        .bind(t.faults)
-        .bind(&t.nice_status)
-        .bind(&t.error)
-        .bind(&t.events)
-        .bind(t.cleaned as i64)
         .bind(t.created_at)
         .bind(t.updated_at)
-        .bind(t.completed_at)
-        .bind(&t.endpoint_name)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, subject, due_at, lease_owner, lease_until, attempts, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $4, 0, $6)",
-        )
-        .bind(crate::Job::id_of(JobKind::Transfer, &t.id))
-        .bind(JobKind::Transfer.as_str())
-        .bind(&t.id)
-        .bind(lease_until)
-        .bind(owner)
-        .bind(t.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .bind(&t.endpoint_name);
+        bind_progress(q, t).execute(&mut *tx).await.map_err(db_err)?;
+        crate::jobs::insert_job(&mut *tx, JobKind::Transfer, &t.id, lease_until, Some(owner), lease_until).await?;
         tx.commit().await.map_err(db_err)
     }
 
     /// Saves what changes as a transfer goes on.
     pub async fn update_transfer(&self, t: &TransferRow) -> Result<()> {
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE transfers SET status = $1, submission_id = $2, task_id = $3, rule_id = $4, files = $5, \
              bytes_transferred = $6, bytes_total = $7, rate = $8, faults = $9, nice_status = $10, error = $11, \
-             events = $12, cleaned = $13, updated_at = $14, completed_at = $15 WHERE id = $16",
-        )
-        .bind(t.status.as_str())
-        .bind(&t.submission_id)
-        .bind(&t.task_id)
-        .bind(&t.rule_id)
-        .bind(t.files)
-        .bind(t.bytes_transferred)
-        .bind(t.bytes_total)
-        .bind(t.rate)
-        .bind(t.faults)
-        .bind(&t.nice_status)
-        .bind(&t.error)
-        .bind(&t.events)
-        .bind(t.cleaned as i64)
-        .bind(now_unix())
-        .bind(t.completed_at)
-        .bind(&t.id)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+             events = $12, cleaned = $13, completed_at = $14, updated_at = $15 WHERE id = $16",
+        );
+        bind_progress(q, t).bind(now_unix()).bind(&t.id).execute(&self.pool).await.map_err(db_err)?;
         Ok(())
     }
 

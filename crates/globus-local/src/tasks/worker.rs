@@ -271,14 +271,7 @@ pub(super) fn walk(dir: &std::path::Path, sp: &[String], dp: &[String], out: &mu
 pub(super) fn sha_file(p: &std::path::Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(p)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    gantry_domain::chunks::each_chunk(&mut f, |b| h.update(b))?;
     Ok(hex::encode(h.finalize()))
 }
 
