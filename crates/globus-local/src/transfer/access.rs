@@ -126,7 +126,7 @@ pub(super) async fn access_create(
         principal: body.principal,
         path: body.path,
         permissions: body.permissions,
-        create_time: crate::tasks::model::globus_time(now()),
+        create_time: gantry_domain::time::rfc3339_utc_offset(now()),
         expiration_date: body.expiration_date,
         notify_email: body.notify_email,
     };

@@ -29,7 +29,7 @@ pub(super) fn file_doc(name: &str, meta: &std::fs::Metadata, link: Option<&std::
     let mtime =
         m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs() as i64).unwrap_or(0);
     json!({"DATA_TYPE": "file", "name": name, "type": kind, "size": m.len(), "permissions": format!("{:04o}", m.permissions().mode() & 0o7777),
-        "user": "globus", "group": "globus", "last_modified": crate::tasks::model::globus_time(mtime),
+        "user": "globus", "group": "globus", "last_modified": gantry_domain::time::rfc3339_utc_offset(mtime),
         "link_target": null, "link_group": null, "link_last_modified": null, "link_size": null, "link_user": null})
 }
 
