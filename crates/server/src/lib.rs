@@ -6,6 +6,7 @@
 pub mod api;
 mod blob_body;
 pub mod credentials;
+mod listen;
 pub mod oci;
 mod tls;
 pub mod web;
@@ -80,12 +81,10 @@ pub async fn start(
     let app = App::open(config, public_url).await?;
     let router = router(app.clone());
     let background = tokio::spawn(app.clone().background());
+    let limits = app.config.limits.clone();
     let fut = async move {
         let _stop = AbortOnDrop(background);
-        match tls {
-            None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await?,
-            Some(acceptor) => tls::serve(listener, acceptor, router, shutdown).await?,
-        }
+        listen::serve(listener, tls, router, limits, shutdown).await?;
         Ok(())
     };
     Ok((Running { addr, app }, fut))

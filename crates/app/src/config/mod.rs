@@ -6,8 +6,10 @@ use gantry_domain::Visibility;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod limits;
 mod providers;
 
+pub use limits::Limits;
 pub use providers::{ProviderConfig, ProviderKind, ResourceServerConfig, TransferConfig};
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -58,6 +60,8 @@ pub struct Config {
     pub resource_server: Option<ResourceServerConfig>,
     /// Sending images to Globus endpoints.
     pub transfers: Option<TransferConfig>,
+    /// Timeouts and caps per connection and per client.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             token_key_file: None,
             resource_server: None,
             transfers: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -103,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("providers", &self.providers)
             .field("resource_server", &self.resource_server)
             .field("transfers", &self.transfers)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +136,8 @@ impl Config {
                 let key = key.to_ascii_lowercase();
                 if Config::is_key(&key) {
                     fig = fig.merge((key.as_str(), parse_env_value(v)));
+                } else if let Some(limit) = key.strip_prefix("limits_").filter(|l| Limits::KEYS.contains(l)) {
+                    fig = fig.merge((format!("limits.{limit}"), parse_env_value(v)));
                 } else if let Some(base) = key.strip_suffix("_file").filter(|b| FILE_KEYS.contains(b)) {
                     let content =
                         std::fs::read_to_string(v).map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
@@ -188,6 +196,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.limits.validate()?;
         if let Some(u) = &self.public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {

@@ -14,6 +14,7 @@ mod globus;
 mod globus_bodies;
 #[allow(dead_code)]
 mod harness;
+mod hostile;
 mod matrix;
 mod oci;
 mod ocikit;

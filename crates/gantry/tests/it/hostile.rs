@@ -1,0 +1,86 @@
+//! Hostile clients against a real server: each test reproduces an attack and checks that
+//! it no longer works, bounded in count and time, on loopback only.
+
+use crate::harness::{Backend, TestServer, http};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Reads until the server closes the connection (or `limit` passes); returns what came.
+async fn until_closed(t: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    timeout(limit, async {
+        loop {
+            match t.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// Point 1, slowloris: connections that never finish their request head are closed after
+/// `header_read_secs`, idle keep-alive connections too, and while twice as many of them as
+/// the server serves at once are open, an ordinary request is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_heads_are_cut_off_and_do_not_starve_others() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.limits.header_read_secs = 1;
+        c.limits.max_connections = 16;
+    })
+    .await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut stalled = vec![];
+    for _ in 0..32 {
+        let mut t = TcpStream::connect(&addr).await.unwrap();
+        t.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        stalled.push(t);
+    }
+    let start = Instant::now();
+    let r = timeout(Duration::from_secs(10), http().get(format!("{}/v2/", s.url)).send())
+        .await
+        .expect("an ordinary request is answered while the attack runs")
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(start.elapsed() < Duration::from_secs(8), "took {:?}", start.elapsed());
+    for t in stalled.iter_mut().take(4) {
+        assert!(until_closed(t, Duration::from_secs(5)).await.is_some(), "a stalled request head is closed");
+    }
+    // A keep-alive connection that asks nothing more is closed too.
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let got = until_closed(&mut idle, Duration::from_secs(5)).await.expect("an idle keep-alive connection is closed");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 401"), "it was answered first");
+}
+
+/// Point 2, slow bodies: an upload that stops sending is cut off after `body_idle_secs`;
+/// what arrived is kept, and the session can be resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_body_is_cut_off_and_keeps_what_came() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| c.limits.body_idle_secs = 1).await;
+    let tok = s.user("alice").await;
+    let c = http();
+    let r = c.post(format!("{}/v2/alice/x/blobs/uploads/", s.url)).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let path = loc.strip_prefix(&s.url).unwrap_or(&loc).to_string();
+    let mut t = TcpStream::connect(s.url.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000000\r\n\r\n"
+    );
+    t.write_all(head.as_bytes()).await.unwrap();
+    t.write_all(b"abc").await.unwrap();
+    let start = Instant::now();
+    let got = until_closed(&mut t, Duration::from_secs(8)).await.expect("the stalled upload ends");
+    assert!(start.elapsed() < Duration::from_secs(6), "took {:?}", start.elapsed());
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("3 bytes kept"), "{text}");
+    let r = c.get(format!("{}{path}", s.url)).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["range"], "0-2", "the bytes that came are kept for a resume");
+}
