@@ -135,6 +135,17 @@ impl Store {
         Upload::from_row(&row)
     }
 
+    /// How many upload sessions of a user were active since `since` (unix seconds).
+    pub async fn count_uploads(&self, user_id: i64, since: i64) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM uploads WHERE user_id = $1 AND updated_at >= $2")
+            .bind(user_id)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        get(&row, "n")
+    }
+
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
         let row = sqlx::query("SELECT id, repo_id, user_id, size, created_at, updated_at FROM uploads WHERE id = $1")
             .bind(id)

@@ -18,18 +18,26 @@ pub struct Limits {
     pub body_idle_secs: u64,
     /// TLS handshakes that take longer are dropped.
     pub tls_handshake_secs: u64,
+    /// Upload sessions one user may have open (not finished, cancelled or expired).
+    pub uploads_per_user: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_connections: 1024, header_read_secs: 10, body_idle_secs: 30, tls_handshake_secs: 10 }
+        Limits {
+            max_connections: 1024,
+            header_read_secs: 10,
+            body_idle_secs: 30,
+            tls_handshake_secs: 10,
+            uploads_per_user: 100,
+        }
     }
 }
 
 impl Limits {
     /// The keys the environment may set (`GANTRY_LIMITS_<KEY>`).
     pub const KEYS: &'static [&'static str] =
-        &["max_connections", "header_read_secs", "body_idle_secs", "tls_handshake_secs"];
+        &["max_connections", "header_read_secs", "body_idle_secs", "tls_handshake_secs", "uploads_per_user"];
 
     pub fn header_read(&self) -> Duration {
         Duration::from_secs(self.header_read_secs.max(1))

@@ -1,10 +1,22 @@
 //! Local passwords, hashed with argon2. Hashing is slow on purpose, so the operations
-//! run it on the blocking pool, never on the async workers.
+//! run it on the blocking pool, never on the async workers, and at most one hash per
+//! core at a time: a burst of sign-ins waits its turn instead of taking every blocking
+//! thread (and argon2's 19 MiB each).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use gantry_domain::{Error, Result};
 use std::sync::LazyLock;
+use tokio::sync::Semaphore;
+
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)));
+
+/// Runs `f` on the blocking pool once one of the hashing permits is free.
+async fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
 
 /// A new argon2 hash of `password` (at least 8 characters).
 pub fn hash_password(password: &str) -> Result<String> {
@@ -26,9 +38,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// [`hash_password`] on the blocking pool.
 pub async fn hash_blocking(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| Error::internal(format!("password hashing stopped: {e}")))?
+    bounded(move || hash_password(&password)).await.ok_or_else(|| Error::internal("password hashing stopped"))?
 }
 
 /// Checks `password` against `hash` on the blocking pool. Without a hash (unknown user,
@@ -36,7 +46,7 @@ pub async fn hash_blocking(password: String) -> Result<String> {
 pub async fn verify_blocking(password: String, hash: Option<String>) -> bool {
     static DUMMY: LazyLock<String> =
         LazyLock::new(|| hash_password("no such user, no such password").unwrap_or_default());
-    tokio::task::spawn_blocking(move || {
+    bounded(move || {
         let ok = verify_password(&password, hash.as_deref().unwrap_or(&DUMMY));
         ok && hash.is_some()
     })
@@ -57,5 +67,28 @@ mod tests {
         assert!(verify_blocking("correct horse".into(), Some(h.clone())).await);
         assert!(!verify_blocking("wrong horse".into(), Some(h)).await);
         assert!(!verify_blocking("no such user, no such password".into(), None).await, "no hash never passes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_at_once_than_cores() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let runs: Vec<_> = (0..cores * 4)
+            .map(|_| {
+                let (now, most) = (now.clone(), most.clone());
+                tokio::spawn(bounded(move || {
+                    most.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    now.fetch_sub(1, SeqCst);
+                }))
+            })
+            .collect();
+        for r in runs {
+            assert!(r.await.unwrap().is_some());
+        }
+        assert!(most.load(SeqCst) <= cores, "{} hashes ran at once on {cores} cores", most.load(SeqCst));
+        assert!(most.load(SeqCst) >= 1);
     }
 }

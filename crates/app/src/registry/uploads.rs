@@ -5,7 +5,7 @@
 use super::{Registry, RepoCtx};
 use bytes::Bytes;
 use futures::Stream;
-use gantry_domain::{Access, Digest, Error, ErrorKind, Principal, RepoName, Result};
+use gantry_domain::{Access, Digest, Error, ErrorKind, Principal, RepoName, Result, time};
 use gantry_store::Upload;
 use std::time::Duration;
 
@@ -49,6 +49,19 @@ impl Registry {
             && self.store.mount_blob(ctx.repo.id, d).await?
         {
             return Ok(Started::Done(d.clone()));
+        }
+        if let Some(p) = caller.filter(|p| p.user_id > 0) {
+            let max = self.config.limits.uploads_per_user;
+            let since = time::now_unix() - self.config.upload_expiry_secs as i64;
+            if self.store.count_uploads(p.user_id, since).await? >= max as i64 {
+                return Err(Error::new(
+                    ErrorKind::TooManyRequests,
+                    format!(
+                        "you have {max} uploads open, the most this server allows: finish or cancel one \
+                         (DELETE its URL), or wait until it expires"
+                    ),
+                ));
+            }
         }
         let id = crate::secrets::random_hex(16);
         let up = self.store.create_upload(&id, ctx.repo.id, caller.map(|p| p.user_id)).await?;

@@ -84,3 +84,33 @@ async fn a_stalled_upload_body_is_cut_off_and_keeps_what_came() {
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["range"], "0-2", "the bytes that came are kept for a resume");
 }
+
+/// Point 2, many uploads: a user may hold `uploads_per_user` sessions; the next one is a
+/// 429 that says the limit and how to free one, and cancelling one makes room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_sessions_per_user_are_capped() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| c.limits.uploads_per_user = 3).await;
+    let (alice, bob) = (s.user("alice").await, s.user("bob").await);
+    let c = http();
+    let start = |tok: String, repo: &'static str| {
+        let c = c.clone();
+        let url = format!("{}/v2/{repo}/x/blobs/uploads/", s.url);
+        async move { c.post(url).bearer_auth(tok).send().await.unwrap() }
+    };
+    let mut open = vec![];
+    for _ in 0..3 {
+        let r = start(alice.clone(), "alice").await;
+        assert_eq!(r.status(), 202);
+        open.push(r.headers()["location"].to_str().unwrap().to_string());
+    }
+    let r = start(alice.clone(), "alice").await;
+    assert_eq!(r.status(), 429);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], "TOOMANYREQUESTS", "{v}");
+    let msg = v["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("3 uploads") && msg.contains("DELETE"), "{msg}");
+    assert_eq!(start(bob.clone(), "bob").await.status(), 202, "others are not affected");
+    let url = if open[0].starts_with("http") { open[0].clone() } else { format!("{}{}", s.url, open[0]) };
+    assert_eq!(c.delete(url).bearer_auth(&alice).send().await.unwrap().status(), 204);
+    assert_eq!(start(alice.clone(), "alice").await.status(), 202, "a cancelled session makes room");
+}
