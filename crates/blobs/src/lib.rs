@@ -39,6 +39,47 @@ struct UploadState {
     offset: u64,
 }
 
+/// The staged file of an upload being appended to, moved to the blocking pool for each
+/// batch and back.
+struct Sink {
+    file: std::fs::File,
+    written: u64,
+    hs: Option<UploadState>,
+}
+
+impl Sink {
+    /// Drops whatever lies past the offset (a chunk that was cut off) and seeks there.
+    fn start(mut self, len: u64) -> std::io::Result<Sink> {
+        if len > self.written {
+            self.file.set_len(self.written)?;
+        }
+        self.file.seek(SeekFrom::Start(self.written))?;
+        Ok(self)
+    }
+
+    fn write(mut self, batch: Vec<Bytes>) -> std::io::Result<Sink> {
+        for chunk in &batch {
+            self.file.write_all(chunk)?;
+            if let Some(s) = self.hs.as_mut() {
+                s.hasher.update(chunk);
+                s.offset += chunk.len() as u64;
+            }
+            self.written += chunk.len() as u64;
+        }
+        Ok(self)
+    }
+
+    fn sync(self) -> std::io::Result<Sink> {
+        self.file.sync_data()?;
+        Ok(self)
+    }
+}
+
+/// The sink back from a blocking batch, or the error it met.
+fn finished(r: std::result::Result<std::io::Result<Sink>, tokio::task::JoinError>) -> Result<Sink> {
+    r.map_err(|e| io_err("upload writer", e))?.map_err(|e| io_err("write upload", e))
+}
+
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     /// Root of the local file system store, when blobs are on local disk.
@@ -136,40 +177,27 @@ impl BlobStore {
                 format!("upload lost data ({len} of {offset} bytes on disk); start a new upload"),
             ));
         }
-        let mut hs = match guard.take() {
+        let hs = match guard.take() {
             Some(s) if s.offset == offset => Some(s),
             _ => None,
         };
-        // Writing and hashing run on a blocking thread fed by a small channel, so the
-        // network keeps flowing while the disk works.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
-        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<UploadState>)> {
-            let mut file = file;
-            if len > offset {
-                file.set_len(offset)?;
-            }
-            file.seek(SeekFrom::Start(offset))?;
-            let mut written = offset;
-            let mut w = std::io::BufWriter::with_capacity(CHUNK, &mut file);
-            while let Some(chunk) = rx.blocking_recv() {
-                w.write_all(&chunk)?;
-                if let Some(s) = hs.as_mut() {
-                    s.hasher.update(&chunk);
-                    s.offset += chunk.len() as u64;
-                }
-                written += chunk.len() as u64;
-            }
-            w.flush()?;
-            drop(w);
-            file.sync_data()?;
-            Ok((written, hs))
-        });
+        // Writing and hashing run on the blocking pool one batch (about CHUNK bytes) at a
+        // time, the next batch arriving while the last is written: no thread is held
+        // while a slow client sends nothing, and at most two batches are in memory.
+        let sink = Sink { file, written: offset, hs };
+        let mut writing = tokio::task::spawn_blocking(move || sink.start(len));
+        let (mut batch, mut batch_len) = (Vec::new(), 0usize);
         let mut interrupted = false;
         while let Some(item) = body.next().await {
             match item {
                 Ok(chunk) => {
-                    if tx.send(chunk).await.is_err() {
-                        break;
+                    batch_len += chunk.len();
+                    batch.push(chunk);
+                    if batch_len >= CHUNK {
+                        let sink = finished(writing.await)?;
+                        let b = std::mem::take(&mut batch);
+                        batch_len = 0;
+                        writing = tokio::task::spawn_blocking(move || sink.write(b));
                     }
                 }
                 Err(e) => {
@@ -179,10 +207,10 @@ impl BlobStore {
                 }
             }
         }
-        drop(tx);
-        let (size, hs) =
-            writer.await.map_err(|e| io_err("upload writer", e))?.map_err(|e| io_err("write upload", e))?;
-        *guard = hs;
+        let sink = finished(writing.await)?;
+        let sink = finished(tokio::task::spawn_blocking(move || sink.write(batch).and_then(Sink::sync)).await)?;
+        *guard = sink.hs;
+        let size = sink.written;
         Ok(Appended { size, interrupted })
     }
 

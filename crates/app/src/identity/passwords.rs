@@ -71,8 +71,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn no_more_hashes_at_once_than_cores() {
-        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let runs: Vec<_> = (0..cores * 4)

@@ -114,3 +114,50 @@ async fn upload_sessions_per_user_are_capped() {
     assert_eq!(c.delete(url).bearer_auth(&alice).send().await.unwrap().status(), 204);
     assert_eq!(start(alice.clone(), "alice").await.status(), 202, "a cancelled session makes room");
 }
+
+/// Point 2, starvation: uploads whose clients send nothing hold no thread of the blocking
+/// pool, so with more of them than the pool has threads, blobs are still served.
+#[test]
+fn stalled_uploads_do_not_hold_the_blocking_pool() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = TestServer::start_with(Backend::Sqlite, |c| c.limits.body_idle_secs = 120).await;
+        let tok = s.user("alice").await;
+        let c = http();
+        let data = b"a blob that must stay reachable".to_vec();
+        let digest = crate::harness::sha256(&data);
+        let r = c
+            .post(format!("{}/v2/alice/x/blobs/uploads/?digest={digest}", s.url))
+            .bearer_auth(&tok)
+            .header("content-type", "application/octet-stream")
+            .body(data.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let addr = s.url.trim_start_matches("http://").to_string();
+        let mut stalled = vec![];
+        for _ in 0..16 {
+            let r = c.post(format!("{}/v2/alice/x/blobs/uploads/", s.url)).bearer_auth(&tok).send().await.unwrap();
+            let loc = r.headers()["location"].to_str().unwrap().to_string();
+            let path = loc.strip_prefix(&s.url).unwrap_or(&loc).to_string();
+            let mut t = TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\nContent-Length: 100000000\r\n\r\nx"
+            );
+            t.write_all(head.as_bytes()).await.unwrap();
+            stalled.push(t);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let get = c.get(format!("{}/v2/alice/x/blobs/{digest}", s.url)).bearer_auth(&tok).send();
+        let r = timeout(Duration::from_secs(10), get).await.expect("the blob is served while uploads stall").unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+        drop(stalled);
+    });
+}
