@@ -40,10 +40,7 @@ impl From<CallbackQuery> for gantry_app::identity::flow::Callback {
 
 /// Only paths on this site are followed after sign-in (no open redirects).
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => n.into(),
-        _ => "/".into(),
-    }
+    next.and_then(gantry_domain::url::local_path).unwrap_or("/").to_string()
 }
 
 pub use gantry_domain::url::escape as enc;
@@ -74,7 +71,7 @@ mod tests {
     fn only_local_paths_are_followed() {
         use super::safe_next;
         assert_eq!(safe_next(Some("/collections/x?y=1")), "/collections/x?y=1");
-        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/x?u=http://e"] {
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/\t/evil.example/x", "/\n/x"] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
