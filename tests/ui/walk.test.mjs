@@ -1,7 +1,7 @@
 // Walks through Gantry's web UI in headless Chromium against `gantry demo`, saving a
 // screenshot of every page to target/ui-screenshots/ (kept by CI as artifacts).
 // Run by scripts/test: node --test tests/ui/
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, copyFileSync, readFileSync } from "node:fs";
@@ -39,6 +39,16 @@ function startDemo() {
     child.on("exit", (code) => fail(new Error(`gantry demo exited with ${code}:\n${out}`)));
   });
 }
+
+// Every page must satisfy Gantry's Content-Security-Policy: a violation fails the walk.
+const policyViolations = [];
+function watched(page) {
+  page.on("console", (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) policyViolations.push(m.text());
+  });
+  return page;
+}
+afterEach(() => assert.deepEqual(policyViolations.splice(0), [], "pages break the Content-Security-Policy"));
 
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -81,7 +91,7 @@ after(async () => {
 });
 
 test("alice signs in with Globus, makes a token, pushes with the CLI, finds the image, signs out", async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const page = watched(await browser.newPage({ viewport: { width: 1100, height: 800 } }));
   await page.goto(urls.gantry + "/");
   await shot(page, "00-home-anonymous");
   await signInWithGlobus(page, "alice@uni.edu", "alice-pass");
@@ -159,7 +169,7 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
 });
 
 test("bob cannot see the private collection", async () => {
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone
+  const page = watched(await browser.newPage({ viewport: { width: 390, height: 844 } })); // a phone
   await signInWithGlobus(page, "bob@uni.edu", "bob-pass");
   await page.goto(urls.gantry + "/");
   const text = await page.locator("main").textContent();
@@ -174,7 +184,7 @@ test("bob cannot see the private collection", async () => {
 });
 
 test("a high-assurance collection asks for a fresh lab.gov sign-in, and says so", async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const page = watched(await browser.newPage({ viewport: { width: 1100, height: 800 } }));
   await signInWithGlobus(page, "alice@uni.edu", "alice-pass");
   await page.goto(urls.gantry + "/transfer?ref=" + encodeURIComponent("demo/hello:latest"));
   if (await page.getByRole("link", { name: "Connect Globus" }).count()) {

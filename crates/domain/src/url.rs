@@ -56,8 +56,18 @@ mod local_path_tests {
             assert_eq!(super::local_path(ok), Some(ok));
         }
         for bad in [
-            "", "evil", "https://evil.example/", "//evil.example", "/\\evil.example", "/\t/evil.example/x",
-            "/\n/x", "/\r\nSet-Cookie: x", "/ /evil", "/\u{0}", "/\u{2028}x", "\\\\evil",
+            "",
+            "evil",
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example/x",
+            "/\n/x",
+            "/\r\nSet-Cookie: x",
+            "/ /evil",
+            "/\u{0}",
+            "/\u{2028}x",
+            "\\\\evil",
         ] {
             assert_eq!(super::local_path(bad), None, "{bad:?}");
         }

@@ -186,3 +186,20 @@ async fn sign_in_never_redirects_off_the_server() {
         assert_eq!((st.as_u16(), loc.as_deref()), (303, Some(to)), "next={next:?}");
     }
 }
+
+/// Point 10, clickjacking and sniffing: pages, API answers and errors carry the
+/// hardening headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_hardening_headers() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    for path in ["/", "/login", "/no/such/page", "/v2/", "/api/v1/me", "/api/v1/openapi.json"] {
+        let r = http().get(format!("{}{path}", s.url)).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+    }
+}

@@ -71,7 +71,8 @@ mod tests {
     fn only_local_paths_are_followed() {
         use super::safe_next;
         assert_eq!(safe_next(Some("/collections/x?y=1")), "/collections/x?y=1");
-        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/\t/evil.example/x", "/\n/x"] {
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "/\t/evil.example/x", "/\n/x"]
+        {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
