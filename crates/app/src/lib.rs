@@ -81,22 +81,15 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-fn new_key() -> Vec<u8> {
-    let mut k = vec![0u8; 32];
-    getrandom::fill(&mut k).expect("random");
-    k
-}
-
 impl App {
     /// Opens the database and blob store named by the configuration.
     pub async fn open(config: Config, public_url: String) -> anyhow::Result<App> {
-        std::fs::create_dir_all(&config.data_dir)
+        secrets::private_dir(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
         let store = Store::connect(&config.database_url()).await?;
         let blobs = Arc::new(BlobStore::local(&config.data_dir)?);
-        let registry_key = store.server_key("registry-token", new_key).await?;
-        let form_key = store.server_key("web-csrf", new_key).await?;
         let sealer = Sealer::load(&config.token_key_file())?;
+        let (registry_key, form_key) = (sealer.derive("registry-token"), sealer.derive("web-csrf"));
         let http = http_client()?;
         let config = Arc::new(config);
         let public_url: Arc<str> = public_url.into();

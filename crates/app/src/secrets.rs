@@ -36,6 +36,19 @@ pub fn pkce_pair() -> (String, String) {
     (verifier, challenge)
 }
 
+/// Makes `dir` (and its parents) if missing, and leaves it to its owner only (0700):
+/// the database, blobs, uploads and keys inside are then out of other users' reach
+/// whatever their own modes.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Writes a new secret file readable by its owner only; fails if it exists.
 pub fn create_private_file(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

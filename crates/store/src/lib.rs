@@ -131,24 +131,6 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await
     }
-
-    /// A server-wide secret by name, created with `init` on first use (atomically, so
-    /// several processes agree on one value).
-    pub async fn server_key(&self, name: &str, init: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
-        let fresh = init();
-        sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(fresh)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let row = sqlx::query("SELECT value FROM server_keys WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        get(&row, "value")
-    }
 }
 
 /// Makes a new, empty PostgreSQL database `name` on the server `admin_url` names, and

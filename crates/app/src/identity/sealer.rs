@@ -1,5 +1,7 @@
-//! Third-party tokens at rest: sealed with ChaCha20-Poly1305 under a key kept outside
-//! the database, and bound to their user by the associated data.
+//! The server's one root secret, kept in a file outside the database (mode 0600): it
+//! seals third-party tokens at rest (ChaCha20-Poly1305, bound to their user by the
+//! associated data) and derives the keys that sign registry tokens and form tokens, so
+//! that nothing read from the database can forge a credential.
 
 use gantry_domain::{Error, Result};
 use ring::aead;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Sealer {
     key: Arc<aead::LessSafeKey>,
+    root: Arc<ring::hmac::Key>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -37,7 +40,14 @@ impl Sealer {
             .ok_or_else(|| anyhow::anyhow!("token key {} must hold 64 hex digits", path.display()))?;
         let key =
             aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &raw).map_err(|_| anyhow::anyhow!("bad token key"))?;
-        Ok(Sealer { key: Arc::new(aead::LessSafeKey::new(key)) })
+        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &raw);
+        Ok(Sealer { key: Arc::new(aead::LessSafeKey::new(key)), root: Arc::new(root) })
+    }
+
+    /// A 32-byte key for one `purpose`, derived from the root secret (HMAC-SHA256):
+    /// the same in every process that shares the key file, different per purpose.
+    pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        ring::hmac::sign(&self.root, format!("gantry-key:{purpose}").as_bytes()).as_ref().to_vec()
     }
 
     fn aad(user_id: i64) -> String {

@@ -203,3 +203,35 @@ async fn every_answer_carries_the_hardening_headers() {
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
     }
 }
+
+/// Point 7, local readers: the data directory is its owner's only, the key file is 0600,
+/// and the database holds no key that could sign a credential (registry tokens still work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_private_and_the_database_holds_no_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.data_dir = data.clone();
+        c.database_url = Some(format!("sqlite://{}/gantry.db?mode=rwc", data.display()));
+    })
+    .await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "an existing, looser data directory is made private");
+    assert_eq!(mode(&data.join("token.key")), 0o600);
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM server_keys").fetch_one(s.state.store().pool()).await.unwrap();
+    assert_eq!(sqlx::Row::get::<i64, _>(&row, "n"), 0, "no signing key in the database");
+    let tok = s.user("alice").await;
+    let r = http()
+        .get(format!("{}/v2/token?service=gantry&scope=repository:alice/x:pull,push", s.url))
+        .basic_auth("alice", Some(&tok))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let reg: serde_json::Value = r.json().await.unwrap();
+    let r = http().get(format!("{}/v2/", s.url)).bearer_auth(reg["token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 200, "registry tokens signed with the derived key are accepted");
+}
