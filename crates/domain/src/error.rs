@@ -7,6 +7,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// Authenticated, allowed to see the thing, but not to do this (403).
     Denied,
+    /// The credential (a registry token) was not issued for this (403, with a login
+    /// challenge naming the scope to ask for).
+    InsufficientScope,
     /// Malformed repository or collection name.
     NameInvalid,
     /// Repository (or collection) unknown, or invisible to the caller.
@@ -37,7 +40,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             Unauthorized => 401,
-            Denied => 403,
+            Denied | InsufficientScope => 403,
             NameInvalid | DigestInvalid | ManifestInvalid | ManifestBlobUnknown | SizeInvalid | BlobUploadInvalid
             | Invalid => 400,
             NameUnknown | BlobUnknown | BlobUploadUnknown | ManifestUnknown | NotFound => 404,
@@ -56,7 +59,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             Unauthorized => "UNAUTHORIZED",
-            Denied => "DENIED",
+            Denied | InsufficientScope => "DENIED",
             NameInvalid => "NAME_INVALID",
             NameUnknown => "NAME_UNKNOWN",
             BlobUnknown => "BLOB_UNKNOWN",

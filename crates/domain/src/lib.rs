@@ -26,5 +26,5 @@ pub mod url;
 
 pub use error::{Error, ErrorKind, Result};
 pub use names::{CollectionName, Digest, ImageRef, RefTarget, RepoName, Tag};
-pub use perm::{Access, Principal, Role, TokenScope, Visibility};
+pub use perm::{Access, Grants, Principal, Role, TokenScope, Visibility};
 pub use status::{JobKind, LinkStatus, TransferStatus};

@@ -88,18 +88,66 @@ pub struct Principal {
     pub is_admin: bool,
     /// What the credential used allows; a session or password login is `Write`.
     pub scope: TokenScope,
+    /// For a registry token: the repositories it was issued for. None: the credential
+    /// carries the user's rights everywhere.
+    pub grants: Option<Grants>,
 }
 
 impl Principal {
     /// The server's operator, acting through `gantry admin` on the server itself: an
     /// administrator that is no user (id 0 is never a user's).
     pub fn operator() -> Principal {
-        Principal { user_id: 0, username: "(operator)".into(), is_admin: true, scope: TokenScope::Write }
+        Principal { user_id: 0, username: "(operator)".into(), is_admin: true, scope: TokenScope::Write, grants: None }
+    }
+
+    /// The most this credential may do in repository `repo`, whatever the user's role.
+    pub fn granted(&self, repo: &str) -> Access {
+        match &self.grants {
+            None => Access::Manage,
+            Some(g) => g.limit(repo),
+        }
+    }
+}
+
+/// What a registry token grants: per repository, the most it may do (`pull`: read,
+/// `push` or `delete`: write; never manage), as asked for in the Docker token scopes
+/// `repository:NAME:ACTIONS`. What the user may really do there still applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants(pub Vec<(String, Access)>);
+
+impl Grants {
+    /// The grants asked for by `scopes` (each may hold several, space-separated);
+    /// scopes of other kinds (e.g. `registry:catalog:*`) grant nothing here.
+    pub fn from_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Grants {
+        let mut out: Vec<(String, Access)> = vec![];
+        for s in scopes.into_iter().flat_map(str::split_whitespace) {
+            let Some(rest) = s.strip_prefix("repository:") else { continue };
+            let Some((name, actions)) = rest.rsplit_once(':') else { continue };
+            let access = actions
+                .split(',')
+                .map(|a| match a {
+                    "pull" => Access::Read,
+                    "push" | "delete" | "*" => Access::Write,
+                    _ => Access::None,
+                })
+                .max()
+                .unwrap_or(Access::None);
+            if let Some((_, a)) = out.iter_mut().find(|(n, _)| n == name) {
+                *a = (*a).max(access);
+            } else if access > Access::None && out.len() < 64 {
+                out.push((name.to_string(), access));
+            }
+        }
+        Grants(out)
+    }
+
+    pub fn limit(&self, repo: &str) -> Access {
+        self.0.iter().filter(|(n, _)| n == repo).map(|(_, a)| *a).max().unwrap_or(Access::None)
     }
 }
 
 /// Effective access to one collection. Ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Access {
     None,
     Read,
@@ -154,7 +202,7 @@ mod tests {
     use super::*;
 
     fn user(admin: bool, scope: TokenScope) -> Principal {
-        Principal { user_id: 1, username: "u".into(), is_admin: admin, scope }
+        Principal { user_id: 1, username: "u".into(), is_admin: admin, scope, grants: None }
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub struct User {
 impl User {
     /// The user as a caller holding a credential of `scope`.
     pub fn principal(&self, scope: TokenScope) -> Principal {
-        Principal { user_id: self.id, username: self.username.clone(), is_admin: self.is_admin, scope }
+        Principal { user_id: self.id, username: self.username.clone(), is_admin: self.is_admin, scope, grants: None }
     }
 
     pub(crate) fn from_row(r: &AnyRow) -> Result<User> {

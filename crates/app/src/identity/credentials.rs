@@ -7,7 +7,7 @@ use crate::identity::resource_server::ResourceServer;
 use crate::secrets::hash_token;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gantry_domain::{Error, Principal, Result, TokenScope, time::now_unix};
+use gantry_domain::{Error, Grants, Principal, Result, TokenScope, time::now_unix};
 use gantry_store::Store;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,9 @@ pub struct RegistryClaims {
     pub t: Option<i64>,
     pub s: TokenScope,
     pub exp: i64,
+    /// The repositories and actions the token was issued for.
+    #[serde(default)]
+    pub g: Grants,
 }
 
 /// A registry token as `/v2/token` hands it out.
@@ -143,7 +146,7 @@ impl Authenticator {
         } else {
             TokenScope::Read
         };
-        Ok(Some(user.principal(scope)))
+        Ok(Some(Principal { grants: Some(claims.g), ..user.principal(scope) }))
     }
 
     async fn principal_from_api_token(&self, token: &str) -> Result<Principal> {
@@ -161,11 +164,12 @@ impl Authenticator {
 
     /// `/v2/token`: checks the credentials (Basic username and API token, or a bare API
     /// token; none gives an anonymous token) and signs a registry token.
-    pub async fn registry_token(&self, creds: &Credentials) -> Result<RegistryToken> {
+    pub async fn registry_token(&self, creds: &Credentials, grants: &Grants) -> Result<RegistryToken> {
         let now = now_unix();
         let exp = now + self.registry_token_secs as i64;
+        let g = grants.clone();
         let claims = match creds {
-            Credentials::None => RegistryClaims { u: None, t: None, s: TokenScope::Read, exp },
+            Credentials::None => RegistryClaims { u: None, t: None, s: TokenScope::Read, exp, g },
             Credentials::Basic { username, secret } => {
                 let (t, u) = self
                     .store
@@ -173,7 +177,7 @@ impl Authenticator {
                     .await?
                     .filter(|(_, u)| u.username == *username)
                     .ok_or_else(|| Error::unauthorized("invalid username or token"))?;
-                RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp }
+                RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp, g }
             }
             Credentials::Bearer(b) if b.starts_with(API_TOKEN_PREFIX) => {
                 let (t, u) = self
@@ -181,7 +185,7 @@ impl Authenticator {
                     .token_by_hash(&hash_token(b))
                     .await?
                     .ok_or_else(|| Error::unauthorized("invalid, expired or revoked token"))?;
-                RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp }
+                RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp, g }
             }
             Credentials::Bearer(_) => {
                 return Err(Error::unauthorized("use Basic credentials (username and API token)"));
@@ -202,7 +206,8 @@ mod tests {
     #[test]
     fn registry_tokens_are_signed_and_expire() {
         let key = b"k".repeat(32);
-        let c = RegistryClaims { u: Some(3), t: Some(9), s: TokenScope::Write, exp: now_unix() + 60 };
+        let c =
+            RegistryClaims { u: Some(3), t: Some(9), s: TokenScope::Write, exp: now_unix() + 60, g: Grants::default() };
         let t = issue_registry_token(&key, &c);
         assert_eq!(verify_registry_token(&key, &t), Some(c.clone()));
         assert_eq!(verify_registry_token(b"other key", &t), None);

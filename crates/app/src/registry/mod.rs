@@ -26,6 +26,23 @@ pub struct Registry {
     public_url: Arc<str>,
 }
 
+/// Refuses what a registry token was not issued for, with the 403 and challenge that make
+/// a client ask `/v2/token` again for the scope it needs.
+fn granted(caller: Option<&Principal>, name: &RepoName, needed: Access) -> Result<()> {
+    match caller {
+        Some(p) if p.granted(name.as_str()) < needed => {
+            let action = if needed > Access::Read { "push" } else { "pull" };
+            Err(Error::new(
+                ErrorKind::InsufficientScope,
+                format!(
+                    "this registry token does not grant {action} on {name}; ask /v2/token for repository:{name}:{action}"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A repository together with the caller's access to its collection.
 #[derive(Debug, Clone)]
 pub struct RepoCtx {
@@ -51,13 +68,15 @@ impl Registry {
 
     /// An existing repository the caller may access as `needed`.
     pub async fn repo(&self, caller: Option<&Principal>, name: &RepoName, needed: Access) -> Result<RepoCtx> {
+        granted(caller, name, needed)?;
         let seen = self.collections.access(caller, &name.collection(), needed.min(Access::Read)).await?;
         let repo = self.store.repo_by_name(name.as_str()).await?;
         let Some(repo) = repo else {
             return Err(Error::new(ErrorKind::NameUnknown, format!("repository {name} not found")));
         };
         seen.access.require(needed, caller.is_none(), &format!("repository {name}"))?;
-        Ok(RepoCtx { repo, collection: seen.collection, access: seen.access })
+        let access = seen.access.min(caller.map_or(Access::Manage, |p| p.granted(name.as_str())));
+        Ok(RepoCtx { repo, collection: seen.collection, access })
     }
 
     /// A repository to push to, creating the collection (owned by the caller) and the
@@ -66,13 +85,15 @@ impl Registry {
         let Some(p) = caller else {
             return Err(Error::unauthorized("authentication required to push"));
         };
+        granted(caller, name, Access::Write)?;
         let cname = name.collection();
         if self.store.collection_access(cname.as_str(), Some(p.user_id)).await?.is_none() {
             self.collections.create_on_push(p, &cname).await?;
         }
         let seen = self.collections.access(caller, &cname, Access::Write).await?;
         let repo = self.store.ensure_repo(seen.collection.id, name.as_str()).await?;
-        Ok(RepoCtx { repo, collection: seen.collection, access: seen.access })
+        let access = seen.access.min(p.granted(name.as_str()));
+        Ok(RepoCtx { repo, collection: seen.collection, access })
     }
 
     /// The manifest a reference points at.

@@ -3,7 +3,7 @@
 use crate::{Backend, open, user};
 use gantry_app::identity::Credentials;
 use gantry_app::identity::device::{Pending, Poll};
-use gantry_domain::{ErrorKind, TokenScope};
+use gantry_domain::{Access, ErrorKind, TokenScope};
 
 async fn tokens_and_credentials(b: Backend) {
     let app = open(b).await;
@@ -27,9 +27,14 @@ async fn tokens_and_credentials(b: Backend) {
     assert_eq!(app.auth.authenticate(&basic("bob")).await.unwrap_err().kind, ErrorKind::Unauthorized);
     assert_eq!(app.auth.authenticate(&Credentials::None).await.unwrap(), None);
     // A registry token carries the scope and dies with its API token.
-    let r = app.auth.registry_token(&basic("alice")).await.unwrap();
+    let asked = gantry_domain::Grants::from_scopes(["repository:alice/x:pull repository:alice/y:pull,push"]);
+    let r = app.auth.registry_token(&basic("alice"), &asked).await.unwrap();
     let rp = app.auth.authenticate(&Credentials::Bearer(r.token.clone())).await.unwrap().unwrap();
     assert_eq!(rp.scope, TokenScope::Read);
+    // ...and only the repositories and actions it was asked for.
+    assert_eq!(rp.grants.as_ref(), Some(&asked));
+    assert_eq!((rp.granted("alice/x"), rp.granted("alice/y")), (Access::Read, Access::Write));
+    assert_eq!(rp.granted("alice/z"), Access::None);
     app.tokens.revoke(alice.user_id, t.row.id).await.unwrap();
     assert_eq!(app.tokens.revoke(alice.user_id, t.row.id).await.unwrap_err().kind, ErrorKind::NotFound);
     for c in [Credentials::Bearer(t.secret.clone()), Credentials::Bearer(r.token)] {

@@ -235,3 +235,58 @@ async fn the_data_directory_is_private_and_the_database_holds_no_keys() {
     let r = http().get(format!("{}/v2/", s.url)).bearer_auth(reg["token"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(r.status(), 200, "registry tokens signed with the derived key are accepted");
 }
+
+/// Point 8, least privilege: a registry token does what its scopes asked for, in the
+/// repositories they named, and nothing outside `/v2` (no API token can be made with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_tokens_grant_only_what_was_asked() {
+    use crate::ocikit::Oci;
+    use reqwest::Method;
+    let s = TestServer::start(Backend::Sqlite).await;
+    let tok = s.user("alice").await;
+    let owner = Oci::as_user(&s.url, "alice", &tok);
+    owner.image("alice/x", "v1", b"x").await;
+    owner.image("alice/y", "v1", b"y").await;
+    let c = http();
+    let token = |scope: &'static str| {
+        let (c, url, tok) = (c.clone(), format!("{}/v2/token?service=gantry{scope}", s.url), tok.clone());
+        async move {
+            let r = c.get(url).basic_auth("alice", Some(tok)).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+        }
+    };
+    let pull_x = Oci::new(&s.url, Some(format!("Bearer {}", token("&scope=repository:alice/x:pull").await)));
+    assert_eq!(pull_x.req(Method::GET, "/v2/alice/x/manifests/v1").send().await.unwrap().status(), 200);
+    let r = pull_x.req(Method::GET, "/v2/alice/y/manifests/v1").send().await.unwrap();
+    assert_eq!(r.status(), 403, "another repository of the same owner");
+    let r = pull_x.req(Method::POST, "/v2/alice/x/blobs/uploads/").send().await.unwrap();
+    assert_eq!(r.status(), 403, "a pull token cannot push");
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_string();
+    assert!(challenge.contains("scope=\"repository:alice/x:pull,push\""), "{challenge}");
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    let r = pull_x.req(Method::DELETE, "/v2/alice/x/manifests/v1").send().await.unwrap();
+    assert_eq!(r.status(), 403, "a pull token cannot delete");
+    // Both scopes, asked for as two parameters.
+    let both = token("&scope=repository:alice/x:pull,push&scope=repository:alice/y:pull").await;
+    let both = Oci::new(&s.url, Some(format!("Bearer {both}")));
+    assert_eq!(both.req(Method::POST, "/v2/alice/x/blobs/uploads/").send().await.unwrap().status(), 202);
+    assert_eq!(both.req(Method::GET, "/v2/alice/y/manifests/v1").send().await.unwrap().status(), 200);
+    assert_eq!(both.req(Method::POST, "/v2/alice/y/blobs/uploads/").send().await.unwrap().status(), 403);
+    // No scope: a login check only.
+    let none = Oci::new(&s.url, Some(format!("Bearer {}", token("").await)));
+    assert_eq!(none.req(Method::GET, "/v2/").send().await.unwrap().status(), 200);
+    assert_eq!(none.req(Method::GET, "/v2/alice/x/manifests/v1").send().await.unwrap().status(), 403);
+    // Outside /v2 a registry token is refused: it cannot mint a permanent API token.
+    let reg = token("&scope=repository:alice/x:pull,push").await;
+    let r = c
+        .post(format!("{}/api/v1/tokens", s.url))
+        .bearer_auth(&reg)
+        .json(&serde_json::json!({"name": "forever", "scope": "write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c.get(format!("{}/api/v1/me", s.url)).bearer_auth(&reg).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -20,7 +20,13 @@ impl FromRequestParts<App> for Caller {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Caller> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
             let creds = crate::credentials::credentials(&parts.headers)?;
-            return Ok(Caller(app.auth.authenticate(&creds).await?));
+            let p = app.auth.authenticate(&creds).await?;
+            if p.as_ref().is_some_and(|p| p.grants.is_some()) {
+                return Err(
+                    Error::unauthorized("registry tokens are for the OCI API (/v2) only; use an API token").into()
+                );
+            }
+            return Ok(Caller(p));
         }
         let Some(s) = crate::web::cookies::session(app, &parts.headers).await? else { return Ok(Caller(None)) };
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {

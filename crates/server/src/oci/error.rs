@@ -25,10 +25,13 @@ pub fn envelope(e: &Error) -> Response {
 /// ask for) when authentication is needed.
 pub fn error_response(public_url: &str, e: &Error, scope: Option<String>) -> Response {
     let mut res = envelope(e);
-    if e.kind == ErrorKind::Unauthorized {
+    if matches!(e.kind, ErrorKind::Unauthorized | ErrorKind::InsufficientScope) {
         let mut c = format!("Bearer realm=\"{public_url}/v2/token\",service=\"gantry\"");
         if let Some(s) = scope {
             c.push_str(&format!(",scope=\"{s}\""));
+        }
+        if e.kind == ErrorKind::InsufficientScope {
+            c.push_str(",error=\"insufficient_scope\"");
         }
         if let Ok(v) = HeaderValue::from_str(&c) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);

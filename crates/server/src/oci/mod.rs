@@ -50,7 +50,11 @@ async fn v2(State(app): State<App>, method: Method, uri: Uri, headers: HeaderMap
     let mut res = match parse_endpoint(rest) {
         Ok(ep) => {
             let scope = ep.scope(method == Method::GET || method == Method::HEAD);
-            match handle(&app, &method, ep, &query, &headers, body).await {
+            let done = match ep {
+                Endpoint::Token => token::token(&app, &method, uri.query().unwrap_or_default(), &headers, body).await,
+                ep => handle(&app, &method, ep, &query, &headers, body).await,
+            };
+            match done {
                 Ok(r) => r,
                 Err(e) => error::error_response(&app.public_url, &e, scope),
             }
@@ -69,9 +73,6 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    if ep == Endpoint::Token {
-        return token::token(app, method, headers, body).await;
-    }
     let caller = app.auth.authenticate(&crate::credentials::credentials(headers)?).await?;
     let r = Req { app, caller, method, query, headers };
     match (ep, method.clone()) {

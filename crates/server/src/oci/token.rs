@@ -1,5 +1,6 @@
 //! `GET|POST /v2/token`: the Docker-style token endpoint. GET takes the Basic
-//! credentials of the header; POST also takes the OAuth2 password form.
+//! credentials of the header; POST also takes the OAuth2 password form. The token grants
+//! the `scope`s asked for (`repository:NAME:pull,push`, repeatable), no more.
 
 use super::{json, manifests::read_limited, unsupported};
 use axum::body::Body;
@@ -7,18 +8,28 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use gantry_app::App;
 use gantry_domain::url::unescape_form;
-use gantry_domain::{Result, time};
+use gantry_domain::{Grants, Result, time};
 
-pub(super) async fn token(app: &App, method: &Method, headers: &HeaderMap, body: Body) -> Result<Response> {
+pub(super) async fn token(
+    app: &App,
+    method: &Method,
+    query: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let mut params = url_form(query.as_bytes());
     let creds = match *method {
         Method::POST => {
-            let raw = read_limited(body, 64 * 1024).await?;
-            crate::credentials::from_form(&url_form(&raw), headers)?
+            let form = url_form(&read_limited(body, 64 * 1024).await?);
+            let creds = crate::credentials::from_form(&form, headers)?;
+            params.extend(form);
+            creds
         }
         Method::GET => crate::credentials::credentials(headers)?,
         _ => return Err(unsupported()),
     };
-    let t = app.auth.registry_token(&creds).await?;
+    let scopes = params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str());
+    let t = app.auth.registry_token(&creds, &Grants::from_scopes(scopes)).await?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({
