@@ -3,7 +3,7 @@
 //! session held.
 
 use super::flow::{Begin, Callback, Flows};
-use super::limiter::LoginLimiter;
+use super::limiter::{self, LoginLimiter};
 use super::oidc::Oidc;
 use super::passwords;
 use super::provision::Provisioner;
@@ -14,6 +14,7 @@ use gantry_globus::{Globus, TokenResponse};
 use gantry_store::{NewIdentity, Store, User};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 const GROUPS_RS: &str = "groups.api.globus.org";
@@ -53,7 +54,10 @@ pub struct SignedIn {
 fn locked(wait_secs: u64) -> Error {
     Error::new(
         ErrorKind::TooManyRequests,
-        format!("Too many failed sign-ins for this account; try again in {} minutes.", wait_secs.div_ceil(60)),
+        match wait_secs {
+            s if s < 90 => format!("Too many failed sign-ins for this account; try again in {s} seconds."),
+            s => format!("Too many failed sign-ins for this account; try again in {} minutes.", s.div_ceil(60)),
+        },
     )
 }
 
@@ -70,29 +74,35 @@ impl SignIn {
     }
 
     /// A local account's password. Unknown users cost the same as known ones.
-    pub async fn password(&self, username: &str, password: &str) -> Result<SignedIn> {
+    pub async fn password(&self, username: &str, password: &str, from: Option<IpAddr>) -> Result<SignedIn> {
         if !self.config.password_login {
             return Err(Error::denied("password sign-in is turned off on this server"));
         }
         let username = username.trim();
-        let account = format!("password:{username}");
-        if let Some(wait) = self.limiter.locked(&account) {
+        let account = limiter::account("password", username);
+        if let Some(wait) = self.limiter.locked(&account, from) {
             return Err(locked(wait));
         }
         let found = self.store.password_hash(username).await?;
         let hash = found.as_ref().and_then(|(_, h)| h.clone());
         let ok = passwords::verify_blocking(password.to_string(), hash).await;
         let Some((user, _)) = found.filter(|_| ok) else {
-            self.limiter.failed(&account);
+            self.limiter.failed(&account, from);
             return Err(Error::unauthorized("Wrong username or password."));
         };
-        self.limiter.succeeded(&account);
+        self.limiter.succeeded(&account, from);
         self.session_for(user, "password", None, "/").await
     }
 
     /// A facility's user office: the password goes to the office, and the identity is
     /// the one the office confirms, never the one typed in.
-    pub async fn user_office(&self, provider: &str, username: &str, password: &str) -> Result<SignedIn> {
+    pub async fn user_office(
+        &self,
+        provider: &str,
+        username: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<SignedIn> {
         let cfg = self
             .config
             .provider(provider)
@@ -101,8 +111,8 @@ impl SignIn {
         let url = cfg.url.clone().unwrap_or_default();
         let office = cfg.title().to_string();
         let username = username.trim();
-        let account = format!("{provider}:{username}");
-        if let Some(wait) = self.limiter.locked(&account) {
+        let account = limiter::account(provider, username);
+        if let Some(wait) = self.limiter.locked(&account, from) {
             return Err(locked(wait));
         }
         let unavailable = |m: String| Error::new(ErrorKind::Unavailable, m);
@@ -116,7 +126,7 @@ impl SignIn {
         match r.status().as_u16() {
             200 => {}
             401 | 403 => {
-                self.limiter.failed(&account);
+                self.limiter.failed(&account, from);
                 return Err(Error::unauthorized(format!("{office} did not accept that username and password.")));
             }
             s => return Err(unavailable(format!("{office} answered {s}; try again later"))),
@@ -134,7 +144,7 @@ impl SignIn {
             name: s("name"),
             email: s("email"),
         };
-        self.limiter.succeeded(&account);
+        self.limiter.succeeded(&account, from);
         let user = self.provisioner.provision(&[id], None).await?;
         self.session_for(user, provider, None, "/").await
     }

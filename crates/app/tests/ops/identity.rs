@@ -50,10 +50,10 @@ async fn sessions_and_passwords(b: Backend) {
     app.users.create("dana", false, Some("dana's long password")).await.unwrap();
     assert_eq!(app.users.create("dana", false, None).await.unwrap_err().kind, ErrorKind::Conflict);
     assert_eq!(app.users.create("../x", false, None).await.unwrap_err().kind, ErrorKind::Invalid);
-    let e = app.signin.password("dana", "wrong password").await.unwrap_err();
+    let e = app.signin.password("dana", "wrong password", None).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unauthorized);
-    assert_eq!(app.signin.password("nobody", "whatever-else").await.unwrap_err().kind, ErrorKind::Unauthorized);
-    let s = app.signin.password(" dana ", "dana's long password").await.unwrap();
+    assert_eq!(app.signin.password("nobody", "whatever-else", None).await.unwrap_err().kind, ErrorKind::Unauthorized);
+    let s = app.signin.password(" dana ", "dana's long password", None).await.unwrap();
     let session = app.sessions.lookup(&s.session).await.unwrap().expect("a live session");
     assert_eq!(session.user().username, "dana");
     assert!(session.check_csrf(session.csrf()).is_ok());
@@ -66,11 +66,11 @@ async fn sessions_and_passwords(b: Backend) {
     assert!(app.sessions.check_form_token("", &app.sessions.form_token("")).is_err());
     app.signin.sign_out(&session).await.unwrap();
     assert!(app.sessions.lookup(&s.session).await.unwrap().is_none());
-    // Five failures lock the account, even for the right password.
+    // Five failures hold the account back for that address, even for the right password.
     for _ in 0..5 {
-        app.signin.password("dana", "wrong password").await.unwrap_err();
+        app.signin.password("dana", "wrong password", None).await.unwrap_err();
     }
-    let e = app.signin.password("dana", "dana's long password").await.unwrap_err();
+    let e = app.signin.password("dana", "dana's long password", None).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::TooManyRequests);
 }
 

@@ -290,3 +290,48 @@ async fn registry_tokens_grant_only_what_was_asked() {
     let r = c.get(format!("{}/api/v1/me", s.url)).bearer_auth(&reg).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Point 9, lockout abuse: failing on purpose for someone else's account (in any case,
+/// with spaces) holds back only the address that failed, never the owner elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_hold_back_only_their_own_address() {
+    use crate::harness::{Browser, hidden};
+    let s = TestServer::start(Backend::Sqlite).await;
+    gantry::admin::create_user(&s.state, "eve", false, Some("eve's real password")).await.unwrap();
+    let from = |ip: &str| {
+        crate::harness::init();
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        Browser { c, cookies: Default::default() }
+    };
+    let try_login = |b: &mut Browser, user: &'static str, pw: &'static str| {
+        let url = s.url.clone();
+        let b = std::mem::replace(b, Browser::new());
+        async move {
+            let mut b = b;
+            let (_, page, _) = b.get(&format!("{url}/login")).await;
+            let csrf = hidden(&page, "csrf");
+            let (st, page, _) = b
+                .post(&format!("{url}/login"), &[("username", user), ("password", pw), ("csrf", &csrf), ("next", "/")])
+                .await;
+            (b, st.as_u16(), page)
+        }
+    };
+    let mut mallory = from("127.0.0.2");
+    for user in ["eve", "EVE ", " Eve", "eve", "eve"] {
+        let (b, st, _) = try_login(&mut mallory, user, "guess").await;
+        mallory = b;
+        assert_eq!(st, 401);
+    }
+    let (b, st, page) = try_login(&mut mallory, "eve", "eve's real password").await;
+    mallory = b;
+    assert_eq!(st, 429, "the guessing address waits, whatever case it typed");
+    assert!(page.contains("try again in"), "{page}");
+    let mut owner = from("127.0.0.3");
+    let (_, st, _) = try_login(&mut owner, "eve", "eve's real password").await;
+    assert_eq!(st, 303, "the owner, elsewhere, signs in");
+    drop(mallory);
+}

@@ -45,6 +45,19 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 pub use gantry_domain::url::escape as enc;
 
+/// The address the request came from (the TCP peer; forwarded-for headers are not
+/// trusted), for per-address throttles.
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Peer(peer.map(|c| c.0.ip())))
+    }
+}
+
 /// Pages that need a signed-in visitor send the others to sign in first.
 pub fn to_login(path: &str) -> Response {
     Redirect::to(&format!("/login?next={}", enc(path))).into_response()

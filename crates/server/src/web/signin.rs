@@ -2,7 +2,7 @@
 //! and generic) and a facility's user office.
 
 use super::cookies::{self, SESSION_COOKIE};
-use super::{CallbackQuery, WebResult, enc, redirect_with_cookies, safe_next};
+use super::{CallbackQuery, Peer, WebResult, enc, redirect_with_cookies, safe_next};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -98,9 +98,14 @@ fn signed_in(app: &App, headers: &HeaderMap, next: String, outcome: Result<Signe
     }
 }
 
-async fn password_login(State(app): State<App>, headers: HeaderMap, f: Form<PasswordForm>) -> WebResult<Response> {
+async fn password_login(
+    State(app): State<App>,
+    Peer(from): Peer,
+    headers: HeaderMap,
+    f: Form<PasswordForm>,
+) -> WebResult<Response> {
     app.sessions.check_form_token(&cookies::browser_of(&app, &headers), &f.csrf)?;
-    let outcome = app.signin.password(&f.username, &f.password).await;
+    let outcome = app.signin.password(&f.username, &f.password, from).await;
     signed_in(&app, &headers, safe_next(f.next.as_deref()), outcome)
 }
 
@@ -108,10 +113,11 @@ async fn user_office_login(
     State(app): State<App>,
     headers: HeaderMap,
     Path(provider): Path<String>,
+    Peer(from): Peer,
     f: Form<PasswordForm>,
 ) -> WebResult<Response> {
     app.sessions.check_form_token(&cookies::browser_of(&app, &headers), &f.csrf)?;
-    let outcome = app.signin.user_office(&provider, &f.username, &f.password).await;
+    let outcome = app.signin.user_office(&provider, &f.username, &f.password, from).await;
     signed_in(&app, &headers, safe_next(f.next.as_deref()), outcome)
 }
 
