@@ -335,3 +335,58 @@ async fn failed_sign_ins_hold_back_only_their_own_address() {
     assert_eq!(st, 303, "the owner, elsewhere, signs in");
     drop(mallory);
 }
+
+/// Point 11, the built-in Globus Auth: a client anyone can make (an instance of the CLI's
+/// template, as Globus allows) learns nothing about other clients' tokens and cannot
+/// revoke them; revoking needs client authentication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_made_client_cannot_introspect_or_revoke_others_tokens() {
+    use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer, user_tokens};
+    let g = GlobusServer::start().await;
+    let c = http();
+    let tokens = user_tokens(
+        &g,
+        "alice@uni.edu",
+        "alice-pass",
+        "openid email urn:globus:auth:scope:transfer.api.globus.org:all",
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let made: serde_json::Value = c
+        .post(format!("{}/v2/api/clients", g.url))
+        .json(&serde_json::json!({"client": {"template_id": "95fdeba8-fac2-42bd-a357-e068d82ff78e", "name": "rogue"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rogue = made["client"]["id"].as_str().unwrap().to_string();
+    let secret = made["included"]["client_credential"]["secret"].as_str().unwrap().to_string();
+    let introspect = |id: String, secret: String| {
+        let (c, url, access) = (c.clone(), format!("{}/v2/oauth2/token/introspect", g.url), access.clone());
+        async move {
+            let r = c
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", access.as_str()), ("include", "identity_set_detail")]);
+            r.send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let seen = introspect(rogue.clone(), secret.clone()).await;
+    assert_eq!(seen, serde_json::json!({"active": false}), "nothing about a token issued to another client");
+    let r = c
+        .post(format!("{}/v2/oauth2/token/revoke", g.url))
+        .basic_auth(&rogue, Some(&secret))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r =
+        c.post(format!("{}/v2/oauth2/token/revoke", g.url)).form(&[("token", access.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 401, "revoking needs a client");
+    let own = introspect(g.client_id(GATEWAY), GATEWAY_SECRET.to_string()).await;
+    assert_eq!(own["active"], true, "the token survived: {own}");
+    assert_eq!(own["identity_set_detail"][0]["username"], "alice@uni.edu", "its own client still sees it");
+}

@@ -147,14 +147,38 @@ async fn globus_tokens_are_checked_and_cached(b: Backend) {
         "transfer.api.globus.org",
     )
     .await;
+    // Globus describes a token only to its resource server and to the client it was
+    // issued to, so another app's Transfer token is simply not active for Gantry...
     let (st, v) = me(&s, &transfer).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("not active"), "{v}");
+    // ...and a Transfer token issued to Gantry's own client is described, and refused.
+    let own = code_flow(
+        &g.url,
+        &gw,
+        GATEWAY_SECRET,
+        "http://127.0.0.1:9/callback",
+        "alice@uni.edu",
+        "alice-pass",
+        "urn:globus:auth:scope:transfer.api.globus.org:all",
+    )
+    .await;
+    let own = own["access_token"].as_str().unwrap();
+    let (st, v) = me(&s, own).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("not issued for Gantry"), "{v}");
     // A made-up token.
     assert_eq!(me(&s, "AgOnEoFtHeSeIsNoTaToKeN").await.0, StatusCode::UNAUTHORIZED);
 
     // Revoked: still accepted while the cache entry lives, refused after it expires.
-    let r = http().post(format!("{}/v2/oauth2/token/revoke", g.url)).form(&[("token", &alice)]).send().await.unwrap();
+    // (The app that was issued the token revokes it: revoking needs the client.)
+    let r = http()
+        .post(format!("{}/v2/oauth2/token/revoke", g.url))
+        .basic_auth(g.client_id(APP), Some(APP_SECRET))
+        .form(&[("token", &alice)])
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     assert_eq!(me(&s, &alice).await.0, StatusCode::OK, "cached");
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;

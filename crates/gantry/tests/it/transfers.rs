@@ -475,7 +475,15 @@ async fn tokens_are_refreshed_and_a_revoked_connection_asks_to_reconnect() {
 
     // The user withdraws Gantry's access at Globus: the refresh token stops working.
     let refresh = new["refresh_token"].as_str().unwrap();
-    http().post(format!("{}/v2/oauth2/token/revoke", g.url)).form(&[("token", refresh)]).send().await.unwrap();
+    // (Revoking needs the client the token was issued to: here, Gantry's.)
+    let r = http()
+        .post(format!("{}/v2/oauth2/token/revoke", g.url))
+        .basic_auth(g.client_id(GATEWAY), Some(GATEWAY_SECRET))
+        .form(&[("token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
     let r =
         http().get(format!("{}/api/v1/globus/endpoints?q=cluster", s.url)).bearer_auth(&alice).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);

@@ -33,6 +33,19 @@ impl Service {
         if let Some(c) = self.config.clients.iter().find(|c| c.id == id) {
             return Some(known(c));
         }
+        if id == crate::scopes::CLI_TEMPLATE_ID {
+            // The globus CLI's own native client, whose instances it makes and whose
+            // tokens it revokes at logout.
+            return Some(KnownClient {
+                id: id.into(),
+                name: "Globus CLI".into(),
+                secret_hash: None,
+                redirect_uris: vec![],
+                native: true,
+                scopes: vec![],
+                template_id: None,
+            });
+        }
         let inst: ClientInstance = self.db.get("client", id).await.ok()??;
         Some(KnownClient {
             id: inst.id,
@@ -41,7 +54,19 @@ impl Service {
             redirect_uris: vec![],
             native: true,
             scopes: vec![],
+            template_id: Some(inst.template_id),
         })
+    }
+
+    /// Whether `client` may revoke `token`: it concerns the client (see
+    /// [`KnownClient::concerns`]), or was issued to an instance of it (the CLI revokes
+    /// its instance's tokens with its native client).
+    pub(super) async fn may_revoke(&self, client: &KnownClient, token: &Token) -> bool {
+        if client.concerns(token) {
+            return true;
+        }
+        let inst: Option<ClientInstance> = self.db.get("client", &token.client_id).await.ok().flatten();
+        inst.is_some_and(|i| i.template_id == client.id)
     }
 
     /// Authenticates a client from HTTP Basic, or (public clients) a `client_id` field.
@@ -218,6 +243,7 @@ pub(super) fn known(c: &Client) -> KnownClient {
         redirect_uris: c.redirect_uris.clone(),
         native: c.secret.is_none(),
         scopes: c.scopes.clone(),
+        template_id: None,
     }
 }
 

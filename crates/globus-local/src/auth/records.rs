@@ -26,6 +26,19 @@ pub struct KnownClient {
     pub redirect_uris: Vec<String>,
     pub native: bool,
     pub scopes: Vec<ClientScope>,
+    /// For an instance made from a template (as the CLI makes its own): the template.
+    pub template_id: Option<String>,
+}
+
+impl KnownClient {
+    /// Whether this client may learn about `token` (introspect or revoke it): the token
+    /// was issued for it as a resource server, or to it (or to the template it is an
+    /// instance of), as Globus Auth allows.
+    pub fn concerns(&self, token: &Token) -> bool {
+        token.resource_server == self.id
+            || token.client_id == self.id
+            || self.template_id.as_deref() == Some(token.client_id.as_str())
+    }
 }
 
 /// One sign-in of an identity within a browser session.

@@ -198,11 +198,13 @@ pub(super) async fn introspect(
 ) -> GResult<Response> {
     f.include = f.include.or(q.include);
     f.authentication_policies = f.authentication_policies.or(q.authentication_policies);
-    if s.client_auth(&headers, f.client_id.as_deref()).await?.secret_hash.is_none() {
+    let client = s.client_auth(&headers, f.client_id.as_deref()).await?;
+    if client.secret_hash.is_none() {
         return Err(auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "introspection needs a confidential client"));
     }
+    // A token another client has nothing to do with is reported inactive to it.
     let t = match &f.token {
-        Some(tok) => s.token_record(tok).await.filter(|t| !t.refresh),
+        Some(tok) => s.token_record(tok).await.filter(|t| !t.refresh && client.concerns(t)),
         None => None,
     };
     let Some(t) = t else {
@@ -269,9 +271,19 @@ pub(super) async fn introspect(
     Ok(axum::Json(doc).into_response())
 }
 
-pub(super) async fn revoke(State(s): State<Service>, OAuthForm(f): OAuthForm<OAuthFields>) -> Response {
-    if let Some(t) = &f.token {
+/// Revokes a token the calling client was issued (RFC 7009); others are left alone and
+/// the answer is the same, so nothing is learnt about them.
+pub(super) async fn revoke(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    OAuthForm(f): OAuthForm<OAuthFields>,
+) -> GResult<Response> {
+    let client = s.client_auth(&headers, f.client_id.as_deref()).await?;
+    if let Some(t) = &f.token
+        && let Some(rec) = s.token_record(t).await
+        && s.may_revoke(&client, &rec).await
+    {
         let _ = s.db.delete("token", &sha_hex(t)).await;
     }
-    axum::Json(json!({"active": false})).into_response()
+    Ok(axum::Json(json!({"active": false})).into_response())
 }

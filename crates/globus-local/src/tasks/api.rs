@@ -254,6 +254,7 @@ pub(super) async fn task_update(
     TransferJson(body): TransferJson<TaskUpdate>,
 ) -> TResult<Response> {
     let res = res.as_str();
+    let _guard = s.task_lock.lock().await;
     let mut t = own_task(&s, &headers, &id, res).await?;
     if let Some(l) = body.label {
         t.label = Some(l);

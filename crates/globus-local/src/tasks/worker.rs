@@ -56,14 +56,22 @@ pub async fn worker(s: Service) {
     }
 }
 
-/// Saves progress unless the task was canceled meanwhile; false when it was.
+/// Saves progress unless the task was canceled meanwhile; false when it was. The label
+/// and deadline belong to the owner (who may change them while the task runs) and are
+/// kept as stored.
 pub(super) async fn save(s: &Service, t: &Task) -> anyhow::Result<bool> {
     let _g = s.task_lock.lock().await;
     let cur: Option<Task> = s.db.get("task", &t.task_id).await?;
     if cur.as_ref().is_some_and(|c| c.canceled || c.status != TaskStatus::Active) {
         return Ok(false);
     }
-    s.db.put("task", &t.task_id, t, None).await?;
+    match cur {
+        Some(c) => {
+            let kept = Task { label: c.label, deadline: c.deadline, ..t.clone() };
+            s.db.put("task", &t.task_id, &kept, None).await?
+        }
+        None => s.db.put("task", &t.task_id, t, None).await?,
+    };
     Ok(true)
 }
 
