@@ -43,6 +43,7 @@ impl Registry {
                 check_relative_path(title)?;
             }
         }
+        let content_size = self.stored_sizes(ctx, &m).await?;
         let info = if m.is_sif() { self.sif_summary(ctx, &m).await } else { None };
         let new = NewManifest {
             digest,
@@ -55,7 +56,7 @@ impl Registry {
             info: info.and_then(|i| serde_json::to_string(&i).ok()),
             blobs: m.blobs(),
             children: m.manifests.iter().map(|d| d.digest.clone()).collect(),
-            total_size: body.len() as i64 + m.content_size(),
+            total_size: (body.len() as i64).saturating_add(content_size),
             pushed_by: Some(caller.user_id),
         };
         let tag = match reference {
@@ -63,6 +64,31 @@ impl Registry {
             RefTarget::Digest(_) => None,
         };
         self.store.put_manifest(ctx.repo.id, &new, tag).await
+    }
+
+    /// The sizes of what the manifest references, as stored; a declared size that is not
+    /// the stored one is refused (so no listing shows a made-up size). Blobs that are not
+    /// stored are left to the store's check, which names them.
+    async fn stored_sizes(&self, ctx: &RepoCtx, m: &Manifest) -> Result<i64> {
+        let mut total = 0i64;
+        let blobs = m.config.iter().chain(&m.layers).map(|d| (d, false));
+        for (d, child) in blobs.chain(m.manifests.iter().map(|d| (d, true))) {
+            let stored = if child {
+                self.store.manifest_by_digest(ctx.repo.id, &d.digest).await?.map(|r| r.size)
+            } else {
+                self.store.blob_in_repo(ctx.repo.id, &d.digest).await?
+            };
+            if let Some(size) = stored {
+                if size != d.size {
+                    return Err(Error::new(
+                        ErrorKind::ManifestInvalid,
+                        format!("{} is {size} bytes, but the manifest says {}", d.digest, d.size),
+                    ));
+                }
+                total = total.saturating_add(size);
+            }
+        }
+        Ok(total)
     }
 
     /// The largest manifest accepted.

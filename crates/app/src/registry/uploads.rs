@@ -125,6 +125,20 @@ impl Registry {
         }
         let a = self.blobs.append(&up.id, up.size as u64, body).await?;
         let size = a.size as i64;
+        if let Some((start, end)) = chunk.range
+            && !a.interrupted
+            && a.size - up.size as u64 != end - start + 1
+        {
+            // Nothing is kept: the bytes past the recorded size are dropped by the next append.
+            return Err(Error::new(
+                ErrorKind::RangeInvalid,
+                format!(
+                    "the body has {} bytes but Content-Range {start}-{end} says {}",
+                    a.size - up.size as u64,
+                    end - start + 1
+                ),
+            ));
+        }
         if !self.store.advance_upload(&up.id, up.size, size).await? {
             return Err(Error::new(
                 ErrorKind::RangeInvalid,

@@ -390,3 +390,47 @@ async fn a_self_made_client_cannot_introspect_or_revoke_others_tokens() {
     assert_eq!(own["active"], true, "the token survived: {own}");
     assert_eq!(own["identity_set_detail"][0]["username"], "alice@uni.edu", "its own client still sees it");
 }
+
+/// Point 14, trusted numbers: a manifest whose declared sizes are not those of the stored
+/// blobs is refused (no made-up or wrapped totals), and a chunk whose body is not as long
+/// as its Content-Range is a 416 that keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_sizes_must_be_the_real_ones() {
+    use crate::ocikit::{OCI_MANIFEST, Oci, error_code, manifest};
+    use reqwest::Method;
+    let s = TestServer::start(Backend::Sqlite).await;
+    let tok = s.user("alice").await;
+    let o = Oci::as_user(&s.url, "alice", &tok);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let cd = o.blob("alice/x", config).await;
+    let ld = o.blob("alice/x", b"layer").await;
+    for layers in [vec![(ld.as_str(), 123_000_000_000usize)], vec![(ld.as_str(), 4)]] {
+        let r = o.put_manifest("alice/x", "v1", &manifest(&cd, config.len(), &layers, None), OCI_MANIFEST).await;
+        assert_eq!(r.status(), 400, "{layers:?}");
+        assert_eq!(error_code(r).await, "MANIFEST_INVALID");
+    }
+    let m = String::from_utf8(manifest(&cd, config.len(), &[(&ld, 5), (&ld, 5)], None)).unwrap();
+    let wrapped = m.replace("\"size\":5", &format!("\"size\":{}", i64::MAX));
+    let r = o.put_manifest("alice/x", "v1", wrapped.as_bytes(), OCI_MANIFEST).await;
+    assert_eq!(r.status(), 400);
+    let good = manifest(&cd, config.len(), &[(&ld, 5)], None);
+    assert_eq!(o.put_manifest("alice/x", "v1", &good, OCI_MANIFEST).await.status(), 201);
+
+    // A chunk of 5 bytes sent (without Content-Length) as bytes 0-9.
+    let r = o.req(Method::POST, "/v2/alice/x/blobs/uploads/").send().await.unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+        b"12345",
+    ))]));
+    let r = o
+        .req(Method::PATCH, &loc)
+        .header("content-type", "application/octet-stream")
+        .header("content-range", "0-9")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416, "{}", r.text().await.unwrap());
+    let r = o.req(Method::GET, &loc).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["range"].to_str().unwrap()), (204, "0-0"), "nothing was kept");
+}
