@@ -68,6 +68,29 @@ pub fn resolve(root: &Path, p: &str, may_be_new: bool) -> Result<PathBuf, PathEr
     }
 }
 
+/// The components of `real` (a path `resolve` gave) below the canonical `root`: the path
+/// that access rules must be checked on, since links may lead anywhere under the root.
+pub fn canonical_parts(root: &Path, real: &Path) -> Result<Vec<String>, PathError> {
+    let root = root.canonicalize().map_err(|_| PathError::Missing)?;
+    let rel = real.strip_prefix(&root).map_err(|_| PathError::Outside)?;
+    Ok(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+}
+
+/// `p` with every component but the last resolved (links followed, staying under the
+/// root) and the last one as it is: what a delete removes (a link, never its target).
+pub fn resolve_entry(root: &Path, p: &str) -> Result<PathBuf, PathError> {
+    let mut parts = components(p)?;
+    let last = parts.pop().ok_or(PathError::Outside)?;
+    let parent = resolve(root, &paths_join(&parts), false)?;
+    let entry = parent.join(last);
+    std::fs::symlink_metadata(&entry).map_err(|_| PathError::Missing)?;
+    Ok(entry)
+}
+
+fn paths_join(parts: &[String]) -> String {
+    format!("/{}", parts.join("/"))
+}
+
 /// The directory `parts` under `root`, made (like `mkdir -p`) where it is missing, as
 /// Globus does for a transfer's destination. Links are followed only inside the root.
 pub fn ensure_dir(root: &Path, parts: &[String]) -> Result<PathBuf, PathError> {

@@ -434,3 +434,56 @@ async fn declared_sizes_must_be_the_real_ones() {
     let r = o.req(Method::GET, &loc).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers()["range"].to_str().unwrap()), (204, "0-0"), "nothing was kept");
 }
+
+/// Point 12, links in a shared directory: rules are checked where a path's links lead, so
+/// `pub/link -> ../private` shows and sends nothing of `private/`, and deleting the link
+/// removes the link, never its target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_do_not_widen_access_rules() {
+    use crate::globus::{GlobusServer, user_token};
+    use serde_json::{Value, json};
+    const TRANSFER: &str = "urn:globus:auth:scope:transfer.api.globus.org:all";
+    let g = GlobusServer::start().await;
+    let guest = g.config.endpoints.iter().find(|e| e.host_endpoint.is_some()).unwrap().clone();
+    std::fs::create_dir_all(guest.root.join("pub")).unwrap();
+    std::fs::create_dir_all(guest.root.join("private")).unwrap();
+    std::fs::write(guest.root.join("private/secret.txt"), "secret").unwrap();
+    std::fs::write(guest.root.join("pub/open.txt"), "open").unwrap();
+    std::os::unix::fs::symlink("../private", guest.root.join("pub/link")).unwrap();
+    let c = http();
+    let api = |p: &str| format!("{}/v0.10/{p}", g.url);
+    let alice = user_token(&g, "alice@uni.edu", "alice-pass", TRANSFER).await;
+    let bob_id = g.config.identity_by_username("bob@uni.edu").unwrap().id.clone();
+    let rule = json!({"DATA_TYPE": "access", "principal_type": "identity", "principal": bob_id, "path": "/pub/", "permissions": "rw"});
+    let r = c.post(api(&format!("endpoint/{}/access", guest.id))).bearer_auth(&alice).json(&rule).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let bob = user_token(&g, "bob@uni.edu", "bob-pass", TRANSFER).await;
+    let ls = |path: &str| {
+        let url = api(&format!("operation/endpoint/{}/ls?path={}", guest.id, gantry_domain::url::escape(path)));
+        let (c, bob) = (c.clone(), bob.clone());
+        async move { c.get(url).bearer_auth(bob).send().await.unwrap() }
+    };
+    assert_eq!(ls("/~/pub/").await.status(), 200);
+    assert_eq!(ls("/~/pub/link/").await.status(), 403, "the link leads where bob has no rule");
+    let send = json!({"DATA_TYPE": "transfer", "source_endpoint": guest.id, "destination_endpoint": guest.id,
+        "DATA": [{"DATA_TYPE": "transfer_item", "source_path": "/~/pub/link/secret.txt", "destination_path": "/~/pub/got.txt"}]});
+    let r = c.post(api("transfer")).bearer_auth(&bob).json(&send).send().await.unwrap();
+    assert_eq!(r.status(), 403, "{}", r.text().await.unwrap());
+    let del = json!({"DATA_TYPE": "delete", "endpoint": guest.id, "recursive": true, "DATA": [{"DATA_TYPE": "delete_item", "path": "/~/pub/link"}]});
+    let r = c.post(api("delete")).bearer_auth(&bob).json(&del).send().await.unwrap();
+    assert_eq!(r.status(), 202, "bob may delete what is in pub/, the link too");
+    let task = r.json::<Value>().await.unwrap()["task_id"].as_str().unwrap().to_string();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let t: Value =
+            c.get(api(&format!("task/{task}"))).bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+        status = t["status"].clone();
+        if status != "ACTIVE" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "SUCCEEDED");
+    assert!(std::fs::symlink_metadata(guest.root.join("pub/link")).is_err(), "the link is gone");
+    assert_eq!(std::fs::read_to_string(guest.root.join("private/secret.txt")).unwrap(), "secret", "its target is not");
+}

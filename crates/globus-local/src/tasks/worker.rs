@@ -98,7 +98,22 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             if s.permission(&c, &src, &parts).await != Some("rw") {
                 return fail(s, &mut t, "PERMISSION_DENIED", &format!("No write permission on {}", it.source)).await;
             }
-            match paths::resolve(&src.root, &it.source, false) {
+            // The entry itself is removed (a link, never what it points at), and the
+            // rules must allow it where it really is.
+            let entry = paths::resolve_entry(&src.root, &it.source);
+            if let Ok(e) = &entry {
+                let real = paths::canonical_parts(&src.root, e.parent().unwrap_or(e)).map(|mut p| {
+                    p.extend(e.file_name().map(|n| n.to_string_lossy().into_owned()));
+                    p
+                });
+                if real.is_err() || s.permission(&c, &src, &real.unwrap_or_default()).await != Some("rw") {
+                    return fail(s, &mut t, "PERMISSION_DENIED", &format!("No write permission on {}", it.source))
+                        .await;
+                }
+            }
+            let is_link = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+            match entry {
+                Ok(p) if is_link(&p) => std::fs::remove_file(&p)?,
                 Ok(p) if p.is_dir() && it.recursive => std::fs::remove_dir_all(&p)?,
                 Ok(p) if p.is_dir() => {
                     return fail(
@@ -149,6 +164,11 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
                     return fail(s, &mut t, "FILE_NOT_FOUND", &format!("{} not found on the source", it.source)).await;
                 }
             };
+            // The rules must allow reading where the path's links lead, too.
+            let canonical = paths::canonical_parts(&src.root, &real).unwrap_or_default();
+            if s.permission(&c, &src, &canonical).await.is_none() {
+                return fail(s, &mut t, "PERMISSION_DENIED", &format!("No read permission on {}", it.source)).await;
+            }
             let dp = paths::components(&it.destination).unwrap_or_default();
             if real.is_dir() {
                 plan.push(Planned { src: sp.clone(), dst: dp.clone(), dir: true, size: 0 });

@@ -205,6 +205,21 @@ impl Service {
                 resource,
             ),
         })?;
+        // Links may lead elsewhere under the root: the rules must allow where they lead.
+        let canonical = paths::canonical_parts(&ep.root, &real).map_err(|_| {
+            terr(StatusCode::FORBIDDEN, "PermissionDenied", &format!("Path {path} is outside the endpoint"), resource)
+        })?;
+        if canonical != parts {
+            let perm = self.permission(c, ep, &canonical).await;
+            if !(if need == "rw" { perm == Some("rw") } else { perm.is_some() }) {
+                return Err(terr(
+                    StatusCode::FORBIDDEN,
+                    "EndpointPermissionDenied",
+                    &format!("No permission on {path} (where its links lead)"),
+                    resource,
+                ));
+            }
+        }
         Ok((parts, real))
     }
 
