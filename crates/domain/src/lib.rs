@@ -21,6 +21,7 @@ pub mod names;
 pub mod perm;
 pub mod sif;
 pub mod status;
+pub mod text;
 pub mod time;
 pub mod url;
 

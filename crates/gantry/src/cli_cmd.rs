@@ -140,7 +140,9 @@ pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    // What others pushed is escaped: no control or bidi character reaches the terminal.
+    let p = |s: &str| gantry_domain::text::printable(s).into_owned();
+    let or_dash = |s: &Option<String>| s.as_deref().map(p).unwrap_or_else(|| "-".into());
     println!("image:        {}", r);
     println!("digest:       {}", v.digest);
     println!("kind:         {}", v.kind.as_str());
@@ -154,17 +156,17 @@ pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
         if let Some(Value::Object(l)) = &v.labels {
             println!("labels:");
             for (k, val) in l {
-                println!("  {k}: {}", val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string()));
+                println!("  {}: {}", p(k), p(&val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())));
             }
         }
         if let Some(d) = &v.definition {
-            println!("definition:\n{}", d.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"));
+            println!("definition:\n{}", d.lines().map(|l| format!("  {}", p(l))).collect::<Vec<_>>().join("\n"));
         }
     }
     if let Some(files) = &v.files {
         println!("files:");
         for f in files {
-            println!("  {:>10}  {}", human_size(f.size.max(0) as u64), f.path);
+            println!("  {:>10}  {}", human_size(f.size.max(0) as u64), p(&f.path));
         }
     }
     Ok(())

@@ -174,12 +174,12 @@ pub fn check_relative_path(p: &str) -> Result<()> {
         || p.len() > 4096
         || p.starts_with('/')
         || p.contains('\\')
-        || p.contains('\0')
+        || gantry_domain::text::has_hidden_controls(p)
         || p.split('/').any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
         return Err(Error::new(
             ErrorKind::ManifestInvalid,
-            format!("invalid dataset file path {p:?}: use a relative path without '..'"),
+            format!("invalid dataset file path {p:?}: use a relative path without '..', control or bidi characters"),
         ));
     }
     Ok(())
@@ -192,7 +192,7 @@ mod tests {
         for ok in ["a", "a/b.txt", "dir/sub/file.h5", ".hidden"] {
             assert!(super::check_relative_path(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/./b", "a\\b", "a/"] {
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/./b", "a\\b", "a/", "a\nb", "x\u{202e}fdp.exe"] {
             assert!(super::check_relative_path(bad).is_err(), "{bad}");
         }
     }

@@ -28,11 +28,17 @@ pub async fn run(cmd: &mut Command) -> String {
 
 /// Makes a real SIF with siftool: a definition file, labels and a squashfs-typed partition.
 pub async fn make_sif(dir: &Path, name: &str, payload: &[u8]) -> PathBuf {
+    let def = "Bootstrap: docker\nFrom: alpine:3.19\n\n%labels\n    maintainer lab\n";
+    make_sif_with(dir, name, payload, def, r#"{"org.label-schema.version":"1.2.3","maintainer":"lab"}"#).await
+}
+
+/// [`make_sif`] with a given definition file and labels object.
+pub async fn make_sif_with(dir: &Path, name: &str, payload: &[u8], definition: &str, labels_json: &str) -> PathBuf {
     let sif = dir.join(name);
     let def = dir.join(format!("{name}.def"));
-    std::fs::write(&def, "Bootstrap: docker\nFrom: alpine:3.19\n\n%labels\n    maintainer lab\n").unwrap();
+    std::fs::write(&def, definition).unwrap();
     let labels = dir.join(format!("{name}.labels.json"));
-    std::fs::write(&labels, r#"{"org.label-schema.version":"1.2.3","maintainer":"lab"}"#).unwrap();
+    std::fs::write(&labels, labels_json).unwrap();
     let part = dir.join(format!("{name}.part"));
     std::fs::write(&part, payload).unwrap();
     run(Command::new("siftool").arg("new").arg(&sif)).await;

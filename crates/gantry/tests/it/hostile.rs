@@ -487,3 +487,31 @@ async fn links_do_not_widen_access_rules() {
     assert!(std::fs::symlink_metadata(guest.root.join("pub/link")).is_err(), "the link is gone");
     assert_eq!(std::fs::read_to_string(guest.root.join("private/secret.txt")).unwrap(), "secret", "its target is not");
 }
+
+/// Point 16, terminal escapes: `gantry inspect` shows what others pushed with its control
+/// and bidi characters escaped, and dataset file names with them are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_escapes_what_would_drive_the_terminal() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let tok = s.user("alice").await;
+    let cli = crate::cli::Cli::new(&s.url);
+    cli.login(&tok).await;
+    let def = "Bootstrap: docker\nFrom: alpine\n\n%post\n    echo \u{1b}]0;owned\u{7}\u{1b}[2J\n";
+    let labels = r#"{"maintainer":"lab\u202etxt.exe","\u001b[31mred":"x"}"#;
+    let sif = crate::clients::make_sif_with(cli.home.path(), "evil.sif", b"payload", def, labels).await;
+    cli.ok(&["push", sif.to_str().unwrap(), "alice/evil:1"]).await;
+    let human = cli.ok(&["inspect", "alice/evil:1"]).await;
+    assert!(!human.contains('\u{1b}') && !human.contains('\u{7}') && !human.contains('\u{202e}'), "{human:?}");
+    assert!(human.contains("echo \\u{1b}]0;owned\\u{7}") && human.contains("lab\\u{202e}txt.exe"), "{human}");
+    // The JSON stays exact, for programs.
+    let json = cli.ok(&["inspect", "alice/evil:1", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["labels"]["maintainer"], "lab\u{202e}txt.exe");
+    // A dataset file whose name hides its extension is refused.
+    let dir = cli.path("ds");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("report\u{202e}fdp.exe"), b"x").unwrap();
+    let (ok, out, err) = cli.run(&["push", dir.to_str().unwrap(), "alice/ds:1"]).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("control or bidi"), "{err}");
+}
