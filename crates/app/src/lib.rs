@@ -146,7 +146,7 @@ impl App {
         };
         Ok(App {
             auth: Authenticator::new(store.clone(), registry_key, config.registry_token_secs, rs),
-            devices: Devices::new(store.clone(), tokens.clone(), public_url.clone()),
+            devices: Devices::new(store.clone(), tokens.clone(), public_url.clone(), config.limits.clone()),
             gc: gc::Gc::new(store.clone(), blobs, jobs.clone(), config.upload_expiry_secs, config.gc_grace_secs),
             jobs,
             users: Users::new(store.clone()),
@@ -176,8 +176,31 @@ impl App {
 
     /// The work that runs beside the requests until Gantry stops (the transfer follower).
     pub async fn background(self) {
-        if let Some(t) = self.transfers.clone() {
-            t.follower().await;
+        let gc = self.clone().collect_garbage();
+        match self.transfers.clone() {
+            Some(t) => {
+                tokio::join!(t.follower(), gc);
+            }
+            None => gc.await,
+        }
+    }
+
+    /// Collects garbage every `gc_interval_secs` (one collection at a time across the
+    /// processes sharing the database), so abandoned uploads and blobs do not pile up.
+    async fn collect_garbage(self) {
+        let every = self.config.gc_interval_secs;
+        if every == 0 {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+            match self.gc.run(self.gc.grace_secs).await {
+                Ok(r) if r.blobs_removed + r.uploads_removed > 0 => {
+                    tracing::info!(blobs = r.blobs_removed, uploads = r.uploads_removed, "garbage collected")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("garbage collection failed: {}", e.message),
+            }
         }
     }
 

@@ -332,6 +332,16 @@ impl Store {
         Ok(())
     }
 
+    /// Device logins not yet expired.
+    pub async fn count_pending_device_logins(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM device_logins WHERE expires_at > $1")
+            .bind(now_unix())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        get(&row, "n")
+    }
+
     /// Drops device logins that expired more than an hour ago.
     pub async fn purge_device_logins(&self) -> Result<u64> {
         let r = sqlx::query("DELETE FROM device_logins WHERE expires_at < $1")

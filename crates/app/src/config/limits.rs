@@ -20,6 +20,10 @@ pub struct Limits {
     pub tls_handshake_secs: u64,
     /// Upload sessions one user may have open (not finished, cancelled or expired).
     pub uploads_per_user: u32,
+    /// Device sign-ins (`gantry login` in a browser) waiting for approval, in all...
+    pub pending_device_logins: u32,
+    /// ...and started from one address within ten minutes.
+    pub device_logins_per_address: u32,
 }
 
 impl Default for Limits {
@@ -30,14 +34,23 @@ impl Default for Limits {
             body_idle_secs: 30,
             tls_handshake_secs: 10,
             uploads_per_user: 100,
+            pending_device_logins: 1000,
+            device_logins_per_address: 20,
         }
     }
 }
 
 impl Limits {
     /// The keys the environment may set (`GANTRY_LIMITS_<KEY>`).
-    pub const KEYS: &'static [&'static str] =
-        &["max_connections", "header_read_secs", "body_idle_secs", "tls_handshake_secs", "uploads_per_user"];
+    pub const KEYS: &'static [&'static str] = &[
+        "max_connections",
+        "header_read_secs",
+        "body_idle_secs",
+        "tls_handshake_secs",
+        "uploads_per_user",
+        "pending_device_logins",
+        "device_logins_per_address",
+    ];
 
     pub fn header_read(&self) -> Duration {
         Duration::from_secs(self.header_read_secs.max(1))

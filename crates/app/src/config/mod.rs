@@ -31,6 +31,8 @@ pub struct Config {
     pub gc_grace_secs: u64,
     /// Upload sessions idle longer than this are removed by garbage collection.
     pub upload_expiry_secs: u64,
+    /// How often the server collects garbage on its own (0: only `gantry admin gc`).
+    pub gc_interval_secs: u64,
     /// Largest manifest accepted.
     pub max_manifest_bytes: usize,
     /// Lifetime of registry bearer tokens from `/v2/token`.
@@ -75,6 +77,7 @@ impl Default for Config {
             default_visibility: Visibility::Private,
             gc_grace_secs: 3600,
             upload_expiry_secs: 7 * 24 * 3600,
+            gc_interval_secs: 3600,
             max_manifest_bytes: 4 * 1024 * 1024,
             registry_token_secs: 900,
             log: "info".into(),
@@ -183,6 +186,7 @@ impl Config {
                 | "default_visibility"
                 | "gc_grace_secs"
                 | "upload_expiry_secs"
+                | "gc_interval_secs"
                 | "max_manifest_bytes"
                 | "registry_token_secs"
                 | "log"

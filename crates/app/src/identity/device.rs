@@ -3,11 +3,14 @@
 //! approves the user code in a signed-in browser, and the CLI, polling, receives an API
 //! token once.
 
+use crate::config::Limits;
 use crate::secrets::{hash_token, random_token};
 use crate::tokens::Tokens;
 use gantry_api_types::{DeviceAuthorization, DeviceToken};
-use gantry_domain::{Error, Result, TokenScope, time::now_unix};
+use gantry_domain::{Error, ErrorKind, Result, TokenScope, time::now_unix};
 use gantry_store::Store;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// How long a device login may wait for approval, and how often the CLI may ask.
@@ -50,6 +53,9 @@ pub struct Devices {
     store: Store,
     tokens: Tokens,
     public_url: Arc<str>,
+    limits: Limits,
+    /// Device sign-ins started per address in the current ten-minute window.
+    started: Arc<std::sync::Mutex<(std::time::Instant, HashMap<IpAddr, u32>)>>,
 }
 
 fn user_code() -> String {
@@ -66,14 +72,36 @@ pub fn normalize(code: &str) -> String {
 }
 
 impl Devices {
-    pub fn new(store: Store, tokens: Tokens, public_url: Arc<str>) -> Devices {
-        Devices { store, tokens, public_url }
+    pub fn new(store: Store, tokens: Tokens, public_url: Arc<str>, limits: Limits) -> Devices {
+        let started = Arc::new(std::sync::Mutex::new((std::time::Instant::now(), HashMap::new())));
+        Devices { store, tokens, public_url, limits, started }
     }
 
-    /// A new device login for a client that calls itself `client_name`.
-    pub async fn authorize(&self, client_name: &str) -> Result<DeviceAuthorization> {
+    /// Counts a start from `from`; false when that address has started too many lately.
+    fn may_start(&self, from: Option<IpAddr>) -> bool {
+        let Some(a) = from else { return true };
+        let mut g = self.started.lock().unwrap();
+        if g.0.elapsed() >= std::time::Duration::from_secs(600) {
+            *g = (std::time::Instant::now(), HashMap::new());
+        }
+        let n = g.1.entry(a).or_insert(0);
+        *n += 1;
+        *n <= self.limits.device_logins_per_address
+    }
+
+    /// A new device login for a client that calls itself `client_name`, asked for from
+    /// `from`. Bounded per address and in all.
+    pub async fn authorize(&self, client_name: &str, from: Option<IpAddr>) -> Result<DeviceAuthorization> {
         let name: String = client_name.chars().take(100).collect();
+        if !self.may_start(from) {
+            let msg = "too many device sign-ins from this address; try again in a few minutes";
+            return Err(Error::new(ErrorKind::TooManyRequests, msg));
+        }
         self.store.purge_device_logins().await?;
+        if self.store.count_pending_device_logins().await? >= self.limits.pending_device_logins as i64 {
+            let msg = "too many device sign-ins are waiting for approval; try again in a few minutes";
+            return Err(Error::new(ErrorKind::TooManyRequests, msg));
+        }
         let device_code = random_token(32);
         let code = user_code();
         self.store.create_device_login(&hash_token(&device_code), &code, &name, now_unix() + DEVICE_SECS).await?;

@@ -77,7 +77,7 @@ async fn sessions_and_passwords(b: Backend) {
 async fn device_sign_in(b: Backend) {
     let app = open(b).await;
     let erin = user(&app, "erin", TokenScope::Write).await;
-    let d = app.devices.authorize("laptop").await.unwrap();
+    let d = app.devices.authorize("laptop", None).await.unwrap();
     assert!(d.verification_uri_complete.ends_with(&d.user_code));
     assert_eq!(
         app.devices.poll(&d.device_code).await.unwrap(),

@@ -515,3 +515,41 @@ async fn inspect_escapes_what_would_drive_the_terminal() {
     assert!(!ok, "{out}");
     assert!(err.contains("control or bidi"), "{err}");
 }
+
+/// Point 13, unbounded state: the server collects garbage on its own, and device
+/// sign-ins are bounded per address and in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_state_is_collected_and_device_sign_ins_are_bounded() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.gc_interval_secs = 1;
+        c.gc_grace_secs = 0;
+        c.limits.device_logins_per_address = 3;
+        c.limits.pending_device_logins = 5;
+    })
+    .await;
+    let tok = s.user("alice").await;
+    let o = crate::ocikit::Oci::as_user(&s.url, "alice", &tok);
+    let orphan = o.blob("alice/x", b"a blob no manifest will ever reference").await;
+    let url = format!("/v2/alice/x/blobs/{orphan}");
+    let mut gone = false;
+    for _ in 0..40 {
+        if o.req(reqwest::Method::HEAD, &url).send().await.unwrap().status() == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the unreferenced blob was collected without anyone running gc");
+    let start = |ip: &str| {
+        let c = reqwest::Client::builder().local_address(ip.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+        let url = format!("{}/api/v1/device/authorize", s.url);
+        async move { c.post(url).json(&serde_json::json!({"client_name": "laptop"})).send().await.unwrap().status() }
+    };
+    for _ in 0..3 {
+        assert_eq!(start("127.0.0.4").await, 200);
+    }
+    assert_eq!(start("127.0.0.4").await, 429, "one address starts only so many");
+    assert_eq!(start("127.0.0.5").await, 200);
+    assert_eq!(start("127.0.0.6").await, 200);
+    assert_eq!(start("127.0.0.7").await, 429, "and only so many wait in all");
+}

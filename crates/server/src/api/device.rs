@@ -22,10 +22,11 @@ pub(super) struct AuthorizeBody {
     responses((status = 200, body = DeviceAuthorization)))]
 pub(super) async fn authorize(
     State(app): State<App>,
+    crate::web::Peer(from): crate::web::Peer,
     body: Option<Json<AuthorizeBody>>,
 ) -> ApiResult<Json<DeviceAuthorization>> {
     let name = body.map(|b| b.0.client_name).unwrap_or_default();
-    Ok(Json(app.devices.authorize(&name).await?))
+    Ok(Json(app.devices.authorize(&name, from).await?))
 }
 
 #[derive(Deserialize)]
