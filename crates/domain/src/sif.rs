@@ -303,6 +303,17 @@ pub fn wants_text(d: &Descriptor) -> bool {
     (d.data_type == DT_DEFFILE || d.data_type == DT_LABELS) && d.size <= MAX_TEXT_OBJECT
 }
 
+/// The objects the summary shows, and so the only ones read: the first definition file
+/// and the first labels object (at most `2 × MAX_TEXT_OBJECT` bytes, however many
+/// descriptors a crafted image has).
+pub fn shown_texts(ds: &[Descriptor]) -> Vec<&Descriptor> {
+    [DT_DEFFILE, DT_LABELS]
+        .iter()
+        .filter_map(|t| ds.iter().find(|d| d.data_type == *t))
+        .filter(|d| wants_text(d))
+        .collect()
+}
+
 /// Parses a whole SIF image held in memory.
 pub fn parse_bytes(b: &[u8]) -> Result<SifInfo> {
     let h = Header::parse(b, b.len() as u64)?;
@@ -358,6 +369,30 @@ mod tests {
         assert_eq!(info.partitions[0].fs_type, "squashfs");
         assert_eq!(info.partitions[0].part_type, "primary-system");
         assert_eq!(info.objects.len(), 2);
+    }
+
+    #[test]
+    fn only_the_shown_objects_are_read_however_many_there_are() {
+        let d = |dt: i32, id: u32, size: i64| Descriptor {
+            data_type: dt,
+            id,
+            group_id: 0,
+            linked_id: 0,
+            offset: 4096,
+            size,
+            name: String::new(),
+            fs_type: None,
+            part_type: None,
+            arch_code: None,
+        };
+        // A crafted image: 4000 definition files and labels, all over the same bytes.
+        let ds: Vec<Descriptor> =
+            (0..4000).map(|i| d(if i % 2 == 0 { DT_DEFFILE } else { DT_LABELS }, i, MAX_TEXT_OBJECT)).collect();
+        let shown = shown_texts(&ds);
+        assert_eq!(shown.iter().map(|d| d.id).collect::<Vec<_>>(), [0, 1]);
+        assert!(shown.iter().map(|d| d.size).sum::<i64>() <= 2 * MAX_TEXT_OBJECT);
+        // An oversized first definition file is not read at all.
+        assert_eq!(shown_texts(&[d(DT_DEFFILE, 1, MAX_TEXT_OBJECT + 1), d(DT_DEFFILE, 2, 10)]).len(), 0);
     }
 
     #[test]

@@ -8,6 +8,10 @@ use gantry_domain::manifest::{self, Manifest};
 use gantry_domain::{Digest, Error, ErrorKind, Principal, RefTarget, Result, sif};
 use gantry_store::{ManifestRow, NewManifest};
 
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("SIF reader stopped: {e}")))
+}
+
 impl Registry {
     /// Validates and stores a manifest pushed to `reference` of the repository.
     pub async fn put_manifest(
@@ -114,12 +118,13 @@ impl Registry {
         let head = self.blobs.read_range(d, 0..(sif::HEADER_LEN as u64).min(size)).await?;
         let h = sif::Header::parse(&head, size)?;
         let table = self.blobs.read_range(d, h.descriptor_range()).await?;
-        let ds = sif::parse_descriptors(&table, size)?;
+        // Parsing runs on the blocking pool, never on the async workers.
+        let ds = blocking(move || sif::parse_descriptors(&table, size)).await??;
         let mut texts = std::collections::HashMap::new();
-        for desc in ds.iter().filter(|d| sif::wants_text(d)) {
+        for desc in sif::shown_texts(&ds) {
             let b = self.blobs.read_range(d, desc.offset as u64..(desc.offset + desc.size) as u64).await?;
             texts.insert(desc.id, b.to_vec());
         }
-        Ok(sif::SifInfo::build(&h, &ds, |desc| texts.get(&desc.id).cloned()))
+        blocking(move || sif::SifInfo::build(&h, &ds, |desc| texts.get(&desc.id).cloned())).await
     }
 }
