@@ -3,7 +3,7 @@
 
 use crate::users::{USER_COLS, User};
 use crate::{Store, db_err, get, parse_col};
-use gantry_domain::{Result, Role, time::now_unix};
+use gantry_domain::{Result, Role, TokenScope, time::now_unix};
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,9 @@ pub struct DeviceLogin {
     pub user_id: Option<i64>,
     pub expires_at: i64,
     pub polled_at: Option<i64>,
+    /// What the token will allow, and for how many days (None: no expiry), as approved.
+    pub scope: TokenScope,
+    pub token_days: Option<i64>,
 }
 
 impl DeviceLogin {
@@ -71,6 +74,8 @@ impl DeviceLogin {
             user_id: get(r, "user_id")?,
             expires_at: get(r, "expires_at")?,
             polled_at: get(r, "polled_at")?,
+            scope: parse_col(r, "scope")?,
+            token_days: get(r, "token_days")?,
         })
     }
 }
@@ -81,7 +86,8 @@ pub struct GroupMember {
     pub role: Role,
 }
 
-const DEVICE_COLS: &str = "device_hash, user_code, client_name, status, user_id, expires_at, polled_at";
+const DEVICE_COLS: &str =
+    "device_hash, user_code, client_name, status, user_id, expires_at, polled_at, scope, token_days";
 
 impl Store {
     /// The user an identity is linked to.
@@ -362,13 +368,21 @@ impl Store {
     }
 
     /// Approves or denies a pending device login; false if it was not pending (or expired).
-    pub async fn decide_device_login(&self, user_code: &str, user_id: i64, approve: bool) -> Result<bool> {
+    pub async fn decide_device_login(
+        &self,
+        user_code: &str,
+        user_id: i64,
+        approve: Option<(TokenScope, Option<i64>)>,
+    ) -> Result<bool> {
+        let (scope, days) = approve.unwrap_or((TokenScope::Read, None));
         let r = sqlx::query(
-            "UPDATE device_logins SET status = $1, user_id = $2 \
-             WHERE user_code = $3 AND status = 'pending' AND expires_at > $4",
+            "UPDATE device_logins SET status = $1, user_id = $2, scope = $3, token_days = $4 \
+             WHERE user_code = $5 AND status = 'pending' AND expires_at > $6",
         )
-        .bind(if approve { "approved" } else { "denied" })
+        .bind(if approve.is_some() { "approved" } else { "denied" })
         .bind(user_id)
+        .bind(scope.as_str())
+        .bind(days)
         .bind(user_code)
         .bind(now_unix())
         .execute(&self.pool)

@@ -145,8 +145,9 @@ impl Devices {
         let user =
             self.store.user_by_id(user_id).await?.ok_or_else(|| Error::unauthorized("the user no longer exists"))?;
         let name = if d.client_name.is_empty() { "gantry login" } else { d.client_name.as_str() };
-        let t = self.tokens.issue(user.id, name, TokenScope::Write, None).await?;
-        Ok(Poll::Token(DeviceToken { token: t.secret, username: user.username, scope: TokenScope::Write }))
+        let days = d.token_days.map(|n| n.clamp(1, 3650) as u32);
+        let t = self.tokens.issue(user.id, name, d.scope, days).await?;
+        Ok(Poll::Token(DeviceToken { token: t.secret, username: user.username, scope: d.scope }))
     }
 
     /// The name of the client waiting under `user_code` (empty if unknown).
@@ -156,7 +157,19 @@ impl Devices {
 
     /// The signed-in user approves or denies a code; false if the code is unknown,
     /// expired or used.
-    pub async fn decide(&self, user_code: &str, user_id: i64, approve: bool) -> Result<bool> {
+    /// Approving says what the token may do and for how many days (None: no expiry).
+    pub async fn decide(
+        &self,
+        user_code: &str,
+        user_id: i64,
+        approve: Option<(TokenScope, Option<u32>)>,
+    ) -> Result<bool> {
+        if let Some((_, Some(d))) = approve
+            && !(1..=3650).contains(&d)
+        {
+            return Err(Error::invalid("a token lives 1 to 3650 days"));
+        }
+        let approve = approve.map(|(s, d)| (s, d.map(i64::from)));
         self.store.decide_device_login(&normalize(user_code), user_id, approve).await
     }
 }

@@ -85,13 +85,21 @@ async fn device_sign_in(b: Backend) {
     );
     assert!(matches!(app.devices.poll(&d.device_code).await.unwrap(), Poll::Pending(Pending::SlowDown, _)));
     assert_eq!(app.devices.client_name(&d.user_code.to_lowercase()).await.unwrap(), "laptop");
-    assert!(app.devices.decide(&d.user_code, erin.user_id, true).await.unwrap());
-    assert!(!app.devices.decide(&d.user_code, erin.user_id, true).await.unwrap(), "decided once");
+    // Approved for reading, for 30 days.
+    let read_30 = Some((TokenScope::Read, Some(30)));
+    let e = app.devices.decide(&d.user_code, erin.user_id, Some((TokenScope::Read, Some(0)))).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    assert!(app.devices.decide(&d.user_code, erin.user_id, read_30).await.unwrap());
+    assert!(!app.devices.decide(&d.user_code, erin.user_id, read_30).await.unwrap(), "decided once");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let Poll::Token(t) = app.devices.poll(&d.device_code).await.unwrap() else { panic!("approved") };
-    assert_eq!(t.username, "erin");
+    assert_eq!((t.username.as_str(), t.scope), ("erin", TokenScope::Read));
     let p = app.auth.authenticate(&Credentials::Bearer(t.token)).await.unwrap().unwrap();
-    assert_eq!(p.user_id, erin.user_id);
+    assert_eq!((p.user_id, p.scope), (erin.user_id, TokenScope::Read));
+    let issued = app.tokens.list(erin.user_id).await.unwrap();
+    let laptop = issued.iter().find(|t| t.name == "laptop").unwrap();
+    let days = (laptop.expires_at.unwrap() - gantry_domain::time::now_unix()) / 86_400;
+    assert!((29..=30).contains(&days), "the token lives the 30 days chosen: {days}");
     assert!(matches!(app.devices.poll(&d.device_code).await.unwrap(), Poll::Pending(Pending::InvalidGrant, _)));
     assert!(matches!(app.devices.poll("unknown").await.unwrap(), Poll::Pending(Pending::InvalidGrant, _)));
 }

@@ -553,3 +553,54 @@ async fn abandoned_state_is_collected_and_device_sign_ins_are_bounded() {
     assert_eq!(start("127.0.0.6").await, 200);
     assert_eq!(start("127.0.0.7").await, 429, "and only so many wait in all");
 }
+
+/// Point 15, device approval: the name a program gives itself is shown as untrusted,
+/// escaped text, and an approved CLI token expires (90 days unless chosen otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_approval_shows_the_name_as_untrusted_and_tokens_expire() {
+    use crate::harness::{Browser, hidden};
+    let s = TestServer::start(Backend::Sqlite).await;
+    gantry::admin::create_user(&s.state, "erin", false, Some("erin's password")).await.unwrap();
+    let c = http();
+    let name = "<script>alert(1)</script> Official Gantry Admin";
+    let d: serde_json::Value = c
+        .post(format!("{}/api/v1/device/authorize", s.url))
+        .json(&serde_json::json!({"client_name": name}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = d["user_code"].as_str().unwrap().to_string();
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    b.post(
+        &format!("{}/login", s.url),
+        &[("username", "erin"), ("password", "erin's password"), ("csrf", &csrf), ("next", "/")],
+    )
+    .await;
+    let (_, page, _) = b.get(&format!("{}/device?code={code}", s.url)).await;
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(page.contains("&#60;script&#62;alert(1)") && page.contains("Gantry cannot check"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let (st, _, _) =
+        b.post(&format!("{}/device", s.url), &[("csrf", &csrf), ("user_code", &code), ("decision", "approve")]).await;
+    assert_eq!(st.as_u16(), 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t: serde_json::Value = c
+        .post(format!("{}/api/v1/device/token", s.url))
+        .json(&serde_json::json!({"device_code": d["device_code"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = t["token"].as_str().unwrap();
+    let list: serde_json::Value =
+        c.get(format!("{}/api/v1/tokens", s.url)).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let expires = list["tokens"][0]["expires"].as_str().unwrap_or_default().to_string();
+    assert!(!expires.is_empty(), "the CLI token expires: {list}");
+}

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use gantry_app::App;
 use gantry_app::identity::device::normalize;
-use gantry_domain::Error;
+use gantry_domain::{Error, TokenScope};
 use serde::Deserialize;
 
 pub fn routes() -> Router<App> {
@@ -58,12 +58,24 @@ struct DecideForm {
     csrf: String,
     user_code: String,
     decision: String,
+    /// `read` or `write` (the default).
+    #[serde(default)]
+    scope: Option<TokenScope>,
+    /// Days the token lives; `never` for no expiry; 90 if not chosen.
+    #[serde(default)]
+    expires: Option<String>,
 }
 
 async fn decide(State(app): State<App>, headers: HeaderMap, f: Form<DecideForm>) -> WebResult<Response> {
     let s = super::form_session(&app, &headers, &f.csrf).await?;
     let approve = f.decision == "approve";
-    let decided = app.devices.decide(&f.user_code, s.user().id, approve).await?;
+    let days = match f.expires.as_deref() {
+        Some("never") => None,
+        Some(d) => Some(d.parse::<u32>().map_err(|_| Error::invalid("choose how long the token lives"))?),
+        None => Some(90),
+    };
+    let choice = approve.then(|| (f.scope.unwrap_or(TokenScope::Write), days));
+    let decided = app.devices.decide(&f.user_code, s.user().id, choice).await?;
     let (status, message, error) = match (decided, approve) {
         (true, true) => (StatusCode::OK, Some("Approved. You can close this page and go back to the terminal."), None),
         (true, false) => (StatusCode::OK, Some("Denied. The program was not signed in."), None),
