@@ -18,6 +18,8 @@ pub struct NewManifest {
     pub info: Option<String>,
     /// Blobs (config, layers) that must be in the repository.
     pub blobs: Vec<Digest>,
+    /// Name and value of every label (annotations, SIF labels), for search.
+    pub labels: Vec<(String, String)>,
     /// Manifests (of an index) that must be in the repository.
     pub children: Vec<Digest>,
     /// Size of the manifest plus everything it references.
@@ -152,6 +154,15 @@ impl Store {
                 sqlx::query("INSERT INTO manifest_blobs (manifest_id, digest) VALUES ($1, $2)")
                     .bind(stored.id)
                     .bind(d.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            for (name, value) in &m.labels {
+                sqlx::query("INSERT INTO manifest_labels (manifest_id, name, value) VALUES ($1, $2, $3)")
+                    .bind(stored.id)
+                    .bind(name)
+                    .bind(value)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -307,6 +318,7 @@ impl Store {
         is_admin: bool,
         needle: &str,
         collection: Option<&str>,
+        label: Option<(&str, Option<&str>)>,
         limit: i64,
     ) -> Result<Vec<TaggedManifest>> {
         let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -317,6 +329,8 @@ impl Store {
              LEFT JOIN users u ON u.id = m.pushed_by \
              WHERE ($2 = 1 OR c.visibility = 'public' OR mb.role IS NOT NULL) \
                AND r.name LIKE $3 ESCAPE '\\' AND ($4 IS NULL OR c.name = $4) \
+               AND ($6 IS NULL OR EXISTS (SELECT 1 FROM manifest_labels l WHERE l.manifest_id = m.id \
+                    AND l.name = $6 AND ($7 IS NULL OR l.value = $7))) \
              ORDER BY t.updated_at DESC, r.name, t.name LIMIT $5",
             crate::collections::role_join("mb")
         ))
@@ -325,6 +339,8 @@ impl Store {
         .bind(pattern)
         .bind(collection)
         .bind(limit)
+        .bind(label.map(|l| l.0))
+        .bind(label.and_then(|l| l.1))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

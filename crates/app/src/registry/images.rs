@@ -5,8 +5,6 @@ use super::{Registry, RepoCtx};
 use gantry_domain::manifest::{self, Manifest};
 use gantry_domain::{CollectionName, Principal, Result, time};
 use gantry_store::{ManifestRow, TaggedManifest};
-use serde_json::Value;
-use std::collections::HashMap;
 
 pub use gantry_api_types::{
     ChildInfo, FileInfo, ImageDetail, ImageKind, ImageSummary, LayerInfo, ManifestInfo, RepositoryInfo, SifSummary,
@@ -79,24 +77,18 @@ impl Registry {
             return Err(gantry_domain::Error::invalid("search text is longer than 200 characters"));
         }
         let limit = q.limit.clamp(1, 1000);
+        if q.label.as_ref().is_some_and(|l| l.len() > 1200) {
+            return Err(gantry_domain::Error::invalid("the label to search for is longer than 1200 characters"));
+        }
+        // Labels are searched by the database (the manifest_labels table).
         let label = q.label.as_deref().map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (l.to_string(), None),
+            Some((k, v)) => (k, Some(v)),
+            None => (l, None),
         });
-        // Label filtering happens here, so fetch generously first.
-        let fetch = if label.is_some() { 5000 } else { limit };
         let (uid, admin) = (caller.map(|p| p.user_id), caller.is_some_and(|p| p.is_admin));
         let coll = q.collection.as_ref().map(|c| c.as_str());
-        let found = self.store.search_tagged(uid, admin, &q.text.to_lowercase(), coll, fetch).await?;
-        Ok(found
-            .iter()
-            .filter(|t| match &label {
-                None => true,
-                Some((k, v)) => labels_of(&t.manifest).get(k).is_some_and(|have| v.as_ref().is_none_or(|v| have == v)),
-            })
-            .take(limit as usize)
-            .map(|t| self.summary(t))
-            .collect())
+        let found = self.store.search_tagged(uid, admin, &q.text.to_lowercase(), coll, label, limit).await?;
+        Ok(found.iter().map(|t| self.summary(t)).collect())
     }
 
     /// A repository's tags and manifests.
@@ -196,25 +188,4 @@ impl Registry {
         }
         Ok(d)
     }
-}
-
-/// SIF labels and manifest annotations, as strings.
-fn labels_of(row: &ManifestRow) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut add = |v: Option<Value>| {
-        if let Some(Value::Object(m)) = v {
-            for (k, v) in m {
-                let s = match v {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                out.insert(k, s);
-            }
-        }
-    };
-    add(row.annotations.as_deref().and_then(|s| serde_json::from_str(s).ok()));
-    if let Some(SifSummary::Read(i)) = sif_of(row) {
-        add(i.labels);
-    }
-    out
 }

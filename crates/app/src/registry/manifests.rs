@@ -8,6 +8,28 @@ use gantry_domain::manifest::{self, Manifest};
 use gantry_domain::{Digest, Error, ErrorKind, Principal, RefTarget, Result, sif};
 use gantry_store::{ManifestRow, NewManifest};
 
+/// The most labels of one manifest kept for search, and the longest name and value.
+const MAX_LABELS: usize = 256;
+const MAX_LABEL_NAME: usize = 256;
+const MAX_LABEL_VALUE: usize = 1024;
+
+/// The manifest's annotations and its SIF labels, as the database searches them
+/// (non-string values as JSON; over-long ones are not searchable).
+fn searchable_labels(m: &Manifest, info: Option<&SifSummary>) -> Vec<(String, String)> {
+    let sif = match info {
+        Some(SifSummary::Read(i)) => i.labels.as_ref().and_then(|l| l.as_object()),
+        _ => None,
+    };
+    m.annotations
+        .iter()
+        .chain(sif)
+        .flat_map(|o| o.iter())
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .filter(|(k, v)| k.len() <= MAX_LABEL_NAME && v.len() <= MAX_LABEL_VALUE)
+        .take(MAX_LABELS)
+        .collect()
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("SIF reader stopped: {e}")))
 }
@@ -49,6 +71,7 @@ impl Registry {
         }
         let content_size = self.stored_sizes(ctx, &m).await?;
         let info = if m.is_sif() { self.sif_summary(ctx, &m).await } else { None };
+        let labels = searchable_labels(&m, info.as_ref());
         let new = NewManifest {
             digest,
             media_type: m.media_type.clone(),
@@ -59,6 +82,7 @@ impl Registry {
             annotations: m.annotations.as_ref().map(|a| serde_json::Value::Object(a.clone()).to_string()),
             info: info.and_then(|i| serde_json::to_string(&i).ok()),
             blobs: m.blobs(),
+            labels,
             children: m.manifests.iter().map(|d| d.digest.clone()).collect(),
             total_size: (body.len() as i64).saturating_add(content_size),
             pushed_by: Some(caller.user_id),

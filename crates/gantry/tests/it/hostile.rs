@@ -604,3 +604,35 @@ async fn device_approval_shows_the_name_as_untrusted_and_tokens_expire() {
     let expires = list["tokens"][0]["expires"].as_str().unwrap_or_default().to_string();
     assert!(!expires.is_empty(), "the CLI token expires: {list}");
 }
+
+/// Point 4, search: labels are searched by the database, so the limit counts matching
+/// images only, and a label with or without a value finds exactly what carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_search_is_done_by_the_database() {
+    use crate::ocikit::{OCI_MANIFEST, Oci};
+    let s = TestServer::start(Backend::Sqlite).await;
+    let tok = s.user("alice").await;
+    let o = Oci::as_user(&s.url, "alice", &tok);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let cd = o.blob("alice/x", config).await;
+    let ld = o.blob("alice/x", b"layer").await;
+    for i in 0..30 {
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&crate::ocikit::manifest(&cd, config.len(), &[(&ld, 5)], None)).unwrap();
+        m["annotations"] = serde_json::json!({"team": if i == 3 { "optics" } else { "other" }, "run": i.to_string()});
+        let r = o.put_manifest("alice/x", &format!("t{i}"), &serde_json::to_vec(&m).unwrap(), OCI_MANIFEST).await;
+        assert_eq!(r.status(), 201);
+    }
+    let search = |q: &str| {
+        let url = format!("{}/api/v1/search?{q}", s.url);
+        let tok = tok.clone();
+        async move { crate::harness::json_of(&url, Some(&tok)).await }
+    };
+    let hits = |v: &serde_json::Value| v["images"].as_array().map(|a| a.len()).unwrap_or(0);
+    let v = search("label=team=optics&limit=1").await;
+    assert_eq!(hits(&v), 1, "{v}");
+    assert_eq!(v["images"][0]["tag"], "t3", "{v}");
+    assert_eq!(hits(&search("label=team&limit=100").await), 30);
+    assert_eq!(hits(&search("label=team=nobody").await), 0);
+    assert_eq!(hits(&search("label=run=29&q=alice/x").await), 1);
+}
