@@ -97,7 +97,8 @@ async def slow_heads(s):
     conns = []
     for _ in range(SLOW_HEADS):
         try:
-            r, w = await asyncio.open_connection("127.0.0.1", s.port)
+            # From another loopback address than the probes, as an attacker would be.
+            r, w = await asyncio.open_connection("127.0.0.1", s.port, local_addr=("127.0.0.2", 0))
             w.write(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             conns.append(w)
         except OSError:

@@ -30,6 +30,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::default();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -49,10 +50,14 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let Some(slot) = per_address.take(peer.ip(), limits.connections_per_address) else {
+            tracing::debug!(%peer, "too many connections from this address; closed");
+            continue; // dropping the stream closes it, and frees the permit
+        };
         let _ = tcp.set_nodelay(true);
         let (app, tls, limits, watcher) = (app.clone(), tls.clone(), limits.clone(), graceful.watcher());
         tokio::spawn(async move {
-            let _permit = permit;
+            let (_permit, _slot) = (permit, slot);
             let body_idle = limits.body_idle();
             let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let mut req = req.map(|b| axum::body::Body::new(IdleBody::new(b, body_idle)));
@@ -80,6 +85,37 @@ pub async fn serve(
         tracing::warn!("connections still open {}s after shutdown; closing them", DRAIN.as_secs());
     }
     Ok(())
+}
+
+/// Connections open per address.
+#[derive(Clone, Default)]
+struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection of an address, given back when dropped.
+struct Slot(PerAddress, std::net::IpAddr);
+
+impl PerAddress {
+    fn take(&self, ip: std::net::IpAddr, max: usize) -> Option<Slot> {
+        let mut m = self.0.lock().unwrap();
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot(self.clone(), ip))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut m = (self.0).0.lock().unwrap();
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
 }
 
 /// A request body that fails when no frame arrives for `idle`.

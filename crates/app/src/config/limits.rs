@@ -10,6 +10,9 @@ use std::time::Duration;
 pub struct Limits {
     /// Connections served at once; further ones wait in the listen queue until one ends.
     pub max_connections: usize,
+    /// Connections from one address at once; further ones are closed at once, so that no
+    /// single client can fill `max_connections`.
+    pub connections_per_address: usize,
     /// A client must send a whole request head within this many seconds of connecting or
     /// of its previous answer (so this is also how long an idle keep-alive connection stays).
     pub header_read_secs: u64,
@@ -30,6 +33,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 1024,
+            connections_per_address: 256,
             header_read_secs: 10,
             body_idle_secs: 30,
             tls_handshake_secs: 10,
@@ -44,6 +48,7 @@ impl Limits {
     /// The keys the environment may set (`GANTRY_LIMITS_<KEY>`).
     pub const KEYS: &'static [&'static str] = &[
         "max_connections",
+        "connections_per_address",
         "header_read_secs",
         "body_idle_secs",
         "tls_handshake_secs",
@@ -65,8 +70,8 @@ impl Limits {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.max_connections == 0 {
-            anyhow::bail!("limits.max_connections must be at least 1");
+        if self.max_connections == 0 || self.connections_per_address == 0 {
+            anyhow::bail!("limits.max_connections and limits.connections_per_address must be at least 1");
         }
         Ok(())
     }

@@ -140,3 +140,39 @@ fn stalled_uploads_do_not_hold_the_blocking_pool() {
         drop(stalled);
     });
 }
+
+/// Point 1, one address filling the server: connections beyond `connections_per_address`
+/// from one address are closed at once, so others are served without waiting for the
+/// stalled ones to time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.limits.header_read_secs = 30;
+        c.limits.max_connections = 16;
+        c.limits.connections_per_address = 8;
+    })
+    .await;
+    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
+    let mut stalled = vec![];
+    for _ in 0..24 {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut t = sock.connect(addr).await.unwrap();
+        t.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        stalled.push(t);
+    }
+    let mut closed = 0;
+    for t in stalled.iter_mut() {
+        if until_closed(t, Duration::from_millis(300)).await.is_some() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 16, "all but 8 of one address's connections are closed at once");
+    let other =
+        reqwest::Client::builder().local_address("127.0.0.3".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let r = timeout(Duration::from_secs(5), other.get(format!("{}/v2/", s.url)).send())
+        .await
+        .expect("another address is served at once")
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
