@@ -138,7 +138,7 @@ async def stalled(s):
                 continue
             loc = h["Location"]
             path = loc[len(s.url):] if loc.startswith("http") else loc
-            r, w = await asyncio.open_connection("127.0.0.1", s.port)
+            r, w = await asyncio.open_connection("127.0.0.1", s.port, local_addr=("127.0.0.2", 0))
             w.write(f"PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {s.auth(u)}\r\n"
                     f"Content-Length: 100000000\r\n\r\nx".encode())
             conns.append(w)
