@@ -4,7 +4,7 @@ how long an unrelated request takes to answer while each attack runs, and the se
 peak memory. Loopback only; every attack is bounded in count and time.
 
 Usage: bench/hostile.py BINARY [BINARY...]   (run by bench/hostile.sh)
-ATTACKS=1,2,3,5 chooses the attacks (all by default).
+ATTACKS=1,2,3,4,5 chooses the attacks (all by default).
 """
 import asyncio, json, os, re, socket, struct, subprocess, sys, tempfile, time, urllib.request, base64, hashlib
 
@@ -13,6 +13,8 @@ STALLED_UPLOADS = 600  # point 2: PATCHes that send 1 byte of a declared 100 MB
 USERS = 7              # ... spread over this many users (at most 100 uploads each)
 BAD_LOGINS = 64        # point 5: concurrent wrong passwords
 SIF_PUSHES = 4         # point 3: concurrent manifest PUTs of a crafted SIF
+TAGGED = 3000          # point 4: tagged images with 40 labels each in a public collection
+SEARCHES = 8           # ... searched by label by this many anonymous clients at once
 
 
 def free_port():
@@ -234,12 +236,43 @@ def attack_sif(s):
             "peak RSS MiB (before, after)": (before, rss_peak_mib(s.proc.pid))}
 
 
+def attack_search(s):
+    import concurrent.futures
+    subprocess.run([s.bin, "admin", "collection", "create", "pub", "--public", "--owner", "u0"], env=s.env,
+                   check=True, capture_output=True)
+    cfg = b'{"architecture":"amd64","os":"linux"}'
+    cd, ld = push_blob(s, cfg, "pub/many"), push_blob(s, b"layer", "pub/many")
+    def put(i):
+        m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": 5}],
+             "annotations": {f"label{k}": f"value {i} {k} " + "x" * 200 for k in range(40)}}
+        return request(f"{s.url}/v2/pub/many/manifests/t{i}", "PUT", json.dumps(m).encode(),
+                       {"Authorization": s.auth(), "Content-Type": "application/vnd.oci.image.manifest.v1+json"})[0]
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        codes = set(ex.map(put, range(TAGGED)))
+    def search(_):
+        t0 = time.monotonic()
+        request(f"{s.url}/api/v1/search?label=nothing=here&limit=10", timeout=30)
+        return time.monotonic() - t0
+    one = search(0)
+    with concurrent.futures.ThreadPoolExecutor(SEARCHES) as ex:
+        fs = [ex.submit(lambda: [search(0) for _ in range(5)]) for _ in range(SEARCHES)]
+        time.sleep(0.2)
+        during = probe(s, "/v2/", n=9)
+        for f in fs:
+            f.result()
+    return {"PUT codes": sorted(codes), "one label search s": round(one, 3),
+            "GET /v2/ during searches (median, worst s)": during}
+
+
 def main():
     for binary in sys.argv[1:]:
         print(f"== {binary}")
-        for name, attack in [("3 SIF amplification", attack_sif), ("5 bad logins", attack_bad_logins),
+        for name, attack in [("3 SIF amplification", attack_sif), ("4 label search", attack_search),
+                             ("5 bad logins", attack_bad_logins),
                              ("2 stalled uploads", attack_stalled_uploads), ("1 slowloris", attack_slowloris)]:
-            if name.split()[0] not in os.environ.get("ATTACKS", "1,2,3,5").split(","):
+            if name.split()[0] not in os.environ.get("ATTACKS", "1,2,3,4,5").split(","):
                 continue
             s = Server(binary)
             try:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Hostile clients, before and after: runs each attack of issue 11's points 1, 2, 3 and 5
+# Hostile clients, before and after: runs the attacks of docs/SECURITY.md (slow heads,
+# stalled uploads, a crafted SIF, label search, password guessing)
 # against `gantry serve` from each binary given (and this tree's release build), and
 # prints how long an unrelated request takes while it runs and the server's peak RSS.
 # Usage: bench/hostile.sh [OTHER_GANTRY_BINARY...]
