@@ -15,6 +15,8 @@ pub const DESCRIPTOR_LEN: usize = 585;
 pub const MAX_DESCRIPTORS: i64 = 4096;
 /// Largest definition file or label set copied out of an image.
 pub const MAX_TEXT_OBJECT: i64 = 256 * 1024;
+/// Objects listed in a stored summary at most (an image may have up to `MAX_DESCRIPTORS`).
+pub const MAX_LISTED_OBJECTS: usize = 256;
 
 const MAGIC: &[u8] = b"SIF_MAGIC\0";
 
@@ -290,8 +292,10 @@ impl SifInfo {
             definition,
             labels,
             partitions,
+            // The summary is stored with the image: its list of objects is bounded too.
             objects: ds
                 .iter()
+                .take(MAX_LISTED_OBJECTS)
                 .map(|d| SifObject { id: d.id, kind: data_type_name(d.data_type).into(), size: d.size })
                 .collect(),
         }
@@ -391,6 +395,9 @@ mod tests {
         let shown = shown_texts(&ds);
         assert_eq!(shown.iter().map(|d| d.id).collect::<Vec<_>>(), [0, 1]);
         assert!(shown.iter().map(|d| d.size).sum::<i64>() <= 2 * MAX_TEXT_OBJECT);
+        let h = Header::parse(&sample(), sample().len() as u64).unwrap();
+        let info = SifInfo::build(&h, &ds, |_| None);
+        assert_eq!(info.objects.len(), MAX_LISTED_OBJECTS, "the stored summary lists a bounded number of objects");
         // An oversized first definition file is not read at all.
         assert_eq!(shown_texts(&[d(DT_DEFFILE, 1, MAX_TEXT_OBJECT + 1), d(DT_DEFFILE, 2, 10)]).len(), 0);
     }
