@@ -78,17 +78,16 @@ pub fn canonical_parts(root: &Path, real: &Path) -> Result<Vec<String>, PathErro
 
 /// `p` with every component but the last resolved (links followed, staying under the
 /// root) and the last one as it is: what a delete removes (a link, never its target).
-pub fn resolve_entry(root: &Path, p: &str) -> Result<PathBuf, PathError> {
+/// Also gives the entry's canonical components, which access rules are checked on.
+pub fn resolve_entry(root: &Path, p: &str) -> Result<(PathBuf, Vec<String>), PathError> {
     let mut parts = components(p)?;
     let last = parts.pop().ok_or(PathError::Outside)?;
-    let parent = resolve(root, &paths_join(&parts), false)?;
-    let entry = parent.join(last);
+    let parent = resolve(root, &format!("/{}", parts.join("/")), false)?;
+    let mut canonical = canonical_parts(root, &parent)?;
+    let entry = parent.join(&last);
     std::fs::symlink_metadata(&entry).map_err(|_| PathError::Missing)?;
-    Ok(entry)
-}
-
-fn paths_join(parts: &[String]) -> String {
-    format!("/{}", parts.join("/"))
+    canonical.push(last);
+    Ok((entry, canonical))
 }
 
 /// The directory `parts` under `root`, made (like `mkdir -p`) where it is missing, as

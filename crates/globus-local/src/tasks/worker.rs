@@ -101,18 +101,13 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             // The entry itself is removed (a link, never what it points at), and the
             // rules must allow it where it really is.
             let entry = paths::resolve_entry(&src.root, &it.source);
-            if let Ok(e) = &entry {
-                let real = paths::canonical_parts(&src.root, e.parent().unwrap_or(e)).map(|mut p| {
-                    p.extend(e.file_name().map(|n| n.to_string_lossy().into_owned()));
-                    p
-                });
-                if real.is_err() || s.permission(&c, &src, &real.unwrap_or_default()).await != Some("rw") {
-                    return fail(s, &mut t, "PERMISSION_DENIED", &format!("No write permission on {}", it.source))
-                        .await;
-                }
+            if let Ok((_, real)) = &entry
+                && s.permission(&c, &src, real).await != Some("rw")
+            {
+                return fail(s, &mut t, "PERMISSION_DENIED", &format!("No write permission on {}", it.source)).await;
             }
             let is_link = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
-            match entry {
+            match entry.map(|(p, _)| p) {
                 Ok(p) if is_link(&p) => std::fs::remove_file(&p)?,
                 Ok(p) if p.is_dir() && it.recursive => std::fs::remove_dir_all(&p)?,
                 Ok(p) if p.is_dir() => {
