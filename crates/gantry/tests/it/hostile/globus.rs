@@ -18,15 +18,9 @@ async fn a_self_made_client_cannot_introspect_or_revoke_others_tokens() {
     )
     .await;
     let access = tokens["access_token"].as_str().unwrap().to_string();
-    let made: serde_json::Value = c
-        .post(format!("{}/v2/api/clients", g.url))
-        .json(&serde_json::json!({"client": {"template_id": "95fdeba8-fac2-42bd-a357-e068d82ff78e", "name": "rogue"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let template =
+        serde_json::json!({"client": {"template_id": "95fdeba8-fac2-42bd-a357-e068d82ff78e", "name": "rogue"}});
+    let made = post_json(&format!("{}/v2/api/clients", g.url), template).await;
     let rogue = made["client"]["id"].as_str().unwrap().to_string();
     let secret = made["included"]["client_credential"]["secret"].as_str().unwrap().to_string();
     let introspect = |id: String, secret: String| {

@@ -23,6 +23,18 @@ pub(super) async fn password_sign_in(
     (st.as_u16(), page, loc)
 }
 
+/// POSTs `body` as JSON (no credentials) and returns the JSON answer.
+pub(super) async fn post_json(url: &str, body: serde_json::Value) -> serde_json::Value {
+    http().post(url).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
+/// Pushes an image config and a 5-byte layer to `repo`; returns their digests and the
+/// config's size, for manifests that reference them.
+pub(super) async fn config_and_layer(o: &crate::ocikit::Oci, repo: &str) -> (String, String, usize) {
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    (o.blob(repo, config).await, o.blob(repo, b"layer").await, config.len())
+}
+
 /// Reads until the server closes the connection (or `limit` passes); returns what came.
 pub(super) async fn until_closed(t: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
     let mut got = vec![];

@@ -12,19 +12,17 @@ async fn declared_sizes_must_be_the_real_ones() {
     let s = TestServer::start(Backend::Sqlite).await;
     let tok = s.user("alice").await;
     let o = Oci::as_user(&s.url, "alice", &tok);
-    let config = br#"{"architecture":"amd64","os":"linux"}"#;
-    let cd = o.blob("alice/x", config).await;
-    let ld = o.blob("alice/x", b"layer").await;
+    let (cd, ld, config_len) = config_and_layer(&o, "alice/x").await;
     for layers in [vec![(ld.as_str(), 123_000_000_000usize)], vec![(ld.as_str(), 4)]] {
-        let r = o.put_manifest("alice/x", "v1", &manifest(&cd, config.len(), &layers, None), OCI_MANIFEST).await;
+        let r = o.put_manifest("alice/x", "v1", &manifest(&cd, config_len, &layers, None), OCI_MANIFEST).await;
         assert_eq!(r.status(), 400, "{layers:?}");
         assert_eq!(error_code(r).await, "MANIFEST_INVALID");
     }
-    let m = String::from_utf8(manifest(&cd, config.len(), &[(&ld, 5), (&ld, 5)], None)).unwrap();
+    let m = String::from_utf8(manifest(&cd, config_len, &[(&ld, 5), (&ld, 5)], None)).unwrap();
     let wrapped = m.replace("\"size\":5", &format!("\"size\":{}", i64::MAX));
     let r = o.put_manifest("alice/x", "v1", wrapped.as_bytes(), OCI_MANIFEST).await;
     assert_eq!(r.status(), 400);
-    let good = manifest(&cd, config.len(), &[(&ld, 5)], None);
+    let good = manifest(&cd, config_len, &[(&ld, 5)], None);
     assert_eq!(o.put_manifest("alice/x", "v1", &good, OCI_MANIFEST).await.status(), 201);
 
     // A chunk of 5 bytes sent (without Content-Length) as bytes 0-9.
@@ -121,15 +119,7 @@ async fn device_approval_shows_the_name_as_untrusted_and_tokens_expire() {
     gantry::admin::create_user(&s.state, "erin", false, Some("erin's password")).await.unwrap();
     let c = http();
     let name = "<script>alert(1)</script> Official Gantry Admin";
-    let d: serde_json::Value = c
-        .post(format!("{}/api/v1/device/authorize", s.url))
-        .json(&serde_json::json!({"client_name": name}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = post_json(&format!("{}/api/v1/device/authorize", s.url), serde_json::json!({"client_name": name})).await;
     let code = d["user_code"].as_str().unwrap().to_string();
     let mut b = Browser::new();
     password_sign_in(&mut b, &s.url, "erin", "erin's password", "/").await;
@@ -141,15 +131,8 @@ async fn device_approval_shows_the_name_as_untrusted_and_tokens_expire() {
         b.post(&format!("{}/device", s.url), &[("csrf", &csrf), ("user_code", &code), ("decision", "approve")]).await;
     assert_eq!(st.as_u16(), 200);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let t: serde_json::Value = c
-        .post(format!("{}/api/v1/device/token", s.url))
-        .json(&serde_json::json!({"device_code": d["device_code"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = post_json(&format!("{}/api/v1/device/token", s.url), serde_json::json!({"device_code": d["device_code"]}))
+        .await;
     let token = t["token"].as_str().unwrap();
     let list: serde_json::Value =
         c.get(format!("{}/api/v1/tokens", s.url)).bearer_auth(token).send().await.unwrap().json().await.unwrap();
@@ -165,12 +148,10 @@ async fn label_search_is_done_by_the_database() {
     let s = TestServer::start(Backend::Sqlite).await;
     let tok = s.user("alice").await;
     let o = Oci::as_user(&s.url, "alice", &tok);
-    let config = br#"{"architecture":"amd64","os":"linux"}"#;
-    let cd = o.blob("alice/x", config).await;
-    let ld = o.blob("alice/x", b"layer").await;
+    let (cd, ld, config_len) = config_and_layer(&o, "alice/x").await;
     for i in 0..30 {
         let mut m: serde_json::Value =
-            serde_json::from_slice(&crate::ocikit::manifest(&cd, config.len(), &[(&ld, 5)], None)).unwrap();
+            serde_json::from_slice(&crate::ocikit::manifest(&cd, config_len, &[(&ld, 5)], None)).unwrap();
         m["annotations"] = serde_json::json!({"team": if i == 3 { "optics" } else { "other" }, "run": i.to_string()});
         let r = o.put_manifest("alice/x", &format!("t{i}"), &serde_json::to_vec(&m).unwrap(), OCI_MANIFEST).await;
         assert_eq!(r.status(), 201);
