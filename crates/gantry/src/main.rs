@@ -261,13 +261,29 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
+    if let Err(e) = runtime().and_then(|rt| rt.block_on(run(cli))) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// The async runtime: one worker thread per core (`TOKIO_WORKER_THREADS` sets another
+/// number) and at most `GANTRY_BLOCKING_THREADS` (default 512) threads for the work kept
+/// off the workers: file writes, SIF parsing, password hashing.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all();
+    if let Ok(v) = std::env::var("GANTRY_BLOCKING_THREADS") {
+        let n: usize = v
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| anyhow::anyhow!("GANTRY_BLOCKING_THREADS must be a positive number, not {v:?}"))?;
+        b.max_blocking_threads(n);
+    }
+    Ok(b.build()?)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

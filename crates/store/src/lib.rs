@@ -166,6 +166,9 @@ pub(crate) fn parse_col<T: FromStr<Err = Error>>(row: &AnyRow, col: &str) -> Res
 }
 
 #[cfg(test)]
+mod backfill_tests;
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn redacts_passwords() {

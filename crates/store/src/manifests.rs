@@ -20,6 +20,9 @@ pub struct NewManifest {
     pub blobs: Vec<Digest>,
     /// Name and value of every label (annotations, SIF labels), for search.
     pub labels: Vec<(String, String)>,
+    /// Lower-cased text that free-text search reads besides the repository name (title,
+    /// description, definition file); empty for none.
+    pub text: String,
     /// Manifests (of an index) that must be in the repository.
     pub children: Vec<Digest>,
     /// Size of the manifest plus everything it references.
@@ -163,6 +166,14 @@ impl Store {
                     .bind(stored.id)
                     .bind(name)
                     .bind(value)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            if !m.text.is_empty() {
+                sqlx::query("INSERT INTO manifest_texts (manifest_id, body) VALUES ($1, $2)")
+                    .bind(stored.id)
+                    .bind(&m.text)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -328,7 +339,9 @@ impl Store {
              JOIN collections c ON c.id = r.collection_id {} \
              LEFT JOIN users u ON u.id = m.pushed_by \
              WHERE ($2 = 1 OR c.visibility = 'public' OR mb.role IS NOT NULL) \
-               AND r.name LIKE $3 ESCAPE '\\' AND ($4 IS NULL OR c.name = $4) \
+               AND (r.name LIKE $3 ESCAPE '\\' OR EXISTS (SELECT 1 FROM manifest_texts x \
+                    WHERE x.manifest_id = m.id AND x.body LIKE $3 ESCAPE '\\')) \
+               AND ($4 IS NULL OR c.name = $4) \
                AND ($6 IS NULL OR EXISTS (SELECT 1 FROM manifest_labels l WHERE l.manifest_id = m.id \
                     AND l.name = $6 AND ($7 IS NULL OR l.value = $7))) \
              ORDER BY t.updated_at DESC, r.name, t.name LIMIT $5",

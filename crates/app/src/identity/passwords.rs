@@ -69,6 +69,15 @@ mod tests {
         assert!(!verify_blocking("no such user, no such password".into(), None).await, "no hash never passes");
     }
 
+    /// On a runtime with one thread, the hash still runs on another thread: the async
+    /// worker is never the one hashing.
+    #[tokio::test]
+    async fn hashing_runs_off_the_async_worker() {
+        let here = std::thread::current().id();
+        let there = bounded(|| std::thread::current().id()).await.unwrap();
+        assert_ne!(here, there);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn no_more_hashes_at_once_than_cores() {
         use std::sync::Arc;

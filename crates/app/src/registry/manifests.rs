@@ -30,6 +30,32 @@ fn searchable_labels(m: &Manifest, info: Option<&SifSummary>) -> Vec<(String, St
         .collect()
 }
 
+/// How much of the title, description and definition file free-text search reads.
+const MAX_SEARCH_TEXT: usize = 16 * 1024;
+
+/// The text free-text search reads besides the repository name: the title and
+/// description annotations and the SIF definition file, lower-cased, at most
+/// `MAX_SEARCH_TEXT` bytes (so a search's work per image is bounded).
+fn searchable_text(m: &Manifest, info: Option<&SifSummary>) -> String {
+    let note = |k: &str| m.annotations.as_ref().and_then(|a| a.get(k)).and_then(|v| v.as_str()).unwrap_or_default();
+    let def = match info {
+        Some(SifSummary::Read(i)) => i.definition.as_deref().unwrap_or_default(),
+        _ => "",
+    };
+    let mut text = [note("org.opencontainers.image.title"), note("org.opencontainers.image.description"), def]
+        .join("\n")
+        .to_lowercase();
+    if text.trim_matches('\n').is_empty() {
+        return String::new();
+    }
+    let mut end = text.len().min(MAX_SEARCH_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("SIF reader stopped: {e}")))
 }
@@ -72,6 +98,7 @@ impl Registry {
         let content_size = self.stored_sizes(ctx, &m).await?;
         let info = if m.is_sif() { self.sif_summary(ctx, &m).await } else { None };
         let labels = searchable_labels(&m, info.as_ref());
+        let text = searchable_text(&m, info.as_ref());
         let new = NewManifest {
             digest,
             media_type: m.media_type.clone(),
@@ -83,6 +110,7 @@ impl Registry {
             info: info.and_then(|i| serde_json::to_string(&i).ok()),
             blobs: m.blobs(),
             labels,
+            text,
             children: m.manifests.iter().map(|d| d.digest.clone()).collect(),
             total_size: (body.len() as i64).saturating_add(content_size),
             pushed_by: Some(caller.user_id),

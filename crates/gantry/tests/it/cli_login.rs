@@ -7,7 +7,7 @@ use crate::harness::{Backend, Browser, TestServer, hidden, http};
 use crate::resource_server::{globus, rs_config};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 crate::both_backends!(device_login_from_the_cli, globus_login_from_the_cli);
 
@@ -30,26 +30,9 @@ async fn signed_in(s: &TestServer, user: &str, password: &str) -> Browser {
 
 /// Starts `gantry ARGS`, reads its standard error until a line contains `marker`.
 pub(crate) async fn spawn_until(cli: &Cli, args: &[&str], marker: &str) -> (tokio::process::Child, String) {
-    let mut child = cli
-        .cmd()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    while let Some(l) = lines.next_line().await.unwrap() {
-        seen.push_str(&l);
-        seen.push('\n');
-        if l.contains(marker) {
-            let found = l.trim().to_string();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return (child, found);
-        }
-    }
-    panic!("gantry {args:?} never printed {marker:?}: {seen}");
+    let mut cmd = cli.cmd();
+    cmd.args(args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    crate::process::spawn_until(cmd, marker).await
 }
 
 async fn device_login_from_the_cli(b: Backend) {

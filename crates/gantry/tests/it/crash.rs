@@ -3,63 +3,18 @@
 
 use crate::harness::{Backend, database_url, sha256};
 use crate::ocikit::{OCI_MANIFEST, Oci, manifest};
+use crate::process::Served;
 use reqwest::Method;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-struct Proc {
-    child: Child,
-    url: String,
-}
-
-fn gantry(data: &Path, db: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
-    c.env("GANTRY_DATA_DIR", data)
-        .env("GANTRY_DATABASE_URL", db)
-        .env("GANTRY_LISTEN", "127.0.0.1:0")
-        .env("GANTRY_LOG", "info");
-    c
-}
-
-async fn start(data: &Path, db: &str) -> Proc {
-    let mut child = gantry(data, db)
-        .arg("serve")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if let Some(i) = l.find("listening on ") {
-                let addr = l[i + 13..].split_whitespace().next().unwrap().to_string();
-                return format!("http://{addr}");
-            }
-        }
-        panic!("server exited before listening");
-    })
-    .await
-    .expect("server starts");
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Proc { child, url }
-}
-
-impl Proc {
-    async fn sigkill(mut self) {
-        self.child.start_kill().unwrap(); // SIGKILL
-        self.child.wait().await.unwrap();
-    }
+async fn start(data: &Path, db: &str) -> Served {
+    Served::start_in(data, db, &[]).await
 }
 
 async fn admin(data: &Path, db: &str, args: &[&str]) -> String {
-    let out = gantry(data, db).arg("admin").args(args).output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    crate::process::admin(data, db, args, None).await
 }
 
 /// A request body that trickles out, so the server can be killed in the middle of it.

@@ -22,6 +22,7 @@ pub struct GlobusServer {
 pub const NATIVE: &str = "Gantry test native app";
 pub const GATEWAY: &str = "Gantry gateway";
 pub const GATEWAY_SECRET: &str = "gateway-secret-for-tests";
+pub const GATEWAY_CALLBACK: &str = "http://127.0.0.1:9/callback";
 
 impl GlobusServer {
     pub async fn start() -> GlobusServer {
@@ -34,17 +35,7 @@ impl GlobusServer {
 
     /// Starts the service with the test clients, after `tweak` has changed the configuration.
     pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut GlobusConfig)) -> GlobusServer {
-        let mut config = GlobusConfig::default_for(dir.path());
-        config.clients.push(Client::native(NATIVE));
-        config.clients.push(Client::confidential(
-            GATEWAY,
-            GATEWAY_SECRET,
-            vec!["http://127.0.0.1:9/callback".into()],
-            vec![ClientScope {
-                suffix: "all".into(),
-                dependent_scopes: vec!["urn:globus:auth:scope:transfer.api.globus.org:all".into()],
-            }],
-        ));
+        let mut config = test_config(dir.path());
         tweak(&mut config);
         config.complete().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,6 +75,23 @@ impl GlobusServer {
             .env("GLOBUS_SDK_SERVICE_URL_TIMER", &base)
             .env("GLOBUS_SDK_SERVICE_URL_FLOWS", &base);
     }
+}
+
+/// The service's own default configuration for `dir`, with the test clients added: a
+/// native app and a confidential gateway whose scope depends on Transfer.
+pub fn test_config(dir: &std::path::Path) -> GlobusConfig {
+    let mut config = GlobusConfig::default_for(dir);
+    config.clients.push(Client::native(NATIVE));
+    config.clients.push(Client::confidential(
+        GATEWAY,
+        GATEWAY_SECRET,
+        vec![GATEWAY_CALLBACK.into()],
+        vec![ClientScope {
+            suffix: "all".into(),
+            dependent_scopes: vec!["urn:globus:auth:scope:transfer.api.globus.org:all".into()],
+        }],
+    ));
+    config
 }
 
 impl Drop for GlobusServer {
@@ -516,8 +524,7 @@ pub(crate) async fn user_token(g: &GlobusServer, user: &str, password: &str, sco
 
 /// The whole token response of an authorization-code exchange.
 pub(crate) async fn user_tokens(g: &GlobusServer, user: &str, password: &str, scope: &str) -> Value {
-    let gw = g.client_id(GATEWAY);
-    code_flow(&g.url, &gw, GATEWAY_SECRET, "http://127.0.0.1:9/callback", user, password, scope).await
+    code_flow(&g.url, &g.client_id(GATEWAY), GATEWAY_SECRET, GATEWAY_CALLBACK, user, password, scope).await
 }
 
 /// Signs in through the form and consent page, then exchanges the code (Basic auth).
@@ -982,32 +989,12 @@ async fn guest_collection_shares_one_directory() {
 /// temporary file is left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_transfer_then_resume() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
+    use crate::process::GlobusProcess;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("g");
-    let start = || async {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .args(["globus-local", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut url = String::new();
-        while let Some(l) = lines.next_line().await.unwrap() {
-            if let Some(i) = l.find("base URL ") {
-                url = l[i + 9..].trim_end_matches(')').to_string();
-                break;
-            }
-        }
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        assert!(url.starts_with("http://127.0.0.1:"));
-        (child, url)
-    };
-    let (mut child, url) = start().await;
-    let cfg = gantry_globus_local::GlobusConfig::load(&data.join("globus-local.toml")).unwrap();
-    let cluster = cfg.endpoints[0].clone();
+    let g = GlobusProcess::start(&data, None).await;
+    let url = g.url.clone();
+    let cluster = g.config.endpoints[0].clone();
     std::fs::create_dir_all(cluster.root.join("src")).unwrap();
     let mut expected = vec![];
     for i in 0..100u32 {
@@ -1073,9 +1060,9 @@ async fn sigkill_mid_transfer_then_resume() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(caught, "the task finished before it could be interrupted; make the data larger");
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
-    let (_child2, url2) = start().await;
+    g.sigkill().await;
+    let g2 = GlobusProcess::start(&data, None).await;
+    let url2 = g2.url.clone();
     let mut status = Value::Null;
     for _ in 0..1200 {
         status =

@@ -18,6 +18,7 @@ mod hostile;
 mod matrix;
 mod oci;
 mod ocikit;
+mod process;
 mod resource_server;
 mod signin;
 mod tls;

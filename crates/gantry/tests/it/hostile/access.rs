@@ -8,8 +8,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_never_redirects_off_the_server() {
     use crate::harness::Browser;
-    let s = TestServer::start(Backend::Sqlite).await;
-    gantry::admin::create_user(&s.state, "eve", false, Some("a password for eve")).await.unwrap();
+    let s = Served::start(&[]).await;
+    s.user_with_password("eve", "a password for eve").await;
     for (next, to) in [
         ("/\t/evil.example/x", "/"),
         ("/\n/x", "/"),
@@ -27,7 +27,7 @@ async fn sign_in_never_redirects_off_the_server() {
 /// hardening headers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_carries_the_hardening_headers() {
-    let s = TestServer::start(Backend::Sqlite).await;
+    let s = Served::start(&[]).await;
     for path in ["/", "/login", "/no/such/page", "/v2/", "/api/v1/me", "/api/v1/openapi.json"] {
         let r = http().get(format!("{}{path}", s.url)).send().await.unwrap();
         let h = r.headers();
@@ -49,15 +49,13 @@ async fn the_data_directory_is_private_and_the_database_holds_no_keys() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let s = TestServer::start_with(Backend::Sqlite, |c| {
-        c.data_dir = data.clone();
-        c.database_url = Some(format!("sqlite://{}/gantry.db?mode=rwc", data.display()));
-    })
-    .await;
+    let db = format!("sqlite://{}/gantry.db?mode=rwc", data.display());
+    let s = Served::start_in(&data, &db, &[]).await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700, "an existing, looser data directory is made private");
     assert_eq!(mode(&data.join("token.key")), 0o600);
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM server_keys").fetch_one(s.state.store().pool()).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM server_keys").fetch_one(&pool).await.unwrap();
     assert_eq!(sqlx::Row::get::<i64, _>(&row, "n"), 0, "no signing key in the database");
     let tok = s.user("alice").await;
     let r = http()
@@ -78,7 +76,7 @@ async fn the_data_directory_is_private_and_the_database_holds_no_keys() {
 async fn registry_tokens_grant_only_what_was_asked() {
     use crate::ocikit::Oci;
     use reqwest::Method;
-    let s = TestServer::start(Backend::Sqlite).await;
+    let s = Served::start(&[]).await;
     let tok = s.user("alice").await;
     let owner = Oci::as_user(&s.url, "alice", &tok);
     owner.image("alice/x", "v1", b"x").await;
@@ -132,8 +130,8 @@ async fn registry_tokens_grant_only_what_was_asked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_sign_ins_hold_back_only_their_own_address() {
     use crate::harness::Browser;
-    let s = TestServer::start(Backend::Sqlite).await;
-    gantry::admin::create_user(&s.state, "eve", false, Some("eve's real password")).await.unwrap();
+    let s = Served::start(&[]).await;
+    s.user_with_password("eve", "eve's real password").await;
     let from = |ip: &str| {
         crate::harness::init();
         let c = reqwest::Client::builder()

@@ -1,22 +1,37 @@
-//! The built-in Globus service: self-made clients, links in shared directories.
+//! The built-in Globus service (`gantry globus-local`): self-made clients, links in
+//! shared directories.
 
 use super::*;
+use crate::globus::{GATEWAY, GATEWAY_CALLBACK, GATEWAY_SECRET, code_flow, test_config};
+
+/// `gantry globus-local` with the test clients, in a new temporary directory.
+async fn globus_local() -> (GlobusProcess, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    let mut config = test_config(&data);
+    config.complete().unwrap();
+    (GlobusProcess::start(&data, Some(&config)).await, dir)
+}
+
+/// A user's tokens for `scope`, through the sign-in form and the gateway client.
+async fn tokens_of(g: &GlobusProcess, user: &str, password: &str, scope: &str) -> serde_json::Value {
+    code_flow(&g.url, &g.client_id(GATEWAY), GATEWAY_SECRET, GATEWAY_CALLBACK, user, password, scope).await
+}
+
+async fn access_token(g: &GlobusProcess, user: &str, password: &str, scope: &str) -> String {
+    tokens_of(g, user, password, scope).await["access_token"].as_str().unwrap().to_string()
+}
 
 /// Point 11, the built-in Globus Auth: a client anyone can make (an instance of the CLI's
 /// template, as Globus allows) learns nothing about other clients' tokens and cannot
 /// revoke them; revoking needs client authentication.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_made_client_cannot_introspect_or_revoke_others_tokens() {
-    use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer, user_tokens};
-    let g = GlobusServer::start().await;
+    let (g, _dir) = globus_local().await;
     let c = http();
-    let tokens = user_tokens(
-        &g,
-        "alice@uni.edu",
-        "alice-pass",
-        "openid email urn:globus:auth:scope:transfer.api.globus.org:all",
-    )
-    .await;
+    let tokens =
+        tokens_of(&g, "alice@uni.edu", "alice-pass", "openid email urn:globus:auth:scope:transfer.api.globus.org:all")
+            .await;
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let template =
         serde_json::json!({"client": {"template_id": "95fdeba8-fac2-42bd-a357-e068d82ff78e", "name": "rogue"}});
@@ -56,10 +71,10 @@ async fn a_self_made_client_cannot_introspect_or_revoke_others_tokens() {
 /// removes the link, never its target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_do_not_widen_access_rules() {
-    use crate::globus::{GlobusServer, user_token};
     use serde_json::{Value, json};
     const TRANSFER: &str = "urn:globus:auth:scope:transfer.api.globus.org:all";
-    let g = GlobusServer::start().await;
+    let (g, _dir) = globus_local().await;
+
     let guest = g.config.endpoints.iter().find(|e| e.host_endpoint.is_some()).unwrap().clone();
     std::fs::create_dir_all(guest.root.join("pub")).unwrap();
     std::fs::create_dir_all(guest.root.join("private")).unwrap();
@@ -68,12 +83,12 @@ async fn links_do_not_widen_access_rules() {
     std::os::unix::fs::symlink("../private", guest.root.join("pub/link")).unwrap();
     let c = http();
     let api = |p: &str| format!("{}/v0.10/{p}", g.url);
-    let alice = user_token(&g, "alice@uni.edu", "alice-pass", TRANSFER).await;
+    let alice = access_token(&g, "alice@uni.edu", "alice-pass", TRANSFER).await;
     let bob_id = g.config.identity_by_username("bob@uni.edu").unwrap().id.clone();
     let rule = json!({"DATA_TYPE": "access", "principal_type": "identity", "principal": bob_id, "path": "/pub/", "permissions": "rw"});
     let r = c.post(api(&format!("endpoint/{}/access", guest.id))).bearer_auth(&alice).json(&rule).send().await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let bob = user_token(&g, "bob@uni.edu", "bob-pass", TRANSFER).await;
+    let bob = access_token(&g, "bob@uni.edu", "bob-pass", TRANSFER).await;
     let ls = |path: &str| {
         let url = api(&format!("operation/endpoint/{}/ls?path={}", guest.id, gantry_domain::url::escape(path)));
         let (c, bob) = (c.clone(), bob.clone());

@@ -1,7 +1,9 @@
-//! Hostile clients against a real server: each test reproduces an attack and checks that
-//! it no longer works, bounded in count and time, on loopback only.
+//! Hostile clients against the real `gantry serve` and `gantry globus-local` binaries:
+//! each test reproduces one of the attacks of SECURITY.md and checks that it no longer
+//! works, bounded in count and time, on loopback only.
 
-pub(super) use crate::harness::{Backend, TestServer, http};
+pub(super) use crate::harness::http;
+pub(super) use crate::process::{GlobusProcess, Served};
 pub(super) use std::time::{Duration, Instant};
 pub(super) use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub(super) use tokio::net::TcpStream;
@@ -55,3 +57,4 @@ mod access;
 mod globus;
 mod slow;
 mod state;
+mod work;

@@ -7,11 +7,7 @@ use super::*;
 /// the server serves at once are open, an ordinary request is still answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_request_heads_are_cut_off_and_do_not_starve_others() {
-    let s = TestServer::start_with(Backend::Sqlite, |c| {
-        c.limits.header_read_secs = 1;
-        c.limits.max_connections = 16;
-    })
-    .await;
+    let s = Served::start(&[("GANTRY_LIMITS_HEADER_READ_SECS", "1"), ("GANTRY_LIMITS_MAX_CONNECTIONS", "16")]).await;
     let addr = s.url.trim_start_matches("http://").to_string();
     let mut stalled = vec![];
     for _ in 0..32 {
@@ -40,7 +36,7 @@ async fn slow_request_heads_are_cut_off_and_do_not_starve_others() {
 /// what arrived is kept, and the session can be resumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_upload_body_is_cut_off_and_keeps_what_came() {
-    let s = TestServer::start_with(Backend::Sqlite, |c| c.limits.body_idle_secs = 1).await;
+    let s = Served::start(&[("GANTRY_LIMITS_BODY_IDLE_SECS", "1")]).await;
     let tok = s.user("alice").await;
     let c = http();
     let r = c.post(format!("{}/v2/alice/x/blobs/uploads/", s.url)).bearer_auth(&tok).send().await.unwrap();
@@ -68,7 +64,7 @@ async fn a_stalled_upload_body_is_cut_off_and_keeps_what_came() {
 /// 429 that says the limit and how to free one, and cancelling one makes room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_sessions_per_user_are_capped() {
-    let s = TestServer::start_with(Backend::Sqlite, |c| c.limits.uploads_per_user = 3).await;
+    let s = Served::start(&[("GANTRY_LIMITS_UPLOADS_PER_USER", "3")]).await;
     let (alice, bob) = (s.user("alice").await, s.user("bob").await);
     let c = http();
     let start = |tok: String, repo: &'static str| {
@@ -96,49 +92,41 @@ async fn upload_sessions_per_user_are_capped() {
 
 /// Point 2, starvation: uploads whose clients send nothing hold no thread of the blocking
 /// pool, so with more of them than the pool has threads, blobs are still served.
-#[test]
-fn stalled_uploads_do_not_hold_the_blocking_pool() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(8)
-        .enable_all()
-        .build()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_uploads_do_not_hold_the_blocking_pool() {
+    let s = Served::start(&[("GANTRY_BLOCKING_THREADS", "8"), ("GANTRY_LIMITS_BODY_IDLE_SECS", "120")]).await;
+    let tok = s.user("alice").await;
+    let c = http();
+    let data = b"a blob that must stay reachable".to_vec();
+    let digest = crate::harness::sha256(&data);
+    let r = c
+        .post(format!("{}/v2/alice/x/blobs/uploads/?digest={digest}", s.url))
+        .bearer_auth(&tok)
+        .header("content-type", "application/octet-stream")
+        .body(data.clone())
+        .send()
+        .await
         .unwrap();
-    rt.block_on(async {
-        let s = TestServer::start_with(Backend::Sqlite, |c| c.limits.body_idle_secs = 120).await;
-        let tok = s.user("alice").await;
-        let c = http();
-        let data = b"a blob that must stay reachable".to_vec();
-        let digest = crate::harness::sha256(&data);
-        let r = c
-            .post(format!("{}/v2/alice/x/blobs/uploads/?digest={digest}", s.url))
-            .bearer_auth(&tok)
-            .header("content-type", "application/octet-stream")
-            .body(data.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let addr = s.url.trim_start_matches("http://").to_string();
-        let mut stalled = vec![];
-        for _ in 0..16 {
-            let r = c.post(format!("{}/v2/alice/x/blobs/uploads/", s.url)).bearer_auth(&tok).send().await.unwrap();
-            let loc = r.headers()["location"].to_str().unwrap().to_string();
-            let path = loc.strip_prefix(&s.url).unwrap_or(&loc).to_string();
-            let mut t = TcpStream::connect(&addr).await.unwrap();
-            let head = format!(
-                "PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\nContent-Length: 100000000\r\n\r\nx"
-            );
-            t.write_all(head.as_bytes()).await.unwrap();
-            stalled.push(t);
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let get = c.get(format!("{}/v2/alice/x/blobs/{digest}", s.url)).bearer_auth(&tok).send();
-        let r = timeout(Duration::from_secs(10), get).await.expect("the blob is served while uploads stall").unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
-        drop(stalled);
-    });
+    assert_eq!(r.status(), 201);
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut stalled = vec![];
+    for _ in 0..16 {
+        let r = c.post(format!("{}/v2/alice/x/blobs/uploads/", s.url)).bearer_auth(&tok).send().await.unwrap();
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        let path = loc.strip_prefix(&s.url).unwrap_or(&loc).to_string();
+        let mut t = TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\nContent-Length: 100000000\r\n\r\nx"
+        );
+        t.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(t);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let get = c.get(format!("{}/v2/alice/x/blobs/{digest}", s.url)).bearer_auth(&tok).send();
+    let r = timeout(Duration::from_secs(10), get).await.expect("the blob is served while uploads stall").unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), data.as_slice());
+    drop(stalled);
 }
 
 /// Point 1, one address filling the server: connections beyond `connections_per_address`
@@ -146,11 +134,11 @@ fn stalled_uploads_do_not_hold_the_blocking_pool() {
 /// stalled ones to time out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_take_every_connection() {
-    let s = TestServer::start_with(Backend::Sqlite, |c| {
-        c.limits.header_read_secs = 30;
-        c.limits.max_connections = 16;
-        c.limits.connections_per_address = 8;
-    })
+    let s = Served::start(&[
+        ("GANTRY_LIMITS_HEADER_READ_SECS", "30"),
+        ("GANTRY_LIMITS_MAX_CONNECTIONS", "16"),
+        ("GANTRY_LIMITS_CONNECTIONS_PER_ADDRESS", "8"),
+    ])
     .await;
     let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
     let mut stalled = vec![];

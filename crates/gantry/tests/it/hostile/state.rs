@@ -9,7 +9,7 @@ use super::*;
 async fn declared_sizes_must_be_the_real_ones() {
     use crate::ocikit::{OCI_MANIFEST, Oci, error_code, manifest};
     use reqwest::Method;
-    let s = TestServer::start(Backend::Sqlite).await;
+    let s = Served::start(&[]).await;
     let tok = s.user("alice").await;
     let o = Oci::as_user(&s.url, "alice", &tok);
     let (cd, ld, config_len) = config_and_layer(&o, "alice/x").await;
@@ -48,7 +48,7 @@ async fn declared_sizes_must_be_the_real_ones() {
 /// and bidi characters escaped, and dataset file names with them are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_escapes_what_would_drive_the_terminal() {
-    let s = TestServer::start(Backend::Sqlite).await;
+    let s = Served::start(&[]).await;
     let tok = s.user("alice").await;
     let cli = crate::cli::Cli::new(&s.url);
     cli.login(&tok).await;
@@ -76,12 +76,12 @@ async fn inspect_escapes_what_would_drive_the_terminal() {
 /// sign-ins are bounded per address and in all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_state_is_collected_and_device_sign_ins_are_bounded() {
-    let s = TestServer::start_with(Backend::Sqlite, |c| {
-        c.gc_interval_secs = 1;
-        c.gc_grace_secs = 0;
-        c.limits.device_logins_per_address = 3;
-        c.limits.pending_device_logins = 5;
-    })
+    let s = Served::start(&[
+        ("GANTRY_GC_INTERVAL_SECS", "1"),
+        ("GANTRY_GC_GRACE_SECS", "0"),
+        ("GANTRY_LIMITS_DEVICE_LOGINS_PER_ADDRESS", "3"),
+        ("GANTRY_LIMITS_PENDING_DEVICE_LOGINS", "5"),
+    ])
     .await;
     let tok = s.user("alice").await;
     let o = crate::ocikit::Oci::as_user(&s.url, "alice", &tok);
@@ -115,8 +115,8 @@ async fn abandoned_state_is_collected_and_device_sign_ins_are_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_approval_shows_the_name_as_untrusted_and_tokens_expire() {
     use crate::harness::{Browser, hidden};
-    let s = TestServer::start(Backend::Sqlite).await;
-    gantry::admin::create_user(&s.state, "erin", false, Some("erin's password")).await.unwrap();
+    let s = Served::start(&[]).await;
+    s.user_with_password("erin", "erin's password").await;
     let c = http();
     let name = "<script>alert(1)</script> Official Gantry Admin";
     let d = post_json(&format!("{}/api/v1/device/authorize", s.url), serde_json::json!({"client_name": name})).await;
@@ -140,12 +140,12 @@ async fn device_approval_shows_the_name_as_untrusted_and_tokens_expire() {
     assert!(!expires.is_empty(), "the CLI token expires: {list}");
 }
 
-/// Point 4, search: labels are searched by the database, so the limit counts matching
-/// images only, and a label with or without a value finds exactly what carries it.
+/// Point 4, search: labels and titles are searched by the database, so the limit counts
+/// matching images only, and a label with or without a value finds exactly what carries it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_search_is_done_by_the_database() {
     use crate::ocikit::{OCI_MANIFEST, Oci};
-    let s = TestServer::start(Backend::Sqlite).await;
+    let s = Served::start(&[]).await;
     let tok = s.user("alice").await;
     let o = Oci::as_user(&s.url, "alice", &tok);
     let (cd, ld, config_len) = config_and_layer(&o, "alice/x").await;
@@ -153,6 +153,9 @@ async fn label_search_is_done_by_the_database() {
         let mut m: serde_json::Value =
             serde_json::from_slice(&crate::ocikit::manifest(&cd, config_len, &[(&ld, 5)], None)).unwrap();
         m["annotations"] = serde_json::json!({"team": if i == 3 { "optics" } else { "other" }, "run": i.to_string()});
+        if i == 7 {
+            m["annotations"]["org.opencontainers.image.title"] = "Beamline Alignment Tools".into();
+        }
         let r = o.put_manifest("alice/x", &format!("t{i}"), &serde_json::to_vec(&m).unwrap(), OCI_MANIFEST).await;
         assert_eq!(r.status(), 201);
     }
@@ -168,4 +171,8 @@ async fn label_search_is_done_by_the_database() {
     assert_eq!(hits(&search("label=team&limit=100").await), 30);
     assert_eq!(hits(&search("label=team=nobody").await), 0);
     assert_eq!(hits(&search("label=run=29&q=alice/x").await), 1);
+    // Free text reads titles too, with the database.
+    let v = search("q=alignment").await;
+    assert_eq!((hits(&v), v["images"][0]["tag"].as_str()), (1, Some("t7")), "{v}");
+    assert_eq!(hits(&search("q=no+such+words").await), 0);
 }
