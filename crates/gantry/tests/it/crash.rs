@@ -136,6 +136,8 @@ async fn sigkill_mid_upload_then_resume(b: Backend) {
     assert_eq!(r.status(), 201);
     let r = o.req(Method::GET, &format!("/v2/lab/crash/blobs/{d}")).send().await.unwrap();
     assert_eq!(sha256(&r.bytes().await.unwrap()), d);
+    // A whole image before the rounds, which every restart must still show.
+    o.image("lab/before", "v1", &blob[..300_000]).await;
 
     // 3. Kill repeatedly while a client pushes images; after each restart nothing
     // partial is visible, and re-running the push completes it.
