@@ -17,6 +17,12 @@ pub fn rfc3339_utc_offset(secs: i64) -> String {
     format!("{}+00:00", date_time(secs, 'T'))
 }
 
+/// Formats unix seconds as `YYYY-MM-DD HH:MM:SS+00:00`, the form of Globus file times
+/// (`last_modified` in a directory listing).
+pub fn globus_file_time(secs: i64) -> String {
+    format!("{}+00:00", date_time(secs, ' '))
+}
+
 fn date_time(secs: i64, sep: char) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
@@ -98,6 +104,7 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
         assert_eq!(rfc3339_utc_offset(1_798_761_599), "2026-12-31T23:59:59+00:00");
+        assert_eq!(globus_file_time(1_798_761_599), "2026-12-31 23:59:59+00:00");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
     }
 

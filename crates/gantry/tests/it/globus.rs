@@ -430,6 +430,39 @@ async fn globus_cli_transfer_and_friends() {
     );
     let out = ok(globus(&g, home.path(), &["task", "list"]).await);
     assert!(out.contains(&task) && out.contains("t1"), "{out}");
+    // Label filters, exact and with wildcards, positive and negated.
+    let listed = |args: &'static [&'static str]| {
+        let home = home.path().to_path_buf();
+        let g = &g;
+        async move {
+            let mut a = vec!["task", "list", "-F", "json"];
+            a.extend_from_slice(args);
+            let out = ok(globus(g, &home, &a).await);
+            let v: Value = serde_json::from_str(&out).unwrap();
+            v["DATA"].as_array().unwrap().iter().map(|t| t["task_id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(&["--filter-label", "t1"]).await, std::slice::from_ref(&task));
+    assert_eq!(listed(&["--filter-label", "t*", "--inexact"]).await, std::slice::from_ref(&task));
+    assert!(listed(&["--filter-label", "t"]).await.is_empty(), "= is exact");
+    assert!(listed(&["--filter-not-label", "t1"]).await.is_empty());
+    assert!(listed(&["--filter-not-label", "x*", "--inexact"]).await.contains(&task));
+    assert!(listed(&["--filter-requested-after", "2000-01-01"]).await.contains(&task));
+    assert!(listed(&["--filter-requested-before", "2000-01-01"]).await.is_empty());
+    // ls filters: -r with a filter sends two filters that Transfer ORs; !~ and orderby.
+    let names = |out: String| -> Vec<String> {
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["DATA"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect()
+    };
+    let out = ok(globus(&g, home.path(), &["ls", "-r", "--filter", "~*.txt", &ep("/~/data/"), "-F", "json"]).await);
+    // Directories pass the type:dir filter (that is how -r descends), files the name filter.
+    assert_eq!(names(out), ["sub", "sub/small.txt"]);
+    let out = ok(globus(&g, home.path(), &["ls", "--filter", "!~big*", &ep("/~/data/"), "-F", "json"]).await);
+    assert_eq!(names(out), ["sub"]);
+    let out = ok(globus(&g, home.path(), &["ls", &ep("/~/data/"), "-F", "json"]).await);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let when = v["DATA"][0]["last_modified"].as_str().unwrap();
+    assert!(when.len() == 25 && &when[10..11] == " " && when.ends_with("+00:00"), "Transfer's time format: {when}");
     let out = ok(globus(&g, home.path(), &["task", "event-list", &task]).await);
     assert!(out.contains("SUCCEEDED"), "{out}");
     let out = ok(globus(&g, home.path(), &["task", "pause-info", &task]).await);

@@ -2,6 +2,7 @@
 //! cancelling, events and pause info.
 
 use super::model::*;
+use crate::filter::{Filters, Params};
 use crate::paths;
 use crate::service::Service;
 use crate::store::{now, random_uuid};
@@ -266,38 +267,49 @@ pub(super) async fn task_update(
     Ok(axum::Json(result("Updated", "Updated successfully", res)).into_response())
 }
 
-pub(super) async fn task_list(
-    Call { s, headers, res }: Call,
-    Query(q): Query<HashMap<String, String>>,
-) -> TResult<Response> {
+/// The fields of a task document that `orderby` may name.
+const TASK_FIELDS: &[&str] = &[
+    "task_id",
+    "type",
+    "status",
+    "label",
+    "request_time",
+    "completion_time",
+    "deadline",
+    "owner_id",
+    "username",
+    "source_endpoint_id",
+    "destination_endpoint_id",
+    "bytes_transferred",
+    "files",
+    "files_transferred",
+    "faults",
+];
+
+/// The time fields of a task document, whose `from,to` filters are ranges.
+pub(crate) const TASK_TIMES: &[&str] = &["request_time", "completion_time", "deadline"];
+
+/// Filters, orders and pages task documents as `task_list` does (also for the
+/// endpoint manager's list).
+pub(crate) fn list_tasks(docs: Vec<Value>, q: &Params, res: &str) -> TResult<Value> {
+    let (offset, limit) = paging(&q.last_values(), 1000, 1000, res)?;
+    let bad = |why: String| terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &why, res);
+    let filters = Filters::parse(&q.all("filter"), TASK_TIMES).map_err(bad)?;
+    let mut docs: Vec<Value> = docs.into_iter().filter(|d| filters.keep(d)).collect();
+    let orderby = q.all("orderby");
+    let orderby = if orderby.is_empty() { vec!["request_time DESC"] } else { orderby };
+    crate::filter::order(&mut docs, &orderby, TASK_FIELDS, "task_id").map_err(bad)?;
+    let total = docs.len();
+    let page: Vec<Value> = docs.into_iter().skip(offset).take(limit).collect();
+    Ok(list_doc("task_list", page, offset, limit, total))
+}
+
+pub(super) async fn task_list(Call { s, headers, res }: Call, q: Params) -> TResult<Response> {
     let res = res.as_str();
     let c = s.transfer_caller(&headers, res).await?;
-    let (offset, limit) = paging(&q, 1000, 1000, res)?;
-    let mut filters: HashMap<String, Vec<String>> = HashMap::new();
-    for f in q.get("filter").map(String::as_str).unwrap_or_default().split('/').filter(|x| !x.is_empty()) {
-        if let Some((k, v)) = f.split_once(':') {
-            filters.insert(k.to_string(), v.split(',').map(str::to_string).collect());
-        }
-    }
-    let has = |key: &str, value: &str| filters.get(key).is_none_or(|v| v.iter().any(|x| x == value));
-    let mut tasks: Vec<Task> =
-        s.db.list::<Task>("task")
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(_, t)| t)
-            .filter(|t| c.ids.contains(&t.owner))
-            .filter(|t| has("type", t.kind.as_str()) && has("status", t.status.as_str()) && has("task_id", &t.task_id))
-            .filter(|t| filters.get("label").is_none_or(|v| t.label.as_ref().is_some_and(|l| v.contains(l))))
-            .collect();
-    let asc = q.get("orderby").is_some_and(|o| o.ends_with("ASC"));
-    tasks.sort_by_key(|t| (t.request_time, t.task_id.clone()));
-    if !asc {
-        tasks.reverse();
-    }
-    let total = tasks.len();
-    let page: Vec<Value> = tasks.iter().skip(offset).take(limit).map(|t| t.doc(&s)).collect();
-    Ok(axum::Json(list_doc("task_list", page, offset, limit, total)).into_response())
+    let tasks = s.db.list::<Task>("task").await.map_err(|e| unavailable(e, res))?;
+    let docs = tasks.into_iter().map(|(_, t)| t).filter(|t| c.ids.contains(&t.owner)).map(|t| t.doc(&s)).collect();
+    Ok(axum::Json(list_tasks(docs, &q, res)?).into_response())
 }
 
 pub(super) async fn event_list(

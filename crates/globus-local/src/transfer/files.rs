@@ -1,6 +1,7 @@
 //! File operations confined to an endpoint's root: ls (with filters and ordering),
 //! stat, mkdir, rename; and submission ids.
 
+use crate::filter::{Filters, Params};
 use crate::paths::{self};
 use crate::store::random_uuid;
 use crate::wire::{TransferJson, request_id, result};
@@ -29,18 +30,19 @@ pub(super) fn file_doc(name: &str, meta: &std::fs::Metadata, link: Option<&std::
     let mtime =
         m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs() as i64).unwrap_or(0);
     json!({"DATA_TYPE": "file", "name": name, "type": kind, "size": m.len(), "permissions": format!("{:04o}", m.permissions().mode() & 0o7777),
-        "user": "globus", "group": "globus", "last_modified": gantry_domain::time::rfc3339_utc_offset(mtime),
+        "user": "globus", "group": "globus", "last_modified": gantry_domain::time::globus_file_time(mtime),
         "link_target": null, "link_group": null, "link_last_modified": null, "link_size": null, "link_user": null})
 }
 
-pub(super) async fn ls(
-    Call { s, headers, res }: Call,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> TResult<Response> {
+/// The fields of a file document that `orderby` may name.
+const FILE_FIELDS: &[&str] = &["name", "type", "size", "permissions", "user", "group", "last_modified", "link_target"];
+
+pub(super) async fn ls(Call { s, headers, res }: Call, Path(id): Path<String>, q: Params) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    let (offset, limit) = crate::wire::paging(&q, 100_000, 100_000, &res)?;
-    let path = q.get("path").cloned().unwrap_or_else(|| ep.default_directory.clone());
+    let (offset, limit) = crate::wire::paging(&q.last_values(), 100_000, 100_000, &res)?;
+    let bad = |why: String| terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &why, &res);
+    let filters = Filters::parse(&q.all("filter"), &["last_modified"]).map_err(bad)?;
+    let path = q.get("path").map(str::to_string).unwrap_or_else(|| ep.default_directory.clone());
     let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
     if !real.is_dir() {
         return Err(terr(
@@ -51,7 +53,6 @@ pub(super) async fn ls(
         ));
     }
     let hidden = q.get("show_hidden").is_none_or(|v| v == "1" || v == "true");
-    let filter = q.get("filter").cloned().unwrap_or_default();
     let mut entries = vec![];
     let rd = std::fs::read_dir(&real)
         .map_err(|e| terr(StatusCode::FORBIDDEN, "ExternalError.DirListingFailed", &e.to_string(), &res))?;
@@ -68,48 +69,17 @@ pub(super) async fn ls(
             None
         };
         let doc = file_doc(&name, &meta, target.as_ref());
-        if matches_filter(&doc, &filter) {
+        if filters.keep(&doc) {
             entries.push(doc);
         }
     }
-    entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    crate::filter::order(&mut entries, &q.all("orderby"), FILE_FIELDS, "name").map_err(bad)?;
     let total = entries.len();
     let page: Vec<Value> = entries.into_iter().skip(offset).take(limit).collect();
     Ok(axum::Json(json!({"DATA_TYPE": "file_list", "endpoint": ep.id, "path": paths::display(&parts, true),
         "absolute_path": null, "length": page.len(), "total": total, "offset": offset, "limit": limit,
         "rename_supported": true, "symlink_supported": true, "DATA": page}))
     .into_response())
-}
-
-/// `name:~*.txt`, `name:=x`, `type:dir`, joined by `/`.
-pub(super) fn matches_filter(doc: &Value, filter: &str) -> bool {
-    filter.split('/').filter(|f| !f.is_empty()).all(|f| {
-        let Some((field, rest)) = f.split_once(':') else { return true };
-        let val = doc[field].as_str().unwrap_or("");
-        if let Some(pat) = rest.strip_prefix('~') {
-            glob(pat, val)
-        } else if let Some(v) = rest.strip_prefix('=') {
-            val == v
-        } else if let Some(v) = rest.strip_prefix("!=") {
-            val != v
-        } else {
-            rest.split(',').any(|x| x == val)
-        }
-    })
-}
-
-pub(super) fn glob(pat: &str, s: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
-    fn m(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => m(&p[1..], t) || (!t.is_empty() && m(p, &t[1..])),
-            (Some('?'), Some(_)) => m(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    m(&p, &t)
 }
 
 pub(super) async fn stat(
@@ -185,17 +155,4 @@ pub(super) async fn rename(
 pub(super) async fn submission_id(Call { s, headers, res }: Call) -> TResult<Response> {
     s.transfer_caller(&headers, &res).await?;
     Ok(axum::Json(json!({"DATA_TYPE": "submission_id", "value": random_uuid()})).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn filters_and_globs() {
-        let doc = serde_json::json!({"name": "run1.txt", "type": "file"});
-        assert!(super::matches_filter(&doc, "name:~*.txt"));
-        assert!(super::matches_filter(&doc, "type:file/name:~run?.txt"));
-        assert!(!super::matches_filter(&doc, "type:dir"));
-        assert!(!super::matches_filter(&doc, "name:=run2.txt"));
-        assert!(super::matches_filter(&doc, ""));
-    }
 }
