@@ -65,6 +65,37 @@ pub fn terr_with(
     e
 }
 
+/// The error for a path no route serves, or a method the path does not take, in the
+/// shape of the API the path belongs to.
+pub fn no_route(method: &axum::http::Method, path: &str, known_path: bool) -> GlobusError {
+    let (status, what) = if known_path {
+        (StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {path}"))
+    } else {
+        (StatusCode::NOT_FOUND, format!("no resource at {path}"))
+    };
+    if path.starts_with("/v0.10/") {
+        let code = if known_path { "ClientError.BadMethod" } else { "ClientError.NotFound" };
+        terr(status, code, &what, path)
+    } else if path.starts_with("/v2/oauth2/") {
+        oauth_error(status, if known_path { "invalid_request" } else { "not_found" }, &what)
+    } else {
+        auth_error(status, if known_path { "METHOD_NOT_ALLOWED" } else { "NOT_FOUND" }, &what)
+    }
+}
+
+async fn unknown_path(method: axum::http::Method, uri: axum::http::Uri) -> GlobusError {
+    no_route(&method, uri.path(), false)
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> GlobusError {
+    no_route(&method, uri.path(), true)
+}
+
+/// Gives `router` Globus error documents for unknown paths and wrong methods.
+pub fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+    router.method_not_allowed_fallback(wrong_method).fallback(unknown_path)
+}
+
 /// A sign-in page that says what went wrong.
 pub fn html_error(status: StatusCode, message: &str) -> GlobusError {
     GlobusError::Page { status, message: message.to_string() }
@@ -103,7 +134,7 @@ impl IntoResponse for GlobusError {
                 (status, axum::Json(json!({"error": error, "error_description": description}))).into_response()
             }
             GlobusError::Transfer { status, code, message, resource, extra } => {
-                let mut body = json!({"code": code, "message": message, "request_id": &random_uuid()[..9],
+                let mut body = json!({"code": code, "message": message, "request_id": crate::wire::request_id(),
                     "resource": resource});
                 for (k, v) in extra {
                     body[k] = v;

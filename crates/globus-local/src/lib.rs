@@ -32,11 +32,11 @@ use tokio::net::TcpListener;
 
 /// The whole HTTP application of the service.
 pub fn router(service: &Service) -> Router {
-    crate::auth::routes()
+    let all = crate::auth::routes()
         .merge(crate::groups::routes())
         .merge(crate::transfer::routes())
-        .merge(crate::tasks::routes())
-        .with_state(service.clone())
+        .merge(crate::tasks::routes());
+    crate::error::with_fallbacks(all).with_state(service.clone())
 }
 
 pub struct Running {

@@ -3,7 +3,6 @@
 //! was sent to, naming what is wrong; nothing reads a missing field as "".
 
 use crate::error::{GResult, GlobusError, auth_error, html_error, oauth_error, terr};
-use crate::store::random_uuid;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{Form, FromRequest, Request};
 use axum::http::StatusCode;
@@ -85,9 +84,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
     }
 }
 
-/// The short id Transfer puts in every answer.
+/// The short id Transfer puts in every answer: nine letters and digits, as Transfer's.
 pub fn request_id() -> String {
-    random_uuid()[..9].to_string()
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 9];
+    getrandom::fill(&mut bytes).expect("random source");
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }
 
 /// `{"DATA_TYPE": "result", "code", "message", "request_id", "resource"}`.

@@ -143,3 +143,104 @@ async fn task_deadlines_and_updates_are_read_as_utc_times() {
     let t: Value = c.get(api(&format!("task/{id}"))).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
     assert_eq!((t["label"].as_str(), t["deadline"].as_str()), (Some("renamed"), Some("2030-02-01T00:00:00+00:00")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods_answer_globus_errors() {
+    let g = GlobusServer::start().await;
+    let c = crate::harness::http();
+    let cases = [
+        ("GET", "/v0.10/no_such_thing", 404, "ClientError.NotFound"),
+        ("DELETE", "/v0.10/endpoint_search", 405, "ClientError.BadMethod"),
+        ("GET", "/v2/api/no_such_thing", 404, "NOT_FOUND"),
+        ("PATCH", "/v2/api/identities", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/v2/oauth2/nothing", 404, "not_found"),
+    ];
+    for (method, path, status, code) in cases {
+        let r = c.request(method.parse().unwrap(), format!("{}{path}", g.url)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        let v: Value = r.json().await.unwrap_or_else(|e| panic!("{method} {path} is not JSON: {e}"));
+        if path.starts_with("/v0.10/") {
+            assert_eq!((v["code"].as_str(), v["resource"].as_str()), (Some(code), Some(path)), "{v}");
+            let id = v["request_id"].as_str().unwrap();
+            assert!(id.len() == 9 && id.chars().all(|c| c.is_ascii_alphanumeric()), "Transfer's request id: {id}");
+        } else if path.starts_with("/v2/oauth2/") {
+            assert_eq!(v["error"], code, "{v}");
+        } else {
+            assert_eq!(
+                (v["errors"][0]["code"].as_str(), v["errors"][0]["status"].as_str()),
+                (Some(code), Some(status.to_string().as_str())),
+                "{v}"
+            );
+            assert!(v["errors"][0]["id"].as_str().unwrap().len() == 36, "Auth's error ids are UUIDs: {v}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secret_in_basic_or_in_the_form_but_not_both() {
+    let g = GlobusServer::start().await;
+    let c = crate::harness::http();
+    let gw = g.client_id(GATEWAY);
+    let token_url = format!("{}/v2/oauth2/token", g.url);
+    let cc = [("grant_type", "client_credentials"), ("scope", TRANSFER)];
+    let post = |form: Vec<(&'static str, String)>, basic: Option<&'static str>| {
+        let mut r = c.post(&token_url).form(&form);
+        if let Some(secret) = basic {
+            r = r.basic_auth(&gw, Some(secret));
+        }
+        r.send()
+    };
+    let form = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        cc.iter().chain(extra).map(|(k, v)| (*k, v.to_string())).collect()
+    };
+    // client_secret_post.
+    let r = post(form(&[("client_id", &gw), ("client_secret", GATEWAY_SECRET)]), None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["resource_server"], "transfer.api.globus.org", "{v}");
+    // client_secret_basic still works.
+    let r = post(form(&[]), Some(GATEWAY_SECRET)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // A wrong secret, a secret without its client, and both ways at once are refused.
+    let r = post(form(&[("client_id", &gw), ("client_secret", "wrong")]), None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    let r = post(form(&[("client_secret", GATEWAY_SECRET)]), None).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post(form(&[("client_id", &gw), ("client_secret", GATEWAY_SECRET)]), Some(GATEWAY_SECRET)).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    // Introspection and revocation take the form secret too.
+    let tok = post(form(&[]), Some(GATEWAY_SECRET)).await.unwrap().json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth_form = |extra: (&'static str, String)| {
+        vec![("client_id", gw.clone()), ("client_secret", GATEWAY_SECRET.to_string()), extra]
+    };
+    let intro: Value = c
+        .post(format!("{token_url}/introspect"))
+        .form(&auth_form(("token", tok.clone())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], true, "{intro}");
+    let r = c.post(format!("{token_url}/revoke")).form(&auth_form(("token", tok.clone()))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let intro: Value = c
+        .post(format!("{token_url}/introspect"))
+        .form(&auth_form(("token", tok)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], false, "revoked: {intro}");
+    let disc: Value =
+        c.get(format!("{}/.well-known/openid-configuration", g.url)).send().await.unwrap().json().await.unwrap();
+    assert!(disc["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("client_secret_post")));
+}

@@ -69,25 +69,42 @@ impl Service {
         inst.is_some_and(|i| i.template_id == client.id)
     }
 
-    /// Authenticates a client from HTTP Basic, or (public clients) a `client_id` field.
-    /// The client a call comes from: HTTP Basic with its secret, or a public client
-    /// naming itself with `client_id` in the form.
-    pub async fn client_auth(&self, headers: &HeaderMap, client_id: Option<&str>) -> GResult<KnownClient> {
-        if let Some((id, secret)) = basic(headers) {
+    /// The client a call comes from: its secret in HTTP Basic (`client_secret_basic`) or
+    /// in the form beside `client_id` (`client_secret_post`), or a public client naming
+    /// itself with `client_id`. Using both ways at once is refused (RFC 6749 2.3).
+    pub async fn client_auth(
+        &self,
+        headers: &HeaderMap,
+        client_id: Option<&str>,
+        client_secret: Option<&str>,
+    ) -> GResult<KnownClient> {
+        let failed = || oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        let credentials = match (basic(headers), client_secret) {
+            (Some(_), Some(_)) => {
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "send the client secret either in HTTP Basic or in the form, not both",
+                ));
+            }
+            (Some((id, secret)), None) => Some((id, secret)),
+            (None, Some(secret)) => {
+                let id = client_id.ok_or_else(|| {
+                    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_secret needs client_id")
+                })?;
+                Some((id.to_string(), secret.to_string()))
+            }
+            (None, None) => None,
+        };
+        if let Some((id, secret)) = credentials {
             let c = self
                 .client(&id)
                 .await
                 .ok_or_else(|| oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client"))?;
-            match &c.secret_hash {
-                Some(h) if constant_eq(h, &sha_hex(&secret)) => return Ok(c),
-                _ => {
-                    return Err(oauth_error(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_client",
-                        "client authentication failed",
-                    ));
-                }
-            }
+            return match &c.secret_hash {
+                Some(h) if constant_eq(h, &sha_hex(&secret)) => Ok(c),
+                _ => Err(failed()),
+            };
         }
         if let Some(id) = client_id {
             let c = self

@@ -24,7 +24,7 @@ pub(super) async fn discovery(State(s): State<Service>) -> Response {
         "introspection_endpoint": format!("{b}/v2/oauth2/token/introspect"),
         "jwks_uri": format!("{b}/jwk.json"), "id_token_signing_alg_values_supported": ["RS512"],
         "response_types_supported": ["code"], "scopes_supported": ["openid", "email", "profile"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic"], "subject_types_supported": ["public"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"], "subject_types_supported": ["public"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
             "urn:globus:auth:grant_type:dependent_token"],
         "code_challenge_methods_supported": ["S256"], "claims_supported": ["sub", "iss", "aud", "exp", "iat", "name",
@@ -88,7 +88,7 @@ pub(super) async fn create_client(State(s): State<Service>, AuthJson(body): Auth
 }
 
 pub(super) async fn delete_client(State(s): State<Service>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match s.client_auth(&headers, None).await {
+    match s.client_auth(&headers, None, None).await {
         Ok(c) if c.id == id => {
             let _ = s.db.delete("client", &id).await;
             axum::Json(json!({"client": {"id": id}})).into_response()
@@ -132,7 +132,7 @@ pub(super) async fn identities(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, None).await.is_ok();
+    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, None, None).await.is_ok();
     if !authed {
         return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Call must be authenticated").into_response();
     }

@@ -33,8 +33,16 @@ pub(super) struct OAuthFields {
     token: Option<String>,
     access_type: Option<String>,
     client_id: Option<String>,
+    client_secret: Option<String>,
     include: Option<String>,
     authentication_policies: Option<String>,
+}
+
+impl OAuthFields {
+    /// The client that sent this form (see [`Service::client_auth`]).
+    async fn caller(&self, s: &Service, headers: &HeaderMap) -> GResult<KnownClient> {
+        s.client_auth(headers, self.client_id.as_deref(), self.client_secret.as_deref()).await
+    }
 }
 
 fn required<'a>(v: &'a Option<String>, name: &str) -> GResult<&'a str> {
@@ -46,7 +54,7 @@ pub(super) async fn token(
     headers: HeaderMap,
     OAuthForm(f): OAuthForm<OAuthFields>,
 ) -> GResult<Response> {
-    let client = s.client_auth(&headers, f.client_id.as_deref()).await?;
+    let client = f.caller(&s, &headers).await?;
     let grant = required(&f.grant_type, "grant_type")?;
     match grant {
         "authorization_code" => {
@@ -175,7 +183,7 @@ pub(super) async fn validate(
     headers: HeaderMap,
     OAuthForm(f): OAuthForm<OAuthFields>,
 ) -> GResult<Response> {
-    s.client_auth(&headers, f.client_id.as_deref()).await?;
+    f.caller(&s, &headers).await?;
     let active = match &f.token {
         Some(t) => s.token_record(t).await.is_some(),
         None => false,
@@ -198,7 +206,7 @@ pub(super) async fn introspect(
 ) -> GResult<Response> {
     f.include = f.include.or(q.include);
     f.authentication_policies = f.authentication_policies.or(q.authentication_policies);
-    let client = s.client_auth(&headers, f.client_id.as_deref()).await?;
+    let client = f.caller(&s, &headers).await?;
     if client.secret_hash.is_none() {
         return Err(auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "introspection needs a confidential client"));
     }
@@ -278,7 +286,7 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     OAuthForm(f): OAuthForm<OAuthFields>,
 ) -> GResult<Response> {
-    let client = s.client_auth(&headers, f.client_id.as_deref()).await?;
+    let client = f.caller(&s, &headers).await?;
     if let Some(t) = &f.token
         && let Some(rec) = s.token_record(t).await
         && s.may_revoke(&client, &rec).await
