@@ -2,6 +2,7 @@
 //! cancelling, events and pause info.
 
 use super::model::*;
+use crate::error::GlobusError;
 use crate::filter::{Filters, Params};
 use crate::paths;
 use crate::service::Service;
@@ -27,6 +28,8 @@ pub fn routes() -> Router<Service> {
         .route("/v0.10/task/{id}/event_list", get(event_list))
         .route("/v0.10/task/{id}/cancel", post(cancel))
         .route("/v0.10/task/{id}/pause_info", get(pause_info))
+        .route("/v0.10/task/{id}/successful_transfers", get(super::outcomes::successful_transfers))
+        .route("/v0.10/task/{id}/skipped_errors", get(super::outcomes::skipped_errors))
 }
 
 // ---------- request documents ----------
@@ -42,6 +45,7 @@ pub(super) struct TaskOptions {
     verify_checksum: Option<bool>,
     preserve_timestamp: Option<bool>,
     ignore_missing: Option<bool>,
+    skip_source_errors: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +174,9 @@ fn new_task(kind: TaskKind, src: &str, dst: &str, o: &TaskOptions, items: Vec<It
         fatal_error: None,
         events: vec![],
         canceled: false,
+        sync_skipped: vec![],
+        skip_source_errors: o.skip_source_errors.unwrap_or(false),
+        skipped_errors: vec![],
     })
 }
 
@@ -200,8 +207,17 @@ pub(super) async fn submit_transfer(
     for d in &body.data {
         let (sp, dp) = (d.source_path.as_str(), d.destination_path.as_str());
         let recursive = d.recursive.unwrap_or(false);
-        let (_, real) = s.open_path(&c, src, sp, "r", false, &res).await?;
-        if real.is_dir() && !recursive {
+        let real = match s.open_path(&c, src, sp, "r", false, &res).await {
+            Ok((_, real)) => Some(real),
+            // With skip_source_errors a missing source is passed over when the task runs.
+            Err(GlobusError::Transfer { code, .. })
+                if body.options.skip_source_errors == Some(true) && code == "ClientError.NotFound" =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if real.is_some_and(|r| r.is_dir()) && !recursive {
             let msg = format!("{sp} is a directory: use recursive");
             return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &msg, &res));
         }

@@ -5,6 +5,7 @@
 
 mod api;
 pub mod model;
+mod outcomes;
 mod worker;
 
 pub use api::routes;

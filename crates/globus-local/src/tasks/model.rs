@@ -72,6 +72,29 @@ pub struct Event {
     pub time: i64,
 }
 
+/// A file passed over because it could not be read and the task had
+/// `skip_source_errors` set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkippedError {
+    /// Where it is in the plan (none when a whole item was missing before planning).
+    pub index: Option<u32>,
+    pub source_path: String,
+    pub destination_path: String,
+    pub is_directory: bool,
+    pub error_code: String,
+    pub error_details: String,
+    pub time: i64,
+}
+
+impl SkippedError {
+    pub fn doc(&self) -> Value {
+        json!({"DATA_TYPE": "skipped_error", "source_path": self.source_path,
+            "destination_path": self.destination_path, "is_directory": self.is_directory,
+            "is_symlink": false, "is_delete_destination_extra": false, "checksum_algorithm": null,
+            "error_code": self.error_code, "error_details": self.error_details, "error_time": globus_time(self.time)})
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     pub task_id: String,
@@ -105,6 +128,13 @@ pub struct Task {
     pub fatal_error: Option<(String, String)>,
     pub events: Vec<Event>,
     pub canceled: bool,
+    /// Files of the plan not copied because the destination was already in sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_skipped: Vec<u32>,
+    #[serde(default)]
+    pub skip_source_errors: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_errors: Vec<SkippedError>,
 }
 
 impl Task {
@@ -150,12 +180,12 @@ impl Task {
             "effective_bytes_per_second": bytes_transferred / elapsed, "faults": self.faults,
             "fatal_error": self.fatal_error.as_ref().map(|(c, d)| json!({"code": c, "description": d})),
             "sync_level": self.sync_level, "verify_checksum": self.verify_checksum, "preserve_timestamp": self.preserve_timestamp,
-            "encrypt_data": false, "delete_destination_extra": false, "recursive_symlinks": "ignore", "skip_source_errors": false,
+            "encrypt_data": false, "delete_destination_extra": false, "recursive_symlinks": "ignore", "skip_source_errors": self.skip_source_errors,
             "fail_on_quota_errors": false, "filter_rules": null, "history_deleted": false, "canceled_by_admin": null,
             "canceled_by_admin_message": null, "command": if is_delete { "API 0.10 delete" } else { "API 0.10 transfer" },
             "subtasks_total": total, "subtasks_succeeded": done, "subtasks_pending": total.saturating_sub(done + u64::from(failed)),
             "subtasks_retrying": 0, "subtasks_failed": u64::from(failed && !self.canceled),
-            "subtasks_canceled": u64::from(self.canceled), "subtasks_expired": 0, "subtasks_skipped_errors": 0,
+            "subtasks_canceled": u64::from(self.canceled), "subtasks_expired": 0, "subtasks_skipped_errors": self.skipped_errors.len(),
             "delete_files": if is_delete { done } else { 0 }, "verify_checksum_failures": 0, "is_paused_by_admin": false,
         })
     }

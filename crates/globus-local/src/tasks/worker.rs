@@ -32,17 +32,8 @@ pub async fn worker(s: Service) {
                     if let Err(e) = run_task(&s2, &id).await {
                         tracing::warn!(task = id, "task failed: {e}");
                     }
-                    // A finished (or canceled) task no longer needs its plan.
-                    if s2
-                        .db
-                        .get::<Task>("task", &id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some_and(|t| t.status != TaskStatus::Active)
-                    {
-                        let _ = s2.db.delete("plan", &id).await;
-                    }
+                    // The plan stays with a finished task: its successful transfers
+                    // are read from it.
                     {
                         let mut live = s2.live.lock().unwrap();
                         live.bytes.remove(&id);
@@ -155,6 +146,19 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             }
             let real = match paths::resolve(&src.root, &it.source, false) {
                 Ok(r) => r,
+                Err(_) if t.skip_source_errors => {
+                    let why = format!("{} not found on the source", it.source);
+                    t.skipped_errors.push(SkippedError {
+                        index: None,
+                        source_path: it.source.clone(),
+                        destination_path: it.destination.clone(),
+                        is_directory: it.recursive,
+                        error_code: "FILE_NOT_FOUND".into(),
+                        error_details: why,
+                        time: now(),
+                    });
+                    continue;
+                }
                 Err(_) => {
                     return fail(s, &mut t, "FILE_NOT_FOUND", &format!("{} not found on the source", it.source)).await;
                 }
@@ -216,7 +220,19 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             };
             match copy_one(s, &mut t, &src_path, &dst_path) {
                 Ok(Copied::Done) => {}
+                Ok(Copied::InSync) => t.sync_skipped.push(t.next as u32),
                 Ok(Copied::Canceled) => return Ok(()),
+                Ok(Copied::SourceGone) if t.skip_source_errors => {
+                    t.skipped_errors.push(SkippedError {
+                        index: Some(t.next as u32),
+                        source_path: paths::display(&p.src, false),
+                        destination_path: paths::display(&p.dst, false),
+                        is_directory: false,
+                        error_code: "FILE_NOT_FOUND".into(),
+                        error_details: vanished,
+                        time: now(),
+                    });
+                }
                 Ok(Copied::SourceGone) => return fail(s, &mut t, "FILE_NOT_FOUND", &vanished).await,
                 Err(e) => return fail(s, &mut t, "ENDPOINT_ERROR", &e.to_string()).await,
             }
@@ -300,6 +316,8 @@ pub(super) fn sha_file(p: &std::path::Path) -> std::io::Result<String> {
 
 pub(super) enum Copied {
     Done,
+    /// Not copied: the destination is already in sync at the task's level.
+    InSync,
     Canceled,
     SourceGone,
 }
@@ -338,7 +356,7 @@ pub(super) fn copy_one(
         };
         if skip {
             t.files_skipped += 1;
-            return Ok(Copied::Done);
+            return Ok(Copied::InSync);
         }
     }
     let mut w = Staged::create(dst, &t.task_id[..8])?;

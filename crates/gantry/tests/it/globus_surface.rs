@@ -1,0 +1,63 @@
+//! The rest of globus-sdk's surface, method by method, against the built-in service:
+//! `tests/clients/globus_sdk_surface.py` drives the real SDK and reports what it saw;
+//! this test prepares the endpoints and judges the report.
+
+use crate::clients::{python, repo_root, run};
+use crate::globus::{GlobusServer, NATIVE};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_client_surface() {
+    let g = GlobusServer::start().await;
+    let cluster = g.config.endpoints[0].clone();
+    let tree = cluster.root.join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("a.txt"), "a").unwrap();
+    std::fs::write(tree.join("b.bin"), vec![7u8; 300]).unwrap();
+    std::fs::write(tree.join("c.txt"), vec![1u8; 20]).unwrap();
+    std::fs::write(tree.join("sub/d.txt"), "dd").unwrap();
+    std::fs::create_dir_all(cluster.root.join("many")).unwrap();
+    for i in 0..1005 {
+        std::fs::write(cluster.root.join(format!("many/f{i:04}")), i.to_string()).unwrap();
+    }
+    let setup = json!({"native": g.client_id(NATIVE), "cluster": cluster.id,
+        "changed_file": tree.join("c.txt")});
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(python());
+    g.globus_env(&mut cmd, home.path());
+    let out = run(cmd.arg(repo_root().join("tests/clients/globus_sdk_surface.py")).arg(setup.to_string())).await;
+    let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {out}"));
+
+    // ls: orderby, OR'd filters, AND'd clauses, !~, lists, paging, a bad orderby.
+    assert_eq!(v["ls_orderby_size_desc"], json!(["b.bin", "c.txt", "a.txt"]), "{v}");
+    assert_eq!(v["ls_orderby_name_desc"], json!(["sub", "c.txt", "b.bin", "a.txt"]));
+    assert_eq!(v["ls_filter_or"], json!(["a.txt", "c.txt", "sub"]));
+    assert_eq!(v["ls_filter_and"], json!(["a.txt", "c.txt"]));
+    assert_eq!(v["ls_filter_not_glob"], json!(["b.bin", "sub"]));
+    assert_eq!(v["ls_filter_list"], json!(["a.txt", "b.bin"]));
+    assert_eq!(v["ls_page"], json!(["b.bin", "c.txt"]));
+    assert_eq!(v["ls_bad_orderby"]["status"], 400, "{}", v["ls_bad_orderby"]);
+
+    // A recursive copy with one missing item skipped, then a size sync.
+    assert_eq!(v["first_status"], "SUCCEEDED");
+    assert_eq!(v["first_skipped_errors_count"], 1);
+    assert_eq!(
+        v["first_successful"],
+        json!(["/~/copy/a.txt", "/~/copy/b.bin", "/~/copy/c.txt", "/~/copy/sub/d.txt"]),
+        "files only, no directories, no skipped errors"
+    );
+    assert_eq!(v["first_skipped"], json!([["/~/missing.txt", "FILE_NOT_FOUND"]]));
+    assert_eq!(v["skipped_paginated"], json!(["/~/missing.txt"]));
+    assert_eq!(v["second_files_skipped"], 3, "three files were already in sync");
+    assert_eq!(v["second_successful"], json!(["/~/copy/c.txt"]), "only the changed file was copied");
+    assert_eq!(std::fs::read(cluster.root.join("copy/c.txt")).unwrap().len(), 24);
+    assert_eq!(v["bob_cannot_read_alices_task"]["status"], 404);
+    assert_eq!((v["many_pages"].as_u64(), v["many_total"].as_u64()), (Some(2), Some(1005)));
+    assert_eq!(v["many_distinct"], 1005);
+    assert_eq!(v["task_list_label"], json!([true]));
+
+    let e = &v["unknown_route"];
+    assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");
+    assert_eq!(e["request_id"].as_str().map(str::len), Some(9));
+}

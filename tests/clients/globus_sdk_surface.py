@@ -1,0 +1,100 @@
+"""globus-sdk's TransferClient (and later GroupsClient, AuthClient) against the built-in
+service, method by method, with users signed in through the real login form.
+
+usage: globus_sdk_surface.py SETUP_JSON
+SETUP_JSON names the native client, the endpoints and what the Rust test put in their
+roots. Prints one JSON document of findings; the Rust test asserts on it.
+"""
+import json
+import sys
+import time
+
+import globus_sdk
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+from globus_login import sign_in  # noqa: E402
+
+setup = json.loads(sys.argv[1])
+TRANSFER = "urn:globus:auth:scope:transfer.api.globus.org:all"
+GROUPS = "urn:globus:auth:scope:groups.api.globus.org:all"
+out = {}
+
+
+def tokens_of(username, password):
+    c = globus_sdk.NativeAppAuthClient(setup["native"])
+    c.oauth2_start_flow([TRANSFER, GROUPS, "openid", "profile", "email"])
+    return c.oauth2_exchange_code_for_tokens(sign_in(c.oauth2_get_authorize_url(), username, password))
+
+
+def clients(username, password):
+    t = tokens_of(username, password).by_resource_server
+    bearer = lambda rs: globus_sdk.AccessTokenAuthorizer(t[rs]["access_token"])  # noqa: E731
+    return (globus_sdk.TransferClient(authorizer=bearer("transfer.api.globus.org")),
+            globus_sdk.GroupsClient(authorizer=bearer("groups.api.globus.org")))
+
+
+def wait(tc, task_id):
+    assert tc.task_wait(task_id, timeout=60, polling_interval=1), f"task {task_id} did not finish"
+    return tc.get_task(task_id)
+
+
+def error_of(call):
+    try:
+        call()
+        return None
+    except globus_sdk.GlobusAPIError as e:
+        return {"status": e.http_status, "code": e.code, "request_id": e.request_id}
+
+
+alice_tc, alice_gc = clients("alice@uni.edu", "alice-pass")
+bob_tc, bob_gc = clients("bob@uni.edu", "bob-pass")
+cluster = setup["cluster"]
+
+# ---- operation_ls: filters, orderby, paging ----
+ls = lambda **kw: [f["name"] for f in alice_tc.operation_ls(cluster, path="/~/tree/", **kw)]  # noqa: E731
+out["ls_orderby_size_desc"] = ls(orderby="size DESC", filter="type:file")
+out["ls_orderby_name_desc"] = ls(orderby="name DESC")
+out["ls_filter_or"] = ls(filter=[{"type": "dir"}, {"name": "~*.txt"}])
+out["ls_filter_and"] = ls(filter="type:file/name:~*.txt")
+out["ls_filter_not_glob"] = ls(filter="name:!~*.txt")
+out["ls_filter_list"] = ls(filter="name:a.txt,b.bin")
+out["ls_page"] = ls(orderby="name", limit=2, offset=1)
+out["ls_bad_orderby"] = error_of(lambda: ls(orderby="colour"))
+
+# ---- tasks: sync, skip_source_errors, successful transfers, skipped errors ----
+td = globus_sdk.TransferData(source_endpoint=cluster, destination_endpoint=cluster, label="surface copy",
+                             sync_level="size", skip_source_errors=True)
+td.add_item("/~/tree/", "/~/copy/", recursive=True)
+td.add_item("/~/missing.txt", "/~/copy/missing.txt")
+first = wait(alice_tc, alice_tc.submit_transfer(td)["task_id"])
+out["first_status"] = first["status"]
+out["first_skipped_errors_count"] = first["subtasks_skipped_errors"]
+out["first_successful"] = sorted(x["destination_path"] for x in alice_tc.task_successful_transfers(first["task_id"]))
+out["first_skipped"] = [(x["source_path"], x["error_code"]) for x in alice_tc.task_skipped_errors(first["task_id"])]
+out["skipped_paginated"] = [x["source_path"] for x in
+                            alice_tc.paginated.task_skipped_errors(first["task_id"]).items()]
+# The same again with sync_level=size: only the file changed in between is copied.
+with open(setup["changed_file"], "ab") as f:
+    f.write(b"more")
+td2 = globus_sdk.TransferData(source_endpoint=cluster, destination_endpoint=cluster, sync_level="size")
+td2.add_item("/~/tree/", "/~/copy/", recursive=True)
+second = wait(alice_tc, alice_tc.submit_transfer(td2)["task_id"])
+out["second_files_skipped"] = second["files_skipped"]
+out["second_successful"] = [x["destination_path"] for x in
+                            alice_tc.paginated.task_successful_transfers(second["task_id"]).items()]
+out["bob_cannot_read_alices_task"] = error_of(lambda: bob_tc.task_successful_transfers(first["task_id"]))
+# Paging over more than one page of successful transfers.
+td3 = globus_sdk.TransferData(source_endpoint=cluster, destination_endpoint=cluster)
+td3.add_item("/~/many/", "/~/many-copy/", recursive=True)
+third = wait(alice_tc, alice_tc.submit_transfer(td3)["task_id"])
+pages = list(alice_tc.paginated.task_successful_transfers(third["task_id"]))
+out["many_pages"] = len(pages)
+out["many_total"] = sum(len(p["DATA"]) for p in pages)
+out["many_distinct"] = len({x["source_path"] for p in pages for x in p["DATA"]})
+out["task_list_label"] = [t["task_id"] == first["task_id"] for t in
+                          alice_tc.task_list(filter="label:~surface*/type:TRANSFER")]
+
+# ---- errors on unknown routes parse as Globus errors ----
+out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))
+
+print(json.dumps(out))
