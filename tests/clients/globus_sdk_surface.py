@@ -94,6 +94,37 @@ out["many_distinct"] = len({x["source_path"] for p in pages for x in p["DATA"]})
 out["task_list_label"] = [t["task_id"] == first["task_id"] for t in
                           alice_tc.task_list(filter="label:~surface*/type:TRANSFER")]
 
+# ---- roles: the owner is an administrator; an access manager manages access rules ----
+ids = setup["ids"]
+out["alice_roles"] = alice_tc.get_endpoint(cluster)["my_effective_roles"]
+out["bob_roles_before"] = bob_tc.get_endpoint(cluster)["my_effective_roles"]
+out["bob_role_list_before"] = error_of(lambda: bob_tc.endpoint_role_list(cluster))
+out["bob_acl_before"] = error_of(lambda: bob_tc.endpoint_acl_list(cluster))
+role = alice_tc.add_endpoint_role(cluster, {"DATA_TYPE": "role", "principal_type": "identity",
+                                             "principal": ids["bob@uni.edu"], "role": "access_manager"})
+out["role_created"] = [role["role"], role["principal"] == ids["bob@uni.edu"]]
+out["role_duplicate"] = error_of(lambda: alice_tc.add_endpoint_role(
+    cluster, {"principal_type": "identity", "principal": ids["bob@uni.edu"], "role": "access_manager"}))
+out["role_bad_principal"] = error_of(lambda: alice_tc.add_endpoint_role(
+    cluster, {"principal_type": "identity", "principal": "not-an-identity", "role": "activity_monitor"}))
+group_role = alice_tc.add_endpoint_role(cluster, {"principal_type": "group", "principal": setup["group"],
+                                                   "role": "activity_monitor"})
+out["role_list"] = sorted(r["role"] for r in alice_tc.endpoint_role_list(cluster))
+out["role_get"] = alice_tc.get_endpoint_role(cluster, role["id"])["role"]
+out["bob_roles"] = bob_tc.get_endpoint(cluster)["my_effective_roles"]
+out["bob_search_roles"] = [e["my_effective_roles"] for e in bob_tc.endpoint_search("University Cluster") if e["id"] == cluster]
+rule = bob_tc.add_endpoint_acl_rule(cluster, {"DATA_TYPE": "access", "principal_type": "identity",
+                                              "principal": ids["carol@lab.gov"], "path": "/tree/",
+                                              "permissions": "r", "notify_email": "carol@lab.gov"})
+out["bob_made_rule"] = rule["code"]
+out["rule_notify_email"] = alice_tc.get_endpoint_acl_rule(cluster, rule["access_id"])["notify_email"]
+out["bob_cannot_grant_roles"] = error_of(lambda: bob_tc.add_endpoint_role(
+    cluster, {"principal_type": "identity", "principal": ids["bob@uni.edu"], "role": "administrator"}))
+out["role_deleted"] = alice_tc.delete_endpoint_role(cluster, role["id"])["code"]
+out["role_gone"] = error_of(lambda: alice_tc.get_endpoint_role(cluster, role["id"]))
+out["bob_acl_after"] = error_of(lambda: bob_tc.endpoint_acl_list(cluster))
+out["group_role_kept"] = [r["id"] for r in alice_tc.endpoint_role_list(cluster)] == [group_role["id"]]
+
 # ---- errors on unknown routes parse as Globus errors ----
 out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))
 

@@ -17,6 +17,13 @@ pub fn routes() -> Router<Service> {
     Router::new().route("/v2/groups/my_groups", get(my_groups)).route("/v2/groups/{id}", get(group))
 }
 
+impl Service {
+    /// Whether a group of this id exists.
+    pub async fn group_exists(&self, id: &str) -> bool {
+        self.config.groups.iter().any(|g| g.id == id)
+    }
+}
+
 /// Identities of the person a token acts for.
 fn person<'a>(s: &'a Service, identity: &str) -> Vec<&'a Identity> {
     match s.config.identity_by_id(identity) {

@@ -21,8 +21,10 @@ async fn transfer_client_surface() {
     for i in 0..1005 {
         std::fs::write(cluster.root.join(format!("many/f{i:04}")), i.to_string()).unwrap();
     }
+    let ids: serde_json::Map<String, Value> =
+        g.config.identities.iter().map(|i| (i.username.clone(), json!(i.id))).collect();
     let setup = json!({"native": g.client_id(NATIVE), "cluster": cluster.id,
-        "changed_file": tree.join("c.txt")});
+        "changed_file": tree.join("c.txt"), "ids": ids, "group": g.config.groups[0].id});
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(python());
     g.globus_env(&mut cmd, home.path());
@@ -56,6 +58,26 @@ async fn transfer_client_surface() {
     assert_eq!((v["many_pages"].as_u64(), v["many_total"].as_u64()), (Some(2), Some(1005)));
     assert_eq!(v["many_distinct"], 1005);
     assert_eq!(v["task_list_label"], json!([true]));
+
+    // Roles.
+    assert_eq!(v["alice_roles"], json!(["administrator"]), "the owner is an administrator");
+    assert_eq!(v["bob_roles_before"], json!([]));
+    assert_eq!(v["bob_role_list_before"]["status"], 403);
+    assert_eq!(v["bob_acl_before"]["status"], 403);
+    assert_eq!(v["role_created"], json!(["access_manager", true]));
+    assert_eq!(v["role_duplicate"]["status"], 409);
+    assert_eq!(v["role_bad_principal"]["status"], 400);
+    assert_eq!(v["role_list"], json!(["access_manager", "activity_monitor"]));
+    assert_eq!(v["role_get"], "access_manager");
+    assert_eq!(v["bob_roles"], json!(["access_manager"]), "bob is not in the group");
+    assert_eq!(v["bob_search_roles"], json!([["access_manager"]]));
+    assert_eq!(v["bob_made_rule"], "Created", "an access manager manages access rules");
+    assert_eq!(v["rule_notify_email"], "carol@lab.gov");
+    assert_eq!(v["bob_cannot_grant_roles"]["status"], 403, "only administrators manage roles");
+    assert_eq!(v["role_deleted"], "Deleted");
+    assert_eq!(v["role_gone"]["status"], 404);
+    assert_eq!(v["bob_acl_after"]["status"], 403, "the role is gone, and with it the right");
+    assert_eq!(v["group_role_kept"], true);
 
     let e = &v["unknown_route"];
     assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::caller::*;
+use super::roles::RoleName;
 
 // ---------- access rules ----------
 
@@ -21,19 +22,11 @@ pub(super) fn rule_doc(r: &Rule) -> Value {
         "expiration_date": r.expiration_date, "notify_email": r.notify_email})
 }
 
-/// Only the owner manages an endpoint's access rules.
+/// Administrators (the owner among them) and access managers manage an endpoint's
+/// access rules.
 pub(super) async fn manager(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<()> {
-    let c = s.transfer_caller(headers, res).await?;
-    let ep = s.endpoint(id, res)?;
-    if !c.usernames.contains(&ep.owner) {
-        return Err(terr(
-            StatusCode::FORBIDDEN,
-            "PermissionDenied",
-            "Only the endpoint's owner manages its access rules",
-            res,
-        ));
-    }
-    s.assurance(&c, ep, res)
+    let (c, ep) = s.caller_at(headers, id, res).await?;
+    s.require_role(&c, ep, &[RoleName::Administrator, RoleName::AccessManager], res).await
 }
 
 /// A new access rule, as `globus endpoint permission create` sends it.

@@ -12,12 +12,8 @@ use super::caller::*;
 // ---------- endpoints ----------
 
 pub(super) async fn endpoint_get(Call { s, headers, res }: Call, Path(id): Path<String>) -> Response {
-    let res = res.as_str();
-    if let Err(r) = s.transfer_caller(&headers, res).await {
-        return r.into_response();
-    }
-    match s.endpoint(&id, res) {
-        Ok(ep) => axum::Json(s.endpoint_doc(ep)).into_response(),
+    match s.caller_at(&headers, &id, &res).await {
+        Ok((c, ep)) => axum::Json(s.endpoint_doc_for(&c, ep).await).into_response(),
         Err(r) => r.into_response(),
     }
 }
@@ -94,7 +90,10 @@ pub(super) async fn endpoint_search(
         .collect();
     hits.sort_by(|a, b| a.display_name.cmp(&b.display_name));
     let total = hits.len();
-    let page: Vec<Value> = hits.into_iter().skip(offset).take(limit).map(|e| s.endpoint_doc(e)).collect();
+    let mut page: Vec<Value> = vec![];
+    for ep in hits.into_iter().skip(offset).take(limit) {
+        page.push(s.endpoint_doc_for(&c, ep).await);
+    }
     axum::Json(json!({"DATA_TYPE": "endpoint_list", "offset": offset, "limit": limit,
         "has_next_page": offset + page.len() < total, "DATA": page}))
     .into_response()

@@ -5,6 +5,7 @@ mod access;
 mod bookmarks;
 mod endpoints;
 mod files;
+pub mod roles;
 
 pub mod caller;
 
@@ -15,6 +16,7 @@ use axum::routing::get;
 use bookmarks::*;
 use endpoints::*;
 use files::*;
+use roles::*;
 
 pub fn routes() -> Router<Service> {
     Router::new()
@@ -28,6 +30,9 @@ pub fn routes() -> Router<Service> {
         .route("/v0.10/endpoint/{id}/access_list", get(access_list))
         .route("/v0.10/endpoint/{id}/access", axum::routing::post(access_create))
         .route("/v0.10/endpoint/{id}/access/{rule}", get(access_get).put(access_update).delete(access_delete))
+        .route("/v0.10/endpoint/{id}/role_list", get(role_list))
+        .route("/v0.10/endpoint/{id}/role", axum::routing::post(role_create))
+        .route("/v0.10/endpoint/{id}/role/{role}", get(role_get).delete(role_delete))
         .route("/v0.10/bookmark_list", get(bookmark_list))
         .route("/v0.10/bookmark", axum::routing::post(bookmark_create))
         .route("/v0.10/bookmark/{id}", get(bookmark_get).put(bookmark_update).delete(bookmark_delete))
