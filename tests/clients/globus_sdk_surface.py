@@ -125,6 +125,75 @@ out["role_gone"] = error_of(lambda: alice_tc.get_endpoint_role(cluster, role["id
 out["bob_acl_after"] = error_of(lambda: bob_tc.endpoint_acl_list(cluster))
 out["group_role_kept"] = [r["id"] for r in alice_tc.endpoint_role_list(cluster)] == [group_role["id"]]
 
+# ---- the endpoint manager API ----
+# carol monitors through her group's activity_monitor role; bob becomes activity manager.
+carol_tc, _ = clients("carol@lab.gov", "carol-pass")
+out["em_not_for_strangers"] = error_of(lambda: bob_tc.endpoint_manager_get_task(first["task_id"]))
+alice_tc.add_endpoint_role(cluster, {"principal_type": "identity", "principal": ids["bob@uni.edu"],
+                                     "role": "activity_manager"})
+out["em_monitored"] = sorted(e["display_name"] for e in carol_tc.endpoint_manager_monitored_endpoints())
+out["em_needs_endpoint"] = error_of(lambda: carol_tc.endpoint_manager_task_list(filter_status="SUCCEEDED"))
+out["em_task_id_alone"] = error_of(lambda: carol_tc.endpoint_manager_task_list(
+    filter_task_id=first["task_id"], filter_endpoint=cluster))
+listed = list(carol_tc.paginated.endpoint_manager_task_list(filter_endpoint=cluster, query_params={"limit": 2}))
+out["em_pages"] = len(listed)
+em_ids = [t["task_id"] for p in listed for t in p]
+out["em_all_tasks"] = sorted(em_ids) == sorted([first["task_id"], second["task_id"], third["task_id"]])
+out["em_owner_string"] = listed[0]["DATA"][0]["owner_string"]
+out["em_by_id"] = [t["task_id"] for t in carol_tc.endpoint_manager_task_list(filter_task_id=[first["task_id"]])]
+out["em_completed_range"] = len(list(carol_tc.endpoint_manager_task_list(
+    filter_endpoint=cluster, filter_completion_time=("2000-01-01T00:00:00", "2001-01-01T00:00:00"))))
+out["em_get_task"] = carol_tc.endpoint_manager_get_task(first["task_id"])["label"]
+out["em_events"] = [e["code"] for e in carol_tc.endpoint_manager_task_event_list(first["task_id"])]
+out["em_successful"] = len(list(carol_tc.endpoint_manager_task_successful_transfers(first["task_id"])))
+out["em_skipped"] = len(list(carol_tc.endpoint_manager_task_skipped_errors(first["task_id"])))
+out["monitor_cannot_pause"] = error_of(lambda: carol_tc.endpoint_manager_create_pause_rule(
+    {"DATA_TYPE": "pause_rule", "message": "no", "endpoint_id": cluster}))
+out["monitor_cannot_cancel"] = error_of(lambda: carol_tc.endpoint_manager_cancel_tasks([first["task_id"]], "no"))
+
+# A pause rule holds alice's new task until it is removed.
+rule = bob_tc.endpoint_manager_create_pause_rule({"DATA_TYPE": "pause_rule", "message": "disk maintenance",
+                                                  "endpoint_id": cluster, "identity_id": None, "start_time": None})
+out["rule_defaults"] = [rule[k] for k in ("pause_task_transfer_read", "pause_task_transfer_write",
+                                          "pause_task_delete", "pause_ls")]
+
+
+def submit(src, dst):
+    d = globus_sdk.TransferData(source_endpoint=cluster, destination_endpoint=cluster)
+    d.add_item(src, dst, recursive=True)
+    return alice_tc.submit_transfer(d)["task_id"]
+
+
+held = submit("/~/tree/", "/~/held/")
+time.sleep(2)
+t = alice_tc.get_task(held)
+out["held"] = [t["status"], t["is_paused"], t["files_transferred"]]
+out["held_pause_info"] = [r["message"] for r in alice_tc.task_pause_info(held)["pause_rules"]]
+out["held_em_pause_info"] = alice_tc and bob_tc.endpoint_manager_task_pause_info(held)["DATA_TYPE"]
+out["held_listed_paused"] = [x["task_id"] == held for x in bob_tc.endpoint_manager_task_list(
+    filter_status="ACTIVE", filter_is_paused=True)]
+out["rules_listed"] = [r["id"] == rule["id"] for r in carol_tc.endpoint_manager_pause_rule_list(filter_endpoint=cluster)]
+bob_tc.endpoint_manager_update_pause_rule(rule["id"], {"pause_ls": True, "message": "disk maintenance, ls too"})
+out["ls_paused"] = error_of(lambda: alice_tc.operation_ls(cluster, path="/~/"))
+out["rule_updated"] = bob_tc.endpoint_manager_get_pause_rule(rule["id"])["message"]
+# Paused by id too: removing the rule leaves it paused until resumed.
+out["admin_pause"] = bob_tc.endpoint_manager_pause_tasks([held], "held by hand")["code"]
+bob_tc.endpoint_manager_delete_pause_rule(rule["id"])
+out["rule_gone"] = error_of(lambda: bob_tc.endpoint_manager_get_pause_rule(rule["id"]))
+time.sleep(1.5)
+t = alice_tc.get_task(held)
+out["still_held"] = [t["status"], t["is_paused"]]
+bob_tc.endpoint_manager_resume_tasks([held])
+out["resumed"] = wait(alice_tc, held)["status"]
+# An endpoint manager cancels a task of alice's, with a message she sees.
+rule2 = bob_tc.endpoint_manager_create_pause_rule({"message": "hold", "endpoint_id": cluster})
+doomed = submit("/~/tree/", "/~/doomed/")
+c = bob_tc.endpoint_manager_cancel_tasks([doomed], "quota exceeded")
+out["cancel_status"] = bob_tc.endpoint_manager_cancel_status(c["id"])["done"]
+t = alice_tc.get_task(doomed)
+out["canceled"] = [t["status"], t["canceled_by_admin_message"], t["canceled_by_admin"] == ids["bob@uni.edu"]]
+bob_tc.endpoint_manager_delete_pause_rule(rule2["id"])
+
 # ---- errors on unknown routes parse as Globus errors ----
 out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))
 

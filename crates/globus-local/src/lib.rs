@@ -7,11 +7,13 @@
 
 pub mod auth;
 pub mod config;
+pub mod endpoint_manager;
 pub mod error;
 pub mod filter;
 pub mod groups;
 pub mod keys;
 pub mod paths;
+pub mod pause;
 pub mod policy;
 pub mod scopes;
 pub mod service;
@@ -35,7 +37,8 @@ pub fn router(service: &Service) -> Router {
     let all = crate::auth::routes()
         .merge(crate::groups::routes())
         .merge(crate::transfer::routes())
-        .merge(crate::tasks::routes());
+        .merge(crate::tasks::routes())
+        .merge(crate::endpoint_manager::routes());
     crate::error::with_fallbacks(all).with_state(service.clone())
 }
 

@@ -21,6 +21,8 @@ pub struct Service {
     /// Bytes copied so far by running tasks (newer than their saved documents), and
     /// tasks canceled while a file was being copied.
     pub live: Arc<std::sync::Mutex<Live>>,
+    /// The pause rules, as kept in the database (changed only with it).
+    pub pauses: Arc<std::sync::RwLock<Vec<crate::pause::PauseRule>>>,
 }
 
 #[derive(Default)]
@@ -69,6 +71,7 @@ impl Service {
             })?;
         }
         let db = Db::open(&data_dir.join("globus-local.db")).await?;
+        let pauses = db.list::<crate::pause::PauseRule>("pause_rule").await?.into_iter().map(|(_, r)| r).collect();
         let key_path = data_dir.join("auth-signing-key.pem");
         let keys = tokio::task::spawn_blocking(move || Keys::load_or_create(&key_path)).await??;
         Ok(Service {
@@ -80,6 +83,7 @@ impl Service {
             wake: Arc::new(tokio::sync::Notify::new()),
             task_lock: Arc::new(tokio::sync::Mutex::new(())),
             live: Arc::new(std::sync::Mutex::new(Live::default())),
+            pauses: Arc::new(std::sync::RwLock::new(pauses)),
         })
     }
 }

@@ -114,3 +114,9 @@ pub fn list_doc(data_type: &str, page: Vec<Value>, offset: usize, limit: usize, 
     json!({"DATA_TYPE": data_type, "length": page.len(), "limit": limit, "offset": offset, "total": total,
         "DATA": page})
 }
+
+/// For an optional field that `null` clears: tells `null` (`Some(None)`) from a field
+/// not sent (`None`). Use with `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -79,6 +79,42 @@ async fn transfer_client_surface() {
     assert_eq!(v["bob_acl_after"]["status"], 403, "the role is gone, and with it the right");
     assert_eq!(v["group_role_kept"], true);
 
+    // The endpoint manager API.
+    // carol monitors the cluster through her group, administers the archive she owns,
+    // and the cluster's role reaches the guest collection it hosts.
+    let guest = g.config.endpoints.iter().find(|e| e.host_endpoint.is_some()).unwrap().display_name.clone();
+    let mut want = vec!["Lab Archive".to_string(), "University Cluster".to_string(), guest];
+    want.sort();
+    assert_eq!(v["em_monitored"], json!(want), "{v}");
+    assert_eq!(v["em_needs_endpoint"]["status"], 400);
+    assert_eq!(v["em_task_id_alone"]["status"], 400);
+    assert_eq!((v["em_pages"].as_u64(), v["em_all_tasks"].as_bool()), (Some(2), Some(true)), "last_key paging");
+    assert_eq!(v["em_owner_string"], "alice@uni.edu");
+    assert_eq!(v["em_by_id"].as_array().unwrap().len(), 1);
+    assert_eq!(v["em_completed_range"], 0);
+    assert_eq!(v["em_get_task"], "surface copy");
+    assert!(v["em_events"].as_array().unwrap().contains(&json!("SUCCEEDED")), "{}", v["em_events"]);
+    assert_eq!((v["em_successful"].as_u64(), v["em_skipped"].as_u64()), (Some(4), Some(1)));
+    assert_eq!(v["em_not_for_strangers"]["status"], 404, "bob held no role yet");
+    assert_eq!(v["monitor_cannot_pause"]["status"], 403);
+    assert_eq!(v["monitor_cannot_cancel"]["status"], 403);
+    assert_eq!(v["rule_defaults"], json!([true, true, true, false]));
+    assert_eq!(v["held"], json!(["ACTIVE", true, 0]), "a pause rule holds the task");
+    assert_eq!(v["held_pause_info"], json!(["disk maintenance"]));
+    assert_eq!(v["held_em_pause_info"], "pause_info");
+    assert_eq!(v["held_listed_paused"], json!([true]));
+    assert_eq!(v["rules_listed"], json!([true]));
+    assert_eq!(v["ls_paused"]["status"], 409);
+    assert_eq!(v["rule_updated"], "disk maintenance, ls too");
+    assert_eq!(v["admin_pause"], "PauseAccepted");
+    assert_eq!(v["rule_gone"]["status"], 404);
+    assert_eq!(v["still_held"], json!(["ACTIVE", true]), "paused by id until resumed");
+    assert_eq!(v["resumed"], "SUCCEEDED");
+    assert_eq!(std::fs::read(cluster.root.join("held/sub/d.txt")).unwrap(), b"dd");
+    assert_eq!(v["cancel_status"], true);
+    assert_eq!(v["canceled"], json!(["FAILED", "quota exceeded", true]));
+    assert!(!cluster.root.join("doomed").exists(), "the canceled task never ran");
+
     let e = &v["unknown_route"];
     assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");
     assert_eq!(e["request_id"].as_str().map(str::len), Some(9));

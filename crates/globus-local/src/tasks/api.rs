@@ -177,6 +177,8 @@ fn new_task(kind: TaskKind, src: &str, dst: &str, o: &TaskOptions, items: Vec<It
         sync_skipped: vec![],
         skip_source_errors: o.skip_source_errors.unwrap_or(false),
         skipped_errors: vec![],
+        admin_paused: None,
+        canceled_by_admin: None,
     })
 }
 
@@ -333,10 +335,15 @@ pub(super) async fn event_list(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> TResult<Response> {
-    let res = res.as_str();
-    let t = own_task(&s, &headers, &id, res).await?;
-    let (offset, limit) = paging(&q, 1000, 1000, res)?;
-    let errors_only = q.get("filter").is_some_and(|f| f.contains("is_error:1"));
+    let t = own_task(&s, &headers, &id, &res).await?;
+    Ok(axum::Json(events_doc(&t, &q, &res)?).into_response())
+}
+
+/// A page of a task's events, newest first; `filter=is_error:1` keeps the errors.
+pub(crate) fn events_doc(t: &Task, q: &HashMap<String, String>, res: &str) -> TResult<Value> {
+    let (offset, limit) = paging(q, 1000, 1000, res)?;
+    let errors_only =
+        q.get("filter").is_some_and(|f| f.contains("is_error:1")) || q.get("filter_is_error").is_some_and(|v| v == "1");
     let mut evs: Vec<&Event> = t.events.iter().filter(|e| !errors_only || e.is_error).collect();
     evs.reverse();
     let total = evs.len();
@@ -349,30 +356,66 @@ pub(super) async fn event_list(
             "is_error": e.is_error, "time": globus_time(e.time)})
         })
         .collect();
-    Ok(axum::Json(list_doc("event_list", page, offset, limit, total)).into_response())
+    Ok(list_doc("event_list", page, offset, limit, total))
 }
 
 pub(super) async fn cancel(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
     let res = res.as_str();
     let _guard = s.task_lock.lock().await;
-    let mut t = own_task(&s, &headers, &id, res).await?;
-    if t.status != TaskStatus::Active {
+    let t = own_task(&s, &headers, &id, res).await?;
+    if !cancel_task(&s, t, None, res).await? {
         return Ok(axum::Json(result("TaskComplete", "The task already completed", res)).into_response());
+    }
+    Ok(axum::Json(result("Canceled", "The task has been cancelled successfully.", res)).into_response())
+}
+
+/// Cancels an active task (the caller holds `task_lock`); false when it had completed.
+/// `by_admin` names the endpoint manager who canceled it, and their message.
+pub(crate) async fn cancel_task(
+    s: &Service,
+    mut t: Task,
+    by_admin: Option<(String, String)>,
+    res: &str,
+) -> TResult<bool> {
+    if t.status != TaskStatus::Active {
+        return Ok(false);
     }
     t.canceled = true;
     s.live.lock().unwrap().canceled.insert(t.task_id.clone());
     t.status = TaskStatus::Failed;
     t.completion_time = Some(now());
     t.fatal_error = Some(("CANCELED".into(), "canceled".into()));
-    t.event("CANCELED", "canceled", "The task was canceled by the user", true);
+    let who = if by_admin.is_some() { "an endpoint manager" } else { "the user" };
+    t.event("CANCELED", "canceled", &format!("The task was canceled by {who}"), true);
+    t.canceled_by_admin = by_admin;
     s.db.put("task", &t.task_id, &t, None).await.map_err(|e| unavailable(e, res))?;
-    Ok(axum::Json(result("Canceled", "The task has been cancelled successfully.", res)).into_response())
+    Ok(true)
 }
 
 pub(super) async fn pause_info(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
-    own_task(&s, &headers, &id, &res).await?;
-    Ok(axum::Json(json!({"DATA_TYPE": "pause_info_limited", "message": null, "endpoint_display_name": null,
-        "source_pause_message": null, "source_pause_message_limited": null, "destination_pause_message": null,
-        "destination_pause_message_limited": null, "pause_rules": []}))
-    .into_response())
+    let t = own_task(&s, &headers, &id, &res).await?;
+    Ok(axum::Json(pause_info_doc(&s, &t, true)).into_response())
+}
+
+/// Why a task is paused: the rules that pause it (limited documents for its owner) and
+/// the messages of the endpoints it uses.
+pub(crate) fn pause_info_doc(s: &Service, t: &Task, limited: bool) -> Value {
+    let rules = t.pause_rules(s);
+    let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.as_str());
+    let message_on = |ep: &str| -> Value {
+        let host = s.config.endpoints.iter().find(|e| e.id == ep).and_then(|e| e.host_endpoint.as_deref());
+        let on: Vec<&str> = rules
+            .iter()
+            .filter(|r| r.endpoint_id == ep || Some(r.endpoint_id.as_str()) == host)
+            .map(|r| r.message.as_str())
+            .collect();
+        if on.is_empty() { Value::Null } else { json!(on.join("\n")) }
+    };
+    let docs: Vec<Value> = rules.iter().map(|r| r.doc(name(&r.endpoint_id), limited)).collect();
+    let dst = (t.kind == TaskKind::Transfer).then_some(t.destination_endpoint.as_str());
+    json!({"DATA_TYPE": if limited { "pause_info_limited" } else { "pause_info" },
+        "message": t.admin_paused, "endpoint_display_name": null,
+        "source_pause_message": message_on(&t.source_endpoint), "source_pause_message_limited": message_on(&t.source_endpoint),
+        "destination_pause_message": dst.map(message_on), "destination_pause_message_limited": dst.map(message_on),
+        "pause_rules": docs})
 }

@@ -9,4 +9,6 @@ mod outcomes;
 mod worker;
 
 pub use api::routes;
+pub(crate) use api::{cancel_task, events_doc, pause_info_doc};
+pub(crate) use outcomes::{skipped, successful};
 pub use worker::worker;

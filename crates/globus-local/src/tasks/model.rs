@@ -1,5 +1,6 @@
 //! A task as it is kept: its items, its plan of files, its events and counters.
 
+use crate::pause::{PauseRule, Use};
 use crate::service::Service;
 use crate::store::now;
 use crate::transfer::caller::Caller;
@@ -135,9 +136,49 @@ pub struct Task {
     pub skip_source_errors: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_errors: Vec<SkippedError>,
+    /// Paused by an endpoint manager by id (`admin_pause`), with the message.
+    #[serde(default)]
+    pub admin_paused: Option<String>,
+    /// The identity of the endpoint manager who canceled it, and their message.
+    #[serde(default)]
+    pub canceled_by_admin: Option<(String, String)>,
 }
 
 impl Task {
+    /// The endpoints the task uses, each with the host it shares (if a guest
+    /// collection), and how it uses them.
+    pub fn uses<'a>(&self, s: &'a Service) -> Vec<(Vec<&'a str>, Use)> {
+        let with_host = |id: &str| -> Vec<&'a str> {
+            match s.config.endpoints.iter().find(|e| e.id == id) {
+                Some(e) => std::iter::once(e.id.as_str()).chain(e.host_endpoint.as_deref()).collect(),
+                None => vec![],
+            }
+        };
+        match self.kind {
+            TaskKind::Delete => vec![(with_host(&self.source_endpoint), Use::Delete)],
+            TaskKind::Transfer => {
+                vec![(with_host(&self.source_endpoint), Use::Read), (with_host(&self.destination_endpoint), Use::Write)]
+            }
+        }
+    }
+
+    /// The pause rules that pause this task now.
+    pub fn pause_rules(&self, s: &Service) -> Vec<PauseRule> {
+        if self.status != TaskStatus::Active {
+            return vec![];
+        }
+        let owners = owner_ids(s, &self.owner);
+        let uses = self.uses(s);
+        let at = now();
+        let rules = s.pauses.read().unwrap();
+        rules.iter().filter(|r| uses.iter().any(|(eps, how)| r.pauses(eps, &owners, *how, at))).cloned().collect()
+    }
+
+    /// Whether the worker must leave the task alone for now.
+    pub fn is_paused(&self, s: &Service) -> bool {
+        self.status == TaskStatus::Active && (self.admin_paused.is_some() || !self.pause_rules(s).is_empty())
+    }
+
     pub(crate) fn event(&mut self, code: &str, description: &str, details: &str, is_error: bool) {
         self.events.push(Event {
             code: code.into(),
@@ -161,12 +202,13 @@ impl Task {
         let done = self.files_transferred + self.files_skipped;
         let is_delete = self.kind == TaskKind::Delete;
         let failed = self.status == TaskStatus::Failed;
+        let paused = self.is_paused(s);
         json!({
             "DATA_TYPE": "task", "task_id": self.task_id, "type": self.kind, "status": self.status,
-            "nice_status": match self.status { TaskStatus::Active if !self.planned => json!("Queued"), TaskStatus::Active => json!("OK"), TaskStatus::Failed => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), TaskStatus::Succeeded => Value::Null },
+            "nice_status": match self.status { TaskStatus::Active if paused => json!("PAUSED_BY_ADMIN"), TaskStatus::Active if !self.planned => json!("Queued"), TaskStatus::Active => json!("OK"), TaskStatus::Failed => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), TaskStatus::Succeeded => Value::Null },
             "nice_status_short_description": if self.status == TaskStatus::Active { json!("OK") } else { Value::Null },
             "nice_status_details": null, "nice_status_expires_in": -1,
-            "is_ok": !failed, "is_paused": false, "label": self.label, "owner_id": self.owner, "username": self.username,
+            "is_ok": !failed, "is_paused": paused, "label": self.label, "owner_id": self.owner, "username": self.username,
             "request_time": globus_time(self.request_time), "completion_time": self.completion_time.map(globus_time),
             "deadline": globus_time(self.deadline.unwrap_or(self.request_time + 86_400 * 30)),
             "source_endpoint_id": self.source_endpoint, "source_endpoint_display_name": name(&self.source_endpoint),
@@ -181,13 +223,21 @@ impl Task {
             "fatal_error": self.fatal_error.as_ref().map(|(c, d)| json!({"code": c, "description": d})),
             "sync_level": self.sync_level, "verify_checksum": self.verify_checksum, "preserve_timestamp": self.preserve_timestamp,
             "encrypt_data": false, "delete_destination_extra": false, "recursive_symlinks": "ignore", "skip_source_errors": self.skip_source_errors,
-            "fail_on_quota_errors": false, "filter_rules": null, "history_deleted": false, "canceled_by_admin": null,
-            "canceled_by_admin_message": null, "command": if is_delete { "API 0.10 delete" } else { "API 0.10 transfer" },
+            "fail_on_quota_errors": false, "filter_rules": null, "history_deleted": false, "canceled_by_admin": self.canceled_by_admin.as_ref().map(|c| c.0.clone()),
+            "canceled_by_admin_message": self.canceled_by_admin.as_ref().map(|c| c.1.clone()), "command": if is_delete { "API 0.10 delete" } else { "API 0.10 transfer" },
             "subtasks_total": total, "subtasks_succeeded": done, "subtasks_pending": total.saturating_sub(done + u64::from(failed)),
             "subtasks_retrying": 0, "subtasks_failed": u64::from(failed && !self.canceled),
             "subtasks_canceled": u64::from(self.canceled), "subtasks_expired": 0, "subtasks_skipped_errors": self.skipped_errors.len(),
-            "delete_files": if is_delete { done } else { 0 }, "verify_checksum_failures": 0, "is_paused_by_admin": false,
+            "delete_files": if is_delete { done } else { 0 }, "verify_checksum_failures": 0, "is_paused_by_admin": paused,
         })
+    }
+}
+
+/// The ids of the person `owner` is (linked identities included).
+pub(crate) fn owner_ids(s: &Service, owner: &str) -> Vec<String> {
+    match s.config.identity_by_id(owner) {
+        Some(i) => s.config.identity_set(i).iter().map(|i| i.id.clone()).collect(),
+        None => vec![owner.to_string()],
     }
 }
 
@@ -195,7 +245,7 @@ pub(crate) fn caller_of(s: &Service, owner: &str) -> Caller {
     let person = s.config.identity_by_id(owner).map(|i| s.config.identity_set(i)).unwrap_or_default();
     Caller {
         identity: owner.to_string(),
-        ids: if person.is_empty() { vec![owner.to_string()] } else { person.iter().map(|i| i.id.clone()).collect() },
+        ids: owner_ids(s, owner),
         usernames: person.iter().map(|i| i.username.clone()).collect(),
         groups: crate::groups::groups_of(s, owner).into_iter().map(|(g, _)| g.id).collect(),
         session: None,

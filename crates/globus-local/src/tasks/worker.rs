@@ -22,7 +22,7 @@ pub async fn worker(s: Service) {
     let running: std::sync::Arc<tokio::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     loop {
         for (id, t) in s.db.list::<Task>("task").await.unwrap_or_default() {
-            if t.status != TaskStatus::Active || running.lock().await.contains(&id) {
+            if t.status != TaskStatus::Active || t.is_paused(&s) || running.lock().await.contains(&id) {
                 continue;
             }
             running.lock().await.insert(id.clone());
@@ -48,8 +48,8 @@ pub async fn worker(s: Service) {
 }
 
 /// Saves progress unless the task was canceled meanwhile; false when it was. The label
-/// and deadline belong to the owner (who may change them while the task runs) and are
-/// kept as stored.
+/// and deadline belong to the owner (who may change them while the task runs), and an
+/// endpoint manager's pause to them; they are kept as stored.
 pub(super) async fn save(s: &Service, t: &Task) -> anyhow::Result<bool> {
     let _g = s.task_lock.lock().await;
     let cur: Option<Task> = s.db.get("task", &t.task_id).await?;
@@ -58,7 +58,7 @@ pub(super) async fn save(s: &Service, t: &Task) -> anyhow::Result<bool> {
     }
     match cur {
         Some(c) => {
-            let kept = Task { label: c.label, deadline: c.deadline, ..t.clone() };
+            let kept = Task { label: c.label, deadline: c.deadline, admin_paused: c.admin_paused, ..t.clone() };
             s.db.put("task", &t.task_id, &kept, None).await?
         }
         None => s.db.put("task", &t.task_id, t, None).await?,
@@ -243,6 +243,11 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
         if last_save.elapsed() >= SAVE_EVERY {
             last_save = std::time::Instant::now();
             if !save(s, &t).await? {
+                return Ok(());
+            }
+            // Paused by an endpoint manager: the worker takes the task up again once
+            // nothing pauses it.
+            if s.db.get::<Task>("task", id).await?.is_some_and(|cur| cur.is_paused(s)) {
                 return Ok(());
             }
             rules = s.rules(&dst.id).await;

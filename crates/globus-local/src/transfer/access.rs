@@ -4,7 +4,7 @@ use crate::error::GlobusError;
 use crate::paths::{self};
 use crate::service::Service;
 use crate::store::{now, random_uuid};
-use crate::wire::{TransferJson, request_id, result};
+use crate::wire::{TransferJson, present, request_id, result};
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use super::roles::RoleName;
 
 // ---------- access rules ----------
 
-pub(super) fn rule_doc(r: &Rule) -> Value {
+pub(crate) fn rule_doc(r: &Rule) -> Value {
     json!({"DATA_TYPE": "access", "id": r.id, "role_id": null, "role_type": null, "principal_type": r.principal_type,
         "principal": r.principal, "path": r.path, "permissions": r.permissions, "create_time": r.create_time,
         "expiration_date": r.expiration_date, "notify_email": r.notify_email})
@@ -47,11 +47,6 @@ pub(super) struct RuleChange {
     permissions: Option<String>,
     #[serde(default, deserialize_with = "present")]
     expiration_date: Option<Option<String>>,
-}
-
-/// Tells a field sent as `null` (Some(None)) from a field not sent (None).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 fn check_permissions(p: &str, res: &str) -> TResult<()> {

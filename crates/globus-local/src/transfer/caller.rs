@@ -223,6 +223,20 @@ impl Service {
         Ok((parts, real))
     }
 
+    /// Refuses an ls, mkdir or rename that a pause rule on the endpoint (or its host)
+    /// pauses for the caller, with the rule's message.
+    pub fn refuse_if_paused(&self, c: &Caller, ep: &Endpoint, how: crate::pause::Use, resource: &str) -> TResult<()> {
+        let eps: Vec<&str> = std::iter::once(ep.id.as_str()).chain(ep.host_endpoint.as_deref()).collect();
+        let rules = self.pauses.read().unwrap();
+        match rules.iter().find(|r| r.pauses(&eps, &c.ids, how, crate::store::now())) {
+            Some(r) => {
+                let msg = format!("Paused by the endpoint's managers: {}", r.message);
+                Err(terr(StatusCode::CONFLICT, "EndpointPaused", &msg, resource))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn endpoint_doc(&self, ep: &Endpoint) -> Value {
         let owner = self.config.identity_by_username(&ep.owner);
         json!({

@@ -39,6 +39,7 @@ const FILE_FIELDS: &[&str] = &["name", "type", "size", "permissions", "user", "g
 
 pub(super) async fn ls(Call { s, headers, res }: Call, Path(id): Path<String>, q: Params) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
+    s.refuse_if_paused(&c, ep, crate::pause::Use::Ls, &res)?;
     let (offset, limit) = crate::wire::paging(&q.last_values(), 100_000, 100_000, &res)?;
     let bad = |why: String| terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &why, &res);
     let filters = Filters::parse(&q.all("filter"), &["last_modified"]).map_err(bad)?;
@@ -88,6 +89,7 @@ pub(super) async fn stat(
     Query(q): Query<HashMap<String, String>>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
+    s.refuse_if_paused(&c, ep, crate::pause::Use::Ls, &res)?;
     let path = q.get("path").cloned().unwrap_or_default();
     let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
     let meta = std::fs::metadata(&real)
@@ -115,6 +117,7 @@ pub(super) async fn mkdir(
     TransferJson(body): TransferJson<Mkdir>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
+    s.refuse_if_paused(&c, ep, crate::pause::Use::Mkdir, &res)?;
     let path = body.path;
     let (_, real) = s.open_path(&c, ep, &path, "rw", true, &res).await?;
     if real.exists() {
@@ -141,6 +144,7 @@ pub(super) async fn rename(
     TransferJson(body): TransferJson<Rename>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
+    s.refuse_if_paused(&c, ep, crate::pause::Use::Rename, &res)?;
     let (old, new) = (body.old_path.as_str(), body.new_path.as_str());
     let (_, from) = s.open_path(&c, ep, old, "rw", false, &res).await?;
     let (_, to) = s.open_path(&c, ep, new, "rw", true, &res).await?;

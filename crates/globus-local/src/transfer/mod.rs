@@ -1,7 +1,7 @@
 //! Globus Transfer v0.10: endpoints and search, file operations confined to each
 //! endpoint's root, access rules, bookmarks, submission ids. Tasks are in `tasks.rs`.
 
-mod access;
+pub(crate) mod access;
 mod bookmarks;
 mod endpoints;
 mod files;
