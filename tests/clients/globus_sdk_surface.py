@@ -127,7 +127,7 @@ out["group_role_kept"] = [r["id"] for r in alice_tc.endpoint_role_list(cluster)]
 
 # ---- the endpoint manager API ----
 # carol monitors through her group's activity_monitor role; bob becomes activity manager.
-carol_tc, _ = clients("carol@lab.gov", "carol-pass")
+carol_tc, carol_gc = clients("carol@lab.gov", "carol-pass")
 out["em_not_for_strangers"] = error_of(lambda: bob_tc.endpoint_manager_get_task(first["task_id"]))
 alice_tc.add_endpoint_role(cluster, {"principal_type": "identity", "principal": ids["bob@uni.edu"],
                                      "role": "activity_manager"})
@@ -193,6 +193,60 @@ out["cancel_status"] = bob_tc.endpoint_manager_cancel_status(c["id"])["done"]
 t = alice_tc.get_task(doomed)
 out["canceled"] = [t["status"], t["canceled_by_admin_message"], t["canceled_by_admin"] == ids["bob@uni.edu"]]
 bob_tc.endpoint_manager_delete_pause_rule(rule2["id"])
+
+# ---- Groups: GroupsManager and GroupsClient ----
+am, bm, cm = (globus_sdk.GroupsManager(x) for x in (alice_gc, bob_gc, carol_gc))
+bob, carol = ids["bob@uni.edu"], ids["carol@lab.gov"]
+alice = ids["alice@uni.edu"]
+lab = am.create_group("Surface Lab", "made by the SDK")
+gid = lab["id"]
+out["g_created"] = [m["role"] for m in lab["my_memberships"]]
+alice_gc.update_group(gid, {"name": "Surface Laboratory", "description": "renamed"})
+out["g_renamed"] = alice_gc.get_group(gid)["name"]
+am.set_group_policies(gid, is_high_assurance=False, group_visibility="authenticated",
+                      group_members_visibility="members", join_requests=True, signup_fields=[])
+out["g_policies"] = alice_gc.get_group_policies(gid)["join_requests"]
+out["g_add"] = [m["status"] for m in am.add_member(gid, bob)["add"]]
+# bob prefers invitations: once removed, he can be invited but not added again.
+bob_gc.set_identity_preferences({"allow_add": False})
+out["g_prefs"] = bob_gc.get_identity_preferences()["allow_add"]
+out["g_remove"] = [m["status"] for m in am.remove_member(gid, bob)["remove"]]
+out["g_add_refused"] = [e["code"] for e in am.add_member(gid, bob)["errors"]["add"]]
+out["g_invite"] = [m["status"] for m in am.invite_member(gid, bob)["invite"]]
+out["g_invited_listed"] = [g["id"] == gid for g in bob_gc.get_my_groups(statuses="invited")]
+out["g_accept"] = [m["status"] for m in bm.accept_invite(gid, bob)["accept"]]
+# carol asks to join; a member cannot approve, an administrator can.
+out["g_request"] = [m["status"] for m in cm.request_join(gid, carol)["request_join"]]
+out["g_member_cannot_approve"] = [e["code"] for e in bm.approve_pending(gid, carol)["errors"]["approve"]]
+out["g_approve"] = [m["status"] for m in am.approve_pending(gid, carol)["approve"]]
+out["g_change_role"] = [m["role"] for m in am.change_role(gid, carol, "manager")["change_role"]]
+out["g_manager_cannot_promote"] = [e["code"] for e in cm.change_role(gid, bob, "admin")["errors"]["change_role"]]
+out["g_manager_cannot_remove_admin"] = [e["code"] for e in cm.remove_member(gid, alice)["errors"]["remove"]]
+out["g_last_admin"] = [e["code"] for e in am.leave(gid, alice)["errors"]["leave"]]
+out["g_batch"] = sorted(k for k, v in alice_gc.batch_membership_action(
+    gid, globus_sdk.BatchMembershipActions().change_roles("member", [bob]).add_members([alice], role="admin")).data.items()
+    if k != "errors" and v)
+members = alice_gc.get_group(gid, include="memberships")["memberships"]
+out["g_members"] = sorted((m["username"], m["role"], m["status"]) for m in members)
+carol_gc.set_membership_fields(gid, {"department": "optics"})
+out["g_fields"] = carol_gc.get_membership_fields(gid).get("department")
+# Transfer follows group membership: a rule for the group lets its active members in.
+out["g_ls_before"] = error_of(lambda: carol_tc.operation_ls(cluster, path="/~/many/"))
+alice_tc.add_endpoint_acl_rule(cluster, {"DATA_TYPE": "access", "principal_type": "group", "principal": gid,
+                                         "path": "/many/", "permissions": "r"})
+out["g_ls_member"] = carol_tc.operation_ls(cluster, path="/~/many/", limit=3)["total"]
+cm.leave(gid, carol)
+out["g_ls_after_leaving"] = error_of(lambda: carol_tc.operation_ls(cluster, path="/~/many/"))
+# Subgroups need an administrator of the parent; deleting needs an administrator.
+sub = am.create_group("Surface Sub", "child", parent_id=gid)
+out["g_sub_parent"] = sub["parent_id"] == gid
+out["g_sub_refused"] = error_of(lambda: bm.create_group("Bob's sub", "no", parent_id=gid))
+out["g_delete_with_child"] = error_of(lambda: alice_gc.delete_group(gid))
+out["g_delete_refused"] = error_of(lambda: bob_gc.delete_group(sub["id"]))
+alice_gc.delete_group(sub["id"])
+out["g_deleted"] = alice_gc.delete_group(gid)["id"] == gid
+out["g_gone"] = error_of(lambda: alice_gc.get_group(gid))
+out["g_unknown_action"] = error_of(lambda: alice_gc.post(f"/v2/groups/{setup['group']}", data={"promote": []}))
 
 # ---- errors on unknown routes parse as Globus errors ----
 out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))

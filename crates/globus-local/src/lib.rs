@@ -57,6 +57,7 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let base = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let service = Service::open(config, data_dir.as_ref(), base).await?;
+    crate::groups::seed(&service).await?;
     let app = router(&service);
     let worker = tokio::spawn(crate::tasks::worker(service.clone()));
     let fut = async move {

@@ -23,12 +23,16 @@ pub struct Service {
     pub live: Arc<std::sync::Mutex<Live>>,
     /// The pause rules, as kept in the database (changed only with it).
     pub pauses: Arc<std::sync::RwLock<Vec<crate::pause::PauseRule>>>,
+    /// Serialises changes to groups (each is a read, a change and a write).
+    pub groups_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
 pub struct Live {
     pub bytes: std::collections::HashMap<String, u64>,
     pub canceled: std::collections::HashSet<String>,
+    /// Tasks whose last file is published: they are complete, whatever a cancel says.
+    pub finishing: std::collections::HashSet<String>,
 }
 
 /// The configuration file the service uses when none is given.
@@ -84,6 +88,7 @@ impl Service {
             task_lock: Arc::new(tokio::sync::Mutex::new(())),
             live: Arc::new(std::sync::Mutex::new(Live::default())),
             pauses: Arc::new(std::sync::RwLock::new(pauses)),
+            groups_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 }

@@ -106,7 +106,7 @@ fn globus_bin() -> std::path::PathBuf {
     python().parent().unwrap().join("globus")
 }
 
-async fn globus(g: &GlobusServer, home: &std::path::Path, args: &[&str]) -> (i32, String) {
+pub(crate) async fn globus(g: &GlobusServer, home: &std::path::Path, args: &[&str]) -> (i32, String) {
     let mut c = Command::new(globus_bin());
     g.globus_env(&mut c, home);
     let o = c.args(args).output().await.unwrap();

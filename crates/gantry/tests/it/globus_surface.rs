@@ -115,7 +115,96 @@ async fn transfer_client_surface() {
     assert_eq!(v["canceled"], json!(["FAILED", "quota exceeded", true]));
     assert!(!cluster.root.join("doomed").exists(), "the canceled task never ran");
 
+    // Groups.
+    assert_eq!(v["g_created"], json!(["admin"]), "the creator administers the new group");
+    assert_eq!(v["g_renamed"], "Surface Laboratory");
+    assert_eq!(v["g_policies"], true);
+    assert_eq!(v["g_add"], json!(["active"]));
+    assert_eq!(v["g_prefs"], false);
+    assert_eq!(v["g_remove"], json!(["removed"]));
+    assert_eq!(v["g_add_refused"], json!(["ADD_NOT_ALLOWED"]), "bob asked to be invited");
+    assert_eq!(v["g_invite"], json!(["invited"]));
+    assert_eq!(v["g_invited_listed"], json!([true]));
+    assert_eq!(v["g_accept"], json!(["active"]));
+    assert_eq!(v["g_request"], json!(["pending"]));
+    assert_eq!(v["g_member_cannot_approve"], json!(["FORBIDDEN"]));
+    assert_eq!(v["g_approve"], json!(["active"]));
+    assert_eq!(v["g_change_role"], json!(["manager"]));
+    assert_eq!(v["g_manager_cannot_promote"], json!(["FORBIDDEN"]));
+    assert_eq!(v["g_manager_cannot_remove_admin"], json!(["FORBIDDEN"]));
+    assert_eq!(v["g_last_admin"], json!(["LAST_ADMIN"]));
+    assert_eq!(v["g_batch"], json!(["change_role"]), "alice is in already: that add is an error");
+    assert_eq!(
+        v["g_members"],
+        json!([
+            ["alice@uni.edu", "admin", "active"],
+            ["bob@uni.edu", "member", "active"],
+            ["carol@lab.gov", "manager", "active"]
+        ])
+    );
+    assert_eq!(v["g_fields"], "optics");
+    assert_eq!(v["g_ls_before"]["status"], 403);
+    assert_eq!(v["g_ls_member"], 1005, "the group's rule lets carol read");
+    assert_eq!(v["g_ls_after_leaving"]["status"], 403, "and leaving the group takes it away");
+    assert_eq!(v["g_sub_parent"], true);
+    assert_eq!(v["g_sub_refused"]["status"], 403);
+    assert_eq!(v["g_delete_with_child"]["status"], 409);
+    assert_eq!(v["g_delete_refused"]["status"], 404, "bob cannot see the private subgroup");
+    assert_eq!(v["g_deleted"], true);
+    assert_eq!(v["g_gone"]["status"], 404);
+    assert_eq!(v["g_unknown_action"]["status"], 400);
+
     let e = &v["unknown_route"];
     assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");
     assert_eq!(e["request_id"].as_str().map(str::len), Some(9));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_cli_groups() {
+    use crate::globus::{globus, globus_login};
+    let g = GlobusServer::start().await;
+    let (alice, bob, carol) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    globus_login(&g, alice.path(), "alice@uni.edu", "alice-pass").await;
+    globus_login(&g, bob.path(), "bob@uni.edu", "bob-pass").await;
+    globus_login(&g, carol.path(), "carol@lab.gov", "carol-pass").await;
+    let ok = |(code, out): (i32, String)| {
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    let out =
+        ok(globus(&g, alice.path(), &["group", "create", "CLI Lab", "--description", "from the CLI", "-F", "json"])
+            .await);
+    let gid = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    ok(globus(&g, alice.path(), &["group", "update", &gid, "--name", "CLI Laboratory"]).await);
+    ok(globus(&g, alice.path(), &["group", "set-policies", &gid, "--visibility", "authenticated", "--join-requests"])
+        .await);
+    ok(globus(&g, alice.path(), &["group", "member", "add", &gid, "bob@uni.edu", "--role", "manager"]).await);
+    ok(globus(&g, alice.path(), &["group", "member", "invite", &gid, "alice@lab.gov"]).await);
+    // carol asks to join; bob, a manager, approves.
+    ok(globus(&g, carol.path(), &["group", "join", &gid, "--request"]).await);
+    let out = ok(globus(&g, bob.path(), &["group", "member", "list", &gid, "-F", "json"]).await);
+    let statuses: Vec<(String, String)> = serde_json::from_str::<Value>(&out).unwrap()["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["username"].as_str().unwrap().to_string(), m["status"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(statuses.contains(&("carol@lab.gov".into(), "pending".into())), "{statuses:?}");
+    assert!(statuses.contains(&("alice@lab.gov".into(), "invited".into())), "{statuses:?}");
+    ok(globus(&g, bob.path(), &["group", "member", "approve", &gid, "carol@lab.gov"]).await);
+    let out = ok(globus(&g, carol.path(), &["group", "list"]).await);
+    assert!(out.contains("CLI Laboratory"), "{out}");
+    ok(globus(&g, carol.path(), &["group", "leave", &gid]).await);
+    let out = ok(globus(&g, carol.path(), &["group", "list"]).await);
+    assert!(!out.contains("CLI Laboratory"), "{out}");
+    // The manager removes no administrator; the administrator removes the manager.
+    let (code, out) = globus(&g, bob.path(), &["group", "member", "remove", &gid, "alice@uni.edu"]).await;
+    assert_ne!(code, 0, "{out}");
+    ok(globus(&g, alice.path(), &["group", "member", "remove", &gid, "bob@uni.edu"]).await);
+    let (code, _) = globus(&g, bob.path(), &["group", "delete", &gid]).await;
+    assert_ne!(code, 0, "only administrators delete a group");
+    ok(globus(&g, alice.path(), &["group", "delete", &gid]).await);
+    let (code, _) = globus(&g, alice.path(), &["group", "show", &gid]).await;
+    assert_ne!(code, 0, "the group is gone");
 }

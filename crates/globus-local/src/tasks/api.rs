@@ -380,8 +380,14 @@ pub(crate) async fn cancel_task(
     if t.status != TaskStatus::Active {
         return Ok(false);
     }
+    {
+        let mut live = s.live.lock().unwrap();
+        if live.finishing.contains(&t.task_id) {
+            return Ok(false); // its last file is in place: it is complete
+        }
+        live.canceled.insert(t.task_id.clone());
+    }
     t.canceled = true;
-    s.live.lock().unwrap().canceled.insert(t.task_id.clone());
     t.status = TaskStatus::Failed;
     t.completion_time = Some(now());
     t.fatal_error = Some(("CANCELED".into(), "canceled".into()));

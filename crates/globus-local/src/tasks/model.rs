@@ -241,13 +241,13 @@ pub(crate) fn owner_ids(s: &Service, owner: &str) -> Vec<String> {
     }
 }
 
-pub(crate) fn caller_of(s: &Service, owner: &str) -> Caller {
+pub(crate) async fn caller_of(s: &Service, owner: &str) -> Caller {
     let person = s.config.identity_by_id(owner).map(|i| s.config.identity_set(i)).unwrap_or_default();
     Caller {
         identity: owner.to_string(),
         ids: owner_ids(s, owner),
         usernames: person.iter().map(|i| i.username.clone()).collect(),
-        groups: crate::groups::groups_of(s, owner).into_iter().map(|(g, _)| g.id).collect(),
+        groups: crate::groups::groups_of(s, owner).await,
         session: None,
         scope: None,
     }

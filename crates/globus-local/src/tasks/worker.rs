@@ -38,6 +38,7 @@ pub async fn worker(s: Service) {
                         let mut live = s2.live.lock().unwrap();
                         live.bytes.remove(&id);
                         live.canceled.remove(&id);
+                        live.finishing.remove(&id);
                     }
                     r2.lock().await.remove(&id);
                 })
@@ -77,7 +78,7 @@ pub(super) async fn fail(s: &Service, t: &mut Task, code: &str, msg: &str) -> an
 
 pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     let Some(mut t) = s.db.get::<Task>("task", id).await? else { return Ok(()) };
-    let c = caller_of(s, &t.owner);
+    let c = caller_of(s, &t.owner).await;
     let src = s.config.endpoints.iter().find(|e| e.id == t.source_endpoint).cloned();
     let dst = s.config.endpoints.iter().find(|e| e.id == t.destination_endpoint).cloned();
     let (Some(src), Some(dst)) = (src, dst) else {
@@ -218,7 +219,8 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
             let Some(src_path) = place(&mut dirs, false, &src.root, &p.src) else {
                 return fail(s, &mut t, "FILE_NOT_FOUND", &vanished).await;
             };
-            match copy_one(s, &mut t, &src_path, &dst_path) {
+            let last = t.next + 1 == plan.len();
+            match copy_one(s, &mut t, &src_path, &dst_path, last) {
                 Ok(Copied::Done) => {}
                 Ok(Copied::InSync) => t.sync_skipped.push(t.next as u32),
                 Ok(Copied::Canceled) => return Ok(()),
@@ -350,6 +352,7 @@ pub(super) fn copy_one(
     t: &mut Task,
     src: &std::path::Path,
     dst: &std::path::Path,
+    last: bool,
 ) -> anyhow::Result<Copied> {
     let Some((mut r, sm)) = open_source(src)? else { return Ok(Copied::SourceGone) };
     if let (Some(level), Ok(dm)) = (t.sync_level, std::fs::metadata(dst)) {
@@ -407,10 +410,18 @@ pub(super) fn copy_one(
     if t.preserve_timestamp {
         w.file().set_modified(sm.modified()?)?;
     }
-    if s.live.lock().unwrap().canceled.contains(&t.task_id) {
-        return Ok(Copied::Canceled); // a canceled task publishes nothing more
+    {
+        // A cancel and the publication of the last file never cross: the cancel comes
+        // first (nothing is published) or finds the task complete.
+        let mut live = s.live.lock().unwrap();
+        if live.canceled.contains(&t.task_id) {
+            return Ok(Copied::Canceled); // a canceled task publishes nothing more
+        }
+        w.publish()?;
+        if last {
+            live.finishing.insert(t.task_id.clone());
+        }
     }
-    w.publish()?;
     t.files_transferred += 1;
     Ok(Copied::Done)
 }

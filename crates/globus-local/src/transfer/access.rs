@@ -56,12 +56,12 @@ fn check_permissions(p: &str, res: &str) -> TResult<()> {
     }
 }
 
-pub(super) fn check_rule(s: &Service, v: &NewRule, res: &str) -> TResult<()> {
+pub(super) async fn check_rule(s: &Service, v: &NewRule, res: &str) -> TResult<()> {
     let principal = v.principal.as_str();
     match v.principal_type.as_str() {
         "identity" if s.config.identity_by_id(principal).is_some() => {}
         "identity" => return Err(terr(StatusCode::BAD_REQUEST, "InvalidPrincipal", "Unknown identity", res)),
-        "group" if s.config.groups.iter().any(|g| g.id == principal) => {}
+        "group" if s.group_exists(principal).await => {}
         "group" => return Err(terr(StatusCode::BAD_REQUEST, "InvalidPrincipal", "Unknown group", res)),
         "all_authenticated_users" | "anonymous" if principal.is_empty() => {}
         _ => {
@@ -99,7 +99,7 @@ pub(super) async fn access_create(
 ) -> TResult<Response> {
     let res = res.as_str();
     manager(&s, &headers, &id, res).await?;
-    check_rule(&s, &body, res)?;
+    check_rule(&s, &body, res).await?;
     let existing = s.rules(&id).await;
     if existing
         .iter()

@@ -69,7 +69,7 @@ impl Service {
                 usernames.push(c.username());
             }
         }
-        let groups = crate::groups::groups_of(self, &t.identity).into_iter().map(|(g, _)| g.id).collect();
+        let groups = crate::groups::groups_of(self, &t.identity).await;
         let session = match &t.session {
             Some(id) => self.db.get("session", id).await.ok().flatten(),
             None => None,
