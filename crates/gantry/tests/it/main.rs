@@ -16,6 +16,7 @@ mod globus_surface;
 #[allow(dead_code)]
 mod harness;
 mod hostile;
+mod jupyterhub;
 mod matrix;
 mod oci;
 mod ocikit;
