@@ -192,7 +192,12 @@ c = bob_tc.endpoint_manager_cancel_tasks([doomed], "quota exceeded")
 out["cancel_status"] = bob_tc.endpoint_manager_cancel_status(c["id"])["done"]
 t = alice_tc.get_task(doomed)
 out["canceled"] = [t["status"], t["canceled_by_admin_message"], t["canceled_by_admin"] == ids["bob@uni.edu"]]
+out["my_effective_rules"] = [r["message"] for r in alice_tc.my_effective_pause_rule_list(cluster)]
 bob_tc.endpoint_manager_delete_pause_rule(rule2["id"])
+out["my_effective_rules_after"] = list(alice_tc.my_effective_pause_rule_list(cluster))
+out["servers"] = [x["id"] for x in alice_tc.endpoint_server_list(cluster)]
+out["server"] = alice_tc.get_endpoint_server(cluster, 1)["DATA_TYPE"]
+out["no_server"] = error_of(lambda: alice_tc.get_endpoint_server(cluster, 2))
 
 # ---- Groups: GroupsManager and GroupsClient ----
 am, bm, cm = (globus_sdk.GroupsManager(x) for x in (alice_gc, bob_gc, carol_gc))

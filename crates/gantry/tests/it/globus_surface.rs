@@ -114,6 +114,10 @@ async fn transfer_client_surface() {
     assert_eq!(v["cancel_status"], true);
     assert_eq!(v["canceled"], json!(["FAILED", "quota exceeded", true]));
     assert!(!cluster.root.join("doomed").exists(), "the canceled task never ran");
+    assert_eq!(v["my_effective_rules"], json!(["hold"]));
+    assert_eq!(v["my_effective_rules_after"], json!([]));
+    assert_eq!((v["servers"].clone(), v["server"].clone()), (json!([1]), json!("server")));
+    assert_eq!(v["no_server"]["status"], 404);
 
     // Groups.
     assert_eq!(v["g_created"], json!(["admin"]), "the creator administers the new group");

@@ -256,11 +256,16 @@ impl Service {
             "disable_anonymous_writes": false, "french_english_bilingual": false, "globus_connect_setup_key": null,
             "in_use": false, "myproxy_dn": null, "non_functional_endpoint_display_name": null, "s3_owner_activated": false,
             "s3_url": null,
-            "DATA": [{"DATA_TYPE": "server", "id": 1, "hostname": "127.0.0.1", "uri": null, "scheme": "gsiftp", "port": null,
-                "subject": null, "is_connected": true, "is_paused": false, "incoming_data_port_start": null,
-                "incoming_data_port_end": null, "outgoing_data_port_start": null, "outgoing_data_port_end": null}],
+            "DATA": [server_doc()],
         })
     }
+}
+
+/// The one server of every endpoint here (id 1): the service itself moves the bytes.
+pub fn server_doc() -> Value {
+    json!({"DATA_TYPE": "server", "id": 1, "hostname": "127.0.0.1", "uri": null, "scheme": "gsiftp", "port": null,
+        "subject": null, "is_connected": true, "is_paused": false, "incoming_data_port_start": null,
+        "incoming_data_port_end": null, "outgoing_data_port_start": null, "outgoing_data_port_end": null})
 }
 
 /// The permission the rules give the caller on a path: the owner has "rw"; otherwise the

@@ -98,3 +98,40 @@ pub(super) async fn endpoint_search(
         "has_next_page": offset + page.len() < total, "DATA": page}))
     .into_response()
 }
+
+pub(super) async fn server_list(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    s.caller_at(&headers, &id, &res).await?;
+    Ok(axum::Json(json!({"DATA_TYPE": "endpoint_server_list", "endpoint": id, "DATA": [server_doc()]})).into_response())
+}
+
+pub(super) async fn server_get(
+    Call { s, headers, res }: Call,
+    Path((id, server)): Path<(String, String)>,
+) -> TResult<Response> {
+    s.caller_at(&headers, &id, &res).await?;
+    if server != "1" {
+        return Err(terr(StatusCode::NOT_FOUND, "ServerNotFound", &format!("No server '{server}' on {id}"), &res));
+    }
+    Ok(axum::Json(server_doc()).into_response())
+}
+
+/// The pause rules that affect the caller's use of the endpoint, in their limited form.
+pub(super) async fn my_effective_pause_rules(
+    Call { s, headers, res }: Call,
+    Path(id): Path<String>,
+) -> TResult<Response> {
+    let (c, ep) = s.caller_at(&headers, &id, &res).await?;
+    let eps: Vec<&str> = std::iter::once(ep.id.as_str()).chain(ep.host_endpoint.as_deref()).collect();
+    let now = crate::store::now();
+    let rules = s.pauses.read().unwrap().clone();
+    let docs: Vec<Value> = rules
+        .iter()
+        .filter(|r| {
+            eps.contains(&r.endpoint_id.as_str())
+                && r.identity_id.as_ref().is_none_or(|i| c.ids.contains(i))
+                && r.start_time.is_none_or(|t| t <= now)
+        })
+        .map(|r| r.doc(Some(&ep.display_name), true))
+        .collect();
+    Ok(axum::Json(json!({"DATA_TYPE": "pause_rule_list", "DATA": docs})).into_response())
+}
