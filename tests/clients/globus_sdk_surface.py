@@ -253,6 +253,17 @@ out["g_deleted"] = alice_gc.delete_group(gid)["id"] == gid
 out["g_gone"] = error_of(lambda: alice_gc.get_group(gid))
 out["g_unknown_action"] = error_of(lambda: alice_gc.post(f"/v2/groups/{setup['group']}", data={"promote": []}))
 
+# ---- Auth: identities and identity providers ----
+native_auth = globus_sdk.AuthClient(authorizer=globus_sdk.AccessTokenAuthorizer(
+    tokens_of("bob@uni.edu", "bob-pass").by_resource_server["auth.globus.org"]["access_token"]))
+out["idp_by_domain"] = [p["name"] for p in native_auth.get_identity_providers(domains=["lab.gov"])]
+idp_id = native_auth.get_identity_providers(domains="uni.edu")["identity_providers"][0]["id"]
+out["idp_by_id"] = [p["domains"] for p in native_auth.get_identity_providers(ids=[idp_id])]
+out["identities_by_username"] = [i["id"] == ids["carol@lab.gov"] for i in
+                                 native_auth.get_identities(usernames=["carol@lab.gov"])["identities"]]
+out["identities_by_id"] = [i["username"] for i in native_auth.get_identities(ids=[ids["bob@uni.edu"]])["identities"]]
+out["userinfo"] = native_auth.userinfo()["preferred_username"]
+
 # ---- errors on unknown routes parse as Globus errors ----
 out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transfer_client_surface() {
+async fn sdk_surface() {
     let g = GlobusServer::start().await;
     let cluster = g.config.endpoints[0].clone();
     let tree = cluster.root.join("tree");
@@ -157,6 +157,13 @@ async fn transfer_client_surface() {
     assert_eq!(v["g_deleted"], true);
     assert_eq!(v["g_gone"]["status"], 404);
     assert_eq!(v["g_unknown_action"]["status"], 400);
+
+    // Auth lookups.
+    assert_eq!(v["idp_by_domain"], json!(["National Example Laboratory"]));
+    assert_eq!(v["idp_by_id"], json!([["uni.edu"]]));
+    assert_eq!(v["identities_by_username"], json!([true]));
+    assert_eq!(v["identities_by_id"], json!(["bob@uni.edu"]));
+    assert_eq!(v["userinfo"], "bob@uni.edu");
 
     let e = &v["unknown_route"];
     assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");

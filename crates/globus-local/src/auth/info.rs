@@ -155,6 +155,35 @@ pub(super) async fn identities(
     axum::Json(json!({ "identities": out })).into_response()
 }
 
+/// `GET /v2/api/identity_providers?domains=…` or `?ids=…` (one of them, as Auth wants).
+pub(super) async fn identity_providers(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, None, None).await.is_ok();
+    if !authed {
+        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Call must be authenticated").into_response();
+    }
+    let list = |key: &str| q.get(key).map(|v| v.split(',').map(|x| x.trim().to_string()).collect::<Vec<_>>());
+    let found: Vec<&crate::config::IdentityProvider> = match (list("domains"), list("ids")) {
+        (Some(_), Some(_)) | (None, None) => {
+            let msg = "give either domains or ids";
+            return auth_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg).into_response();
+        }
+        (Some(d), None) => s.config.identity_providers.iter().filter(|p| d.contains(&p.domain)).collect(),
+        (None, Some(ids)) => s.config.identity_providers.iter().filter(|p| ids.contains(&p.id)).collect(),
+    };
+    let docs: Vec<Value> = found
+        .iter()
+        .map(|p| {
+            json!({"id": p.id, "name": p.display_name, "short_name": p.domain, "domains": [p.domain],
+                "alternative_names": []})
+        })
+        .collect();
+    axum::Json(json!({"identity_providers": docs})).into_response()
+}
+
 pub(super) fn policy_doc(p: &crate::config::Policy) -> Value {
     json!({"id": p.id, "project_id": crate::config::uuid_for("project", "local"), "display_name": p.display_name,
         "description": p.description, "high_assurance": p.high_assurance,

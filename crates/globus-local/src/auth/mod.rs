@@ -36,6 +36,7 @@ pub fn routes() -> Router<Service> {
         .route("/v2/oauth2/token/revoke", post(revoke))
         .route("/v2/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/v2/api/identities", get(identities))
+        .route("/v2/api/identity_providers", get(identity_providers))
         .route("/v2/api/policies", get(list_policies))
         .route("/v2/api/policies/{id}", get(get_policy))
 }
