@@ -219,3 +219,129 @@ async fn globus_cli_groups() {
     let (code, _) = globus(&g, alice.path(), &["group", "show", &gid]).await;
     assert_ne!(code, 0, "the group is gone");
 }
+
+/// The Transfer commands of the CLI that the other tests do not drive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_cli_transfer_commands() {
+    use crate::globus::{globus, globus_login};
+    let g = GlobusServer::start().await;
+    let (alice, bob) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    globus_login(&g, alice.path(), "alice@uni.edu", "alice-pass").await;
+    globus_login(&g, bob.path(), "bob@uni.edu", "bob-pass").await;
+    let cluster = g.config.endpoints[0].clone();
+    std::fs::create_dir_all(cluster.root.join("d")).unwrap();
+    std::fs::write(cluster.root.join("d/f.txt"), "hello").unwrap();
+    let ep = |p: &str| format!("{}:{p}", cluster.id);
+    let ok = |(code, out): (i32, String)| {
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    let json_of = |out: String| -> Value { serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")) };
+
+    // stat, rm, get-identities, generate-submission-id, api.
+    let v = json_of(ok(globus(&g, alice.path(), &["stat", &ep("/~/d/f.txt"), "-F", "json"]).await));
+    assert_eq!((v["name"].as_str(), v["size"].as_u64()), (Some("f.txt"), Some(5)), "{v}");
+    let out = ok(globus(&g, alice.path(), &["get-identities", "bob@uni.edu"]).await);
+    assert!(out.contains(&g.config.identities.iter().find(|i| i.username == "bob@uni.edu").unwrap().id), "{out}");
+    let sid = ok(globus(&g, alice.path(), &["task", "generate-submission-id"]).await);
+    assert_eq!(sid.trim().len(), 36, "{sid}");
+    let v =
+        json_of(ok(globus(&g, alice.path(), &["api", "transfer", "get", &format!("/endpoint/{}", cluster.id)]).await));
+    assert_eq!(v["my_effective_roles"], json!(["administrator"]));
+
+    // A transfer, renamed by `task update`, then shown with its successful transfers.
+    let v = json_of(ok(globus(&g, alice.path(), &["transfer", &ep("/~/d/"), &ep("/~/e/"), "-r", "-F", "json"]).await));
+    let task = v["task_id"].as_str().unwrap().to_string();
+    ok(globus(&g, alice.path(), &["task", "wait", &task, "--timeout", "60"]).await);
+    ok(globus(&g, alice.path(), &["task", "update", &task, "--label", "relabelled"]).await);
+    let out = ok(globus(&g, alice.path(), &["task", "show", &task, "--successful-transfers"]).await);
+    assert!(out.contains("/~/e/f.txt"), "{out}");
+    let out = ok(globus(&g, alice.path(), &["task", "show", &task, "--skipped-errors"]).await);
+    assert!(!out.contains("f.txt"), "{out}");
+    let v = json_of(ok(globus(&g, alice.path(), &["task", "show", &task, "-F", "json"]).await));
+    assert_eq!(v["label"], "relabelled");
+    ok(globus(&g, alice.path(), &["rm", &ep("/~/e/f.txt")]).await);
+    assert!(!cluster.root.join("e/f.txt").exists());
+
+    // Roles: alice makes bob an access manager; bob then manages permissions.
+    let v = json_of(ok(globus(
+        &g,
+        alice.path(),
+        &[
+            "endpoint",
+            "role",
+            "create",
+            &cluster.id,
+            "--identity",
+            "bob@uni.edu",
+            "--role",
+            "access_manager",
+            "-F",
+            "json",
+        ],
+    )
+    .await));
+    let role = v["id"].as_str().unwrap().to_string();
+    let out = ok(globus(&g, alice.path(), &["endpoint", "role", "list", &cluster.id]).await);
+    assert!(out.contains("access_manager"), "{out}");
+    let out = ok(globus(&g, alice.path(), &["endpoint", "role", "show", &cluster.id, &role]).await);
+    assert!(out.contains("access_manager"), "{out}");
+    let v = json_of(ok(globus(
+        &g,
+        bob.path(),
+        &[
+            "endpoint",
+            "permission",
+            "create",
+            &ep("/d/"),
+            "--permissions",
+            "r",
+            "--identity",
+            "bob@uni.edu",
+            "-F",
+            "json",
+        ],
+    )
+    .await));
+    let rule = v["access_id"].as_str().unwrap().to_string();
+    let out = ok(globus(&g, bob.path(), &["endpoint", "permission", "show", &cluster.id, &rule]).await);
+    assert!(out.contains("/d/"), "{out}");
+    ok(globus(&g, bob.path(), &["endpoint", "permission", "update", &cluster.id, &rule, "--permissions", "rw"]).await);
+    let v = json_of(ok(
+        globus(&g, bob.path(), &["endpoint", "permission", "show", &cluster.id, &rule, "-F", "json"]).await
+    ));
+    assert_eq!(v["permissions"], "rw");
+    ok(globus(&g, bob.path(), &["endpoint", "permission", "delete", &cluster.id, &rule]).await);
+    ok(globus(&g, alice.path(), &["endpoint", "role", "delete", &cluster.id, &role]).await);
+    let (code, _) = globus(&g, bob.path(), &["endpoint", "permission", "list", &cluster.id]).await;
+    assert_ne!(code, 0, "the role is gone");
+
+    // Bookmarks: show, rename, delete.
+    ok(globus(&g, alice.path(), &["bookmark", "create", &ep("/~/d/"), "data"]).await);
+    let out = ok(globus(&g, alice.path(), &["bookmark", "show", "data"]).await);
+    assert!(out.contains(&cluster.id), "{out}");
+    ok(globus(&g, alice.path(), &["bookmark", "rename", "data", "renamed"]).await);
+    let out = ok(globus(&g, alice.path(), &["bookmark", "list"]).await);
+    assert!(out.contains("renamed") && !out.contains("data "), "{out}");
+    ok(globus(&g, alice.path(), &["bookmark", "delete", "renamed"]).await);
+    let out = ok(globus(&g, alice.path(), &["bookmark", "list"]).await);
+    assert!(!out.contains("renamed"), "{out}");
+
+    // Group invitations declined and join requests rejected.
+    let gid = g.config.groups[0].id.clone();
+    ok(globus(&g, alice.path(), &["group", "member", "invite", &gid, "bob@uni.edu"]).await);
+    ok(globus(&g, bob.path(), &["group", "invite", "decline", &gid]).await);
+    ok(globus(&g, alice.path(), &["group", "member", "invite", &gid, "bob@uni.edu"]).await);
+    ok(globus(&g, bob.path(), &["group", "invite", "accept", &gid]).await);
+    let out = ok(globus(&g, bob.path(), &["group", "list"]).await);
+    assert!(out.contains("Beamline Users"), "{out}");
+    ok(globus(&g, alice.path(), &["group", "set-policies", &gid, "--visibility", "authenticated", "--join-requests"])
+        .await);
+    ok(globus(&g, bob.path(), &["group", "leave", &gid]).await);
+    ok(globus(&g, bob.path(), &["group", "join", &gid, "--request"]).await);
+    ok(globus(&g, alice.path(), &["group", "member", "reject", &gid, "bob@uni.edu"]).await);
+    let v = json_of(ok(globus(&g, alice.path(), &["group", "member", "list", &gid, "-F", "json"]).await));
+    let bob_status =
+        v["memberships"].as_array().unwrap().iter().find(|m| m["username"] == "bob@uni.edu").unwrap()["status"].clone();
+    assert_eq!(bob_status, "rejected");
+}
