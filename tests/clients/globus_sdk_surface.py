@@ -143,6 +143,11 @@ out["em_owner_string"] = listed[0]["DATA"][0]["owner_string"]
 out["em_by_id"] = [t["task_id"] for t in carol_tc.endpoint_manager_task_list(filter_task_id=[first["task_id"]])]
 out["em_completed_range"] = len(list(carol_tc.endpoint_manager_task_list(
     filter_endpoint=cluster, filter_completion_time=("2000-01-01T00:00:00", "2001-01-01T00:00:00"))))
+out["em_get_endpoint"] = carol_tc.endpoint_manager_get_endpoint(cluster)["my_effective_roles"]
+out["em_hosted"] = [e["host_endpoint_id"] == cluster for e in alice_tc.endpoint_manager_hosted_endpoint_list(cluster)]
+out["em_hosted_needs_admin"] = error_of(lambda: carol_tc.endpoint_manager_hosted_endpoint_list(cluster))
+out["em_acl_list"] = len(list(alice_tc.endpoint_manager_acl_list(cluster))) > 0
+out["em_acl_needs_access_role"] = error_of(lambda: carol_tc.endpoint_manager_acl_list(cluster))
 out["em_get_task"] = carol_tc.endpoint_manager_get_task(first["task_id"])["label"]
 out["em_events"] = [e["code"] for e in carol_tc.endpoint_manager_task_event_list(first["task_id"])]
 out["em_successful"] = len(list(carol_tc.endpoint_manager_task_successful_transfers(first["task_id"])))
@@ -220,6 +225,11 @@ out["g_add_refused"] = [e["code"] for e in am.add_member(gid, bob)["errors"]["ad
 out["g_invite"] = [m["status"] for m in am.invite_member(gid, bob)["invite"]]
 out["g_invited_listed"] = [g["id"] == gid for g in bob_gc.get_my_groups(statuses="invited")]
 out["g_accept"] = [m["status"] for m in bm.accept_invite(gid, bob)["accept"]]
+# An invited identity may also join outright; an uninvited one may not.
+am.invite_member(gid, ids["alice@lab.gov"])
+out["g_join_invited"] = [m["status"] for m in am.join(gid, ids["alice@lab.gov"])["join"]]
+am.remove_member(gid, ids["alice@lab.gov"])
+out["g_join_uninvited"] = [e["code"] for e in cm.join(gid, carol)["errors"]["join"]]
 # carol asks to join; a member cannot approve, an administrator can.
 out["g_request"] = [m["status"] for m in cm.request_join(gid, carol)["request_join"]]
 out["g_member_cannot_approve"] = [e["code"] for e in bm.approve_pending(gid, carol)["errors"]["approve"]]

@@ -92,6 +92,11 @@ async fn sdk_surface() {
     assert_eq!(v["em_owner_string"], "alice@uni.edu");
     assert_eq!(v["em_by_id"].as_array().unwrap().len(), 1);
     assert_eq!(v["em_completed_range"], 0);
+    assert_eq!(v["em_get_endpoint"], json!(["activity_monitor"]));
+    assert_eq!(v["em_hosted"], json!([true]), "the guest collection the cluster hosts");
+    assert_eq!(v["em_hosted_needs_admin"]["status"], 403);
+    assert_eq!(v["em_acl_list"], true);
+    assert_eq!(v["em_acl_needs_access_role"]["status"], 403);
     assert_eq!(v["em_get_task"], "surface copy");
     assert!(v["em_events"].as_array().unwrap().contains(&json!("SUCCEEDED")), "{}", v["em_events"]);
     assert_eq!((v["em_successful"].as_u64(), v["em_skipped"].as_u64()), (Some(4), Some(1)));
@@ -130,6 +135,8 @@ async fn sdk_surface() {
     assert_eq!(v["g_invite"], json!(["invited"]));
     assert_eq!(v["g_invited_listed"], json!([true]));
     assert_eq!(v["g_accept"], json!(["active"]));
+    assert_eq!(v["g_join_invited"], json!(["active"]));
+    assert_eq!(v["g_join_uninvited"], json!(["FORBIDDEN"]), "carol was not invited: she asks to join");
     assert_eq!(v["g_request"], json!(["pending"]));
     assert_eq!(v["g_member_cannot_approve"], json!(["FORBIDDEN"]));
     assert_eq!(v["g_approve"], json!(["active"]));
@@ -141,6 +148,7 @@ async fn sdk_surface() {
     assert_eq!(
         v["g_members"],
         json!([
+            ["alice@lab.gov", "member", "removed"],
             ["alice@uni.edu", "admin", "active"],
             ["bob@uni.edu", "member", "active"],
             ["carol@lab.gov", "manager", "active"]
