@@ -273,6 +273,8 @@ out["identities_by_username"] = [i["id"] == ids["carol@lab.gov"] for i in
                                  native_auth.get_identities(usernames=["carol@lab.gov"])["identities"]]
 out["identities_by_id"] = [i["username"] for i in native_auth.get_identities(ids=[ids["bob@uni.edu"]])["identities"]]
 out["userinfo"] = native_auth.userinfo()["preferred_username"]
+out["policies"] = [p["display_name"] for p in native_auth.get_policies()["policies"]]
+out["policy"] = native_auth.get_policy(setup["policy"])["policy"]["high_assurance"]
 
 # ---- errors on unknown routes parse as Globus errors ----
 out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))

@@ -24,7 +24,8 @@ async fn sdk_surface() {
     let ids: serde_json::Map<String, Value> =
         g.config.identities.iter().map(|i| (i.username.clone(), json!(i.id))).collect();
     let setup = json!({"native": g.client_id(NATIVE), "cluster": cluster.id,
-        "changed_file": tree.join("c.txt"), "ids": ids, "group": g.config.groups[0].id});
+        "changed_file": tree.join("c.txt"), "ids": ids, "group": g.config.groups[0].id,
+        "policy": g.config.policies[0].id});
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(python());
     g.globus_env(&mut cmd, home.path());
@@ -172,6 +173,8 @@ async fn sdk_surface() {
     assert_eq!(v["identities_by_username"], json!([true]));
     assert_eq!(v["identities_by_id"], json!(["bob@uni.edu"]));
     assert_eq!(v["userinfo"], "bob@uni.edu");
+    assert_eq!(v["policies"], json!(["Laboratory high assurance"]));
+    assert_eq!(v["policy"], true);
 
     let e = &v["unknown_route"];
     assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");
