@@ -276,6 +276,24 @@ out["userinfo"] = native_auth.userinfo()["preferred_username"]
 out["policies"] = [p["display_name"] for p in native_auth.get_policies()["policies"]]
 out["policy"] = native_auth.get_policy(setup["policy"])["policy"]["high_assurance"]
 
+# ---- Auth: consents, recorded on "Allow", read back as a forest ----
+VIEW = "urn:globus:auth:scope:auth.globus.org:view_consents"
+GW = f"https://auth.globus.org/scopes/{setup['gateway']}/all"
+vc = globus_sdk.NativeAppAuthClient(setup["native"])
+vc.oauth2_start_flow([VIEW, f"{GW}[{TRANSFER}]"], refresh_tokens=True)
+vt = vc.oauth2_exchange_code_for_tokens(sign_in(vc.oauth2_get_authorize_url(), "bob@uni.edu", "bob-pass"))
+bob_auth = globus_sdk.AuthClient(authorizer=globus_sdk.AccessTokenAuthorizer(
+    vt.by_resource_server["auth.globus.org"]["access_token"]))
+consents = bob_auth.get_consents(ids["bob@uni.edu"])
+out["consent_scopes"] = sorted({c["scope_name"] for c in consents})
+out["consent_clients"] = sorted({c["client"] for c in consents}) == [setup["native"]]
+out["consent_refresh"] = all(c["allows_refresh"] for c in consents if c["scope_name"] == VIEW)
+forest = consents.to_forest()
+out["forest_meets_dependency"] = forest.meets_scope_requirements([f"{GW}[{TRANSFER}]"])
+out["forest_lacks_groups"] = not forest.meets_scope_requirements([f"{GW}[{GROUPS}]"])
+out["consents_of_another"] = error_of(lambda: bob_auth.get_consents(ids["carol@lab.gov"]))
+out["consents_without_scope"] = error_of(lambda: native_auth.get_consents(ids["bob@uni.edu"]))
+
 # ---- errors on unknown routes parse as Globus errors ----
 out["unknown_route"] = error_of(lambda: alice_tc.get("/v0.10/no_such_route"))
 

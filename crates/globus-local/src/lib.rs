@@ -11,6 +11,7 @@ pub mod endpoint_manager;
 pub mod error;
 pub mod filter;
 pub mod groups;
+pub mod helpers;
 pub mod keys;
 pub mod paths;
 pub mod pause;
@@ -38,7 +39,8 @@ pub fn router(service: &Service) -> Router {
         .merge(crate::groups::routes())
         .merge(crate::transfer::routes())
         .merge(crate::tasks::routes())
-        .merge(crate::endpoint_manager::routes());
+        .merge(crate::endpoint_manager::routes())
+        .merge(crate::helpers::routes());
     crate::error::with_fallbacks(all).with_state(service.clone())
 }
 

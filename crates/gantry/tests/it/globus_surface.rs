@@ -25,7 +25,7 @@ async fn sdk_surface() {
         g.config.identities.iter().map(|i| (i.username.clone(), json!(i.id))).collect();
     let setup = json!({"native": g.client_id(NATIVE), "cluster": cluster.id,
         "changed_file": tree.join("c.txt"), "ids": ids, "group": g.config.groups[0].id,
-        "policy": g.config.policies[0].id});
+        "policy": g.config.policies[0].id, "gateway": g.client_id(crate::globus::GATEWAY)});
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(python());
     g.globus_env(&mut cmd, home.path());
@@ -175,6 +175,22 @@ async fn sdk_surface() {
     assert_eq!(v["userinfo"], "bob@uni.edu");
     assert_eq!(v["policies"], json!(["Laboratory high assurance"]));
     assert_eq!(v["policy"], true);
+
+    // Consents.
+    let gw_scope = format!("https://auth.globus.org/scopes/{}/all", g.client_id(crate::globus::GATEWAY));
+    let want = vec![
+        gw_scope,
+        "urn:globus:auth:scope:auth.globus.org:view_consents".to_string(),
+        "urn:globus:auth:scope:transfer.api.globus.org:all".to_string(),
+    ];
+    let got: Vec<String> = serde_json::from_value(v["consent_scopes"].clone()).unwrap();
+    assert!(want.iter().all(|w| got.contains(w)), "{got:?} lacks some of {want:?}");
+    assert_eq!(v["consent_clients"], true);
+    assert_eq!(v["consent_refresh"], true);
+    assert_eq!(v["forest_meets_dependency"], true, "the SDK's ConsentForest reads the dependency path");
+    assert_eq!(v["forest_lacks_groups"], true, "Groups was never allowed as a dependency of the gateway");
+    assert_eq!(v["consents_of_another"]["status"], 403);
+    assert_eq!(v["consents_without_scope"]["status"], 403);
 
     let e = &v["unknown_route"];
     assert_eq!((e["status"].as_u64(), e["code"].as_str()), (Some(404), Some("ClientError.NotFound")), "{e}");

@@ -12,6 +12,7 @@ mod demo;
 mod gc;
 mod globus;
 mod globus_bodies;
+mod globus_helpers;
 mod globus_surface;
 #[allow(dead_code)]
 mod harness;

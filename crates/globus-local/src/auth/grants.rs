@@ -264,7 +264,7 @@ pub(super) fn known(c: &Client) -> KnownClient {
     }
 }
 
-pub(super) fn constant_eq(a: &str, b: &str) -> bool {
+pub(crate) fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -278,14 +278,14 @@ pub(super) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 
 use gantry_globus::urldecode as percent_decode;
 
-pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == name).then(|| v.to_string())
     })
 }
 
-pub(super) fn set_cookie(r: &mut Response, name: &str, value: &str, secure: bool) {
+pub(crate) fn set_cookie(r: &mut Response, name: &str, value: &str, secure: bool) {
     let c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{}", if secure { "; Secure" } else { "" });
     if let Ok(v) = HeaderValue::from_str(&c) {
         r.headers_mut().append(header::SET_COOKIE, v);

@@ -3,9 +3,10 @@
 //! client secret, refresh token, client credentials, dependent token), validate,
 //! introspect, revoke, userinfo, identities and policies.
 
-mod grants;
+pub mod consents;
+pub(crate) mod grants;
 mod info;
-mod pages;
+pub(crate) mod pages;
 mod tokens;
 
 pub mod records;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<Service> {
         .route("/v2/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/v2/api/identities", get(identities))
         .route("/v2/api/identity_providers", get(identity_providers))
+        .route("/v2/api/identities/{id}/consents", get(consents::list))
         .route("/v2/api/policies", get(list_policies))
         .route("/v2/api/policies/{id}", get(get_policy))
 }

@@ -130,7 +130,26 @@ pub(super) async fn authorize(
     r
 }
 
-pub(super) async fn session_of(s: &Service, headers: &HeaderMap) -> Option<Session> {
+/// The browser's session with a fresh sign-in of `ident` added (a new session when it
+/// has none), stored.
+pub(crate) async fn signed_in_session(s: &Service, headers: &HeaderMap, ident: &Identity) -> GResult<Session> {
+    let mut sess = session_of(s, headers).await.unwrap_or_else(|| Session {
+        id: random_token(16),
+        authentications: BTreeMap::new(),
+        primary: ident.id.clone(),
+    });
+    let idp = s.config.idp_for(ident).id.clone();
+    sess.authentications.insert(ident.id.clone(), Authn { auth_time: now(), idp, mfa: ident.mfa });
+    if !sess.authentications.contains_key(&sess.primary) {
+        sess.primary = ident.id.clone();
+    }
+    if s.db.put("session", &sess.id, &sess, None).await.is_err() {
+        return Err(html_error(StatusCode::INTERNAL_SERVER_ERROR, "Could not store the session."));
+    }
+    Ok(sess)
+}
+
+pub(crate) async fn session_of(s: &Service, headers: &HeaderMap) -> Option<Session> {
     let id = cookie(headers, "gl_session")?;
     s.db.get("session", &id).await.ok()?
 }
@@ -266,19 +285,10 @@ pub(super) async fn login(State(s): State<Service>, headers: HeaderMap, PageForm
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     };
-    let mut sess = session_of(&s, &headers).await.unwrap_or_else(|| Session {
-        id: random_token(16),
-        authentications: BTreeMap::new(),
-        primary: ident.id.clone(),
-    });
-    let idp = s.config.idp_for(&ident).id.clone();
-    sess.authentications.insert(ident.id.clone(), Authn { auth_time: now(), idp, mfa: ident.mfa });
-    if !sess.authentications.contains_key(&sess.primary) {
-        sess.primary = ident.id.clone();
-    }
-    if s.db.put("session", &sess.id, &sess, None).await.is_err() {
-        return html_error(StatusCode::INTERNAL_SERVER_ERROR, "Could not store the session.").into_response();
-    }
+    let sess = match signed_in_session(&s, &headers, &ident).await {
+        Ok(sess) => sess,
+        Err(e) => return e.into_response(),
+    };
     // A fresh sign-in satisfies prompt=login for this request.
     p.params.insert("_fresh".into(), "1".into());
     let _ = s.db.put("authz", &rid, &p, Some(now() + 1800)).await;
@@ -324,7 +334,9 @@ pub(super) async fn consent(
         nonce: p.params.get("nonce").cloned(),
         state: p.params.get("state").cloned(),
     };
-    if s.db.put("code", &code, &rec, Some(now() + 600)).await.is_err() {
+    let offline = rec.access_type == "offline";
+    let recorded = super::consents::record(&s, &rec.identity, &rec.client_id, &rec.scope, offline).await;
+    if recorded.is_err() || s.db.put("code", &code, &rec, Some(now() + 600)).await.is_err() {
         return html_error(StatusCode::INTERNAL_SERVER_ERROR, "Could not store the code.").into_response();
     }
     redirect_with(&redirect, &[("code", &code), ("state", &state)])

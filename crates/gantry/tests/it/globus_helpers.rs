@@ -1,0 +1,164 @@
+//! The Browse Collections helper page of the built-in service, as a portal uses it: the
+//! user is sent there with `action`, signs in, picks a collection, a folder and files,
+//! and the page sends the choice back to `action` in Globus's fields.
+
+use crate::globus::GlobusServer;
+use crate::harness::Browser;
+use reqwest::StatusCode;
+
+/// The hidden inputs of a page, in order, with the HTML escapes undone.
+fn inputs(html: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| {
+        let mut out = s.to_string();
+        for (esc, c) in [
+            ("&quot;", "\""),
+            ("&#34;", "\""),
+            ("&#39;", "'"),
+            ("&#x27;", "'"),
+            ("&lt;", "<"),
+            ("&#60;", "<"),
+            ("&gt;", ">"),
+            ("&#62;", ">"),
+        ] {
+            out = out.replace(esc, c);
+        }
+        out.replace("&amp;", "&").replace("&#38;", "&")
+    };
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+async fn send(b: &mut Browser, url: &str, v: &[(String, String)]) -> (StatusCode, String, Option<String>) {
+    let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.post(url, &pairs).await
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_collections_sends_the_choice_to_the_portal() {
+    let g = GlobusServer::start().await;
+    let cluster = g.config.endpoints[0].clone();
+    std::fs::create_dir_all(cluster.root.join("data/run1")).unwrap();
+    std::fs::create_dir_all(cluster.root.join("data/run2")).unwrap();
+    std::fs::write(cluster.root.join("data/notes.txt"), "n").unwrap();
+    std::os::unix::fs::symlink("/etc", cluster.root.join("data/escape")).unwrap();
+    let action = "https://portal.example.org/chosen?x=1&y=2";
+    let open = format!(
+        "{}/helpers/browse-collections?action={}&method=POST&folderlimit=1&filelimit=1&label=My%20run&cancelurl={}",
+        g.url,
+        gantry_globus_local::auth::urlencode(action),
+        gantry_globus_local::auth::urlencode("https://portal.example.org/cancel")
+    );
+    let mut b = Browser::new();
+
+    // Not signed in: the helper's own sign-in, which comes back here.
+    let (st, _, loc) = b.get(&open).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let login = loc.unwrap();
+    assert!(login.starts_with("/helpers/login?next=%2Fhelpers%2Fbrowse-collections"), "{login}");
+    let (st, page, _) = b.get(&format!("{}{login}", g.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    let next = crate::harness::hidden(&page, "next");
+    let (st, _, _) = b
+        .post(
+            &format!("{}/helpers/login", g.url),
+            &[("username", "alice@uni.edu"), ("password", "wrong"), ("next", &next)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _, back) = b
+        .post(
+            &format!("{}/helpers/login", g.url),
+            &[("username", "alice@uni.edu"), ("password", "alice-pass"), ("next", &next)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let back = back.unwrap();
+    assert!(back.starts_with("/helpers/browse-collections?"), "only the helper pages are followed: {back}");
+    let (st, _, loc) = b
+        .post(
+            &format!("{}/helpers/login", g.url),
+            &[("username", "alice@uni.edu"), ("password", "alice-pass"), ("next", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/helpers/browse-collections")));
+
+    // The collections, then the cluster's data folder.
+    let (st, page, _) = b.get(&format!("{}{back}", g.url)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("University Cluster") && page.contains("Lab Archive"), "{page}");
+    let (st, page, _) = b
+        .get(&format!(
+            "{open}&origin_id={}&origin_path={}",
+            cluster.id,
+            gantry_globus_local::auth::urlencode("/~/data/")
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("run1/") && page.contains("run2/") && page.contains("notes.txt"), "{page}");
+    assert!(!page.contains("escape"), "links are not offered: {page}");
+    let form = inputs(&page);
+    let csrf = field(&form, "csrf").unwrap().to_string();
+    let mut post: Vec<(String, String)> = form.clone();
+    post.push(("folder".into(), "run1".into()));
+    post.push(("file".into(), "notes.txt".into()));
+    post.push(("label".into(), "My run".into()));
+    let submit = format!("{}/helpers/browse-collections/submit", g.url);
+    let (st, result, _) = send(&mut b, &submit, &post).await;
+    assert_eq!(st, StatusCode::OK, "{result}");
+    assert!(result.contains("method=\"POST\""), "{result}");
+    assert!(result.contains("action=\"https://portal.example.org/chosen?x=1&#38;y=2\""), "{result}");
+    let out = inputs(&result);
+    assert_eq!(field(&out, "endpoint_id"), Some(cluster.id.as_str()));
+    assert_eq!(field(&out, "path"), Some("/~/data/"));
+    assert_eq!(field(&out, "folder[0]"), Some("run1"));
+    assert_eq!(field(&out, "file[0]"), Some("notes.txt"));
+    assert_eq!(field(&out, "label"), Some("My run"));
+    assert_eq!(field(&out, "entity_type"), Some("GCP_mapped_collection"));
+    assert_eq!(field(&out, "high_assurance"), Some("false"));
+    assert_eq!(field(&out, "action"), Some(action), "the page's parameters are echoed");
+    assert_eq!(field(&out, "cancelurl"), Some("https://portal.example.org/cancel"));
+
+    // Refused: over the folder limit, entries that are not there, a link, a bad CSRF
+    // token, a folder outside the root, an action that is not a web URL.
+    let mut two = post.clone();
+    two.push(("folder".into(), "run2".into()));
+    assert_eq!(send(&mut b, &submit, &two).await.0, StatusCode::BAD_REQUEST, "folderlimit=1");
+    for (k, v) in [("file", "missing.txt"), ("folder", "notes.txt"), ("folder", "escape")] {
+        let mut bad: Vec<(String, String)> = form.clone();
+        bad.push((k.into(), v.into()));
+        assert_eq!(send(&mut b, &submit, &bad).await.0, StatusCode::BAD_REQUEST, "{k}={v}");
+    }
+    let forged: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| if k == "csrf" { (k.clone(), "0".repeat(64)) } else { (k.clone(), v.clone()) })
+        .collect();
+    assert_eq!(send(&mut b, &submit, &forged).await.0, StatusCode::FORBIDDEN);
+    assert_ne!(csrf, "0".repeat(64));
+    let outside: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| if k == "origin_path" { (k.clone(), "/~/../../etc/".into()) } else { (k.clone(), v.clone()) })
+        .collect();
+    assert_eq!(send(&mut b, &submit, &outside).await.0, StatusCode::FORBIDDEN);
+    let (st, _, _) = b.get(&format!("{}/helpers/browse-collections?action=javascript:alert(1)", g.url)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // bob may not read alice's cluster.
+    let mut bob = Browser::new();
+    bob.post(
+        &format!("{}/helpers/login", g.url),
+        &[("username", "bob@uni.edu"), ("password", "bob-pass"), ("next", &next)],
+    )
+    .await;
+    let (st, _, _) = bob.get(&format!("{open}&origin_id={}&origin_path=/~/data/", cluster.id)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
