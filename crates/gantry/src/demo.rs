@@ -123,6 +123,7 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
             max_concurrent: 4,
             poll_secs: 2,
             extra_scopes: vec![],
+            app_url: globus_url.clone(),
         }),
         admin_identities: vec!["globus:alice@uni.edu".into()],
         ..Config::default()

@@ -33,6 +33,14 @@ pub struct TransferConfig {
     /// scopes of collections that require consent).
     #[serde(default)]
     pub extra_scopes: Vec<String>,
+    /// The Globus web app whose helper pages Gantry sends users to (Browse Collections,
+    /// for "Choose with Globus"); the built-in service serves them too.
+    #[serde(default = "default_app_url")]
+    pub app_url: String,
+}
+
+fn default_app_url() -> String {
+    "https://app.globus.org".into()
 }
 
 fn default_transfer_url() -> String {

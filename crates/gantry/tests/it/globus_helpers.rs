@@ -162,3 +162,64 @@ async fn browse_collections_sends_the_choice_to_the_portal() {
     let (st, _, _) = bob.get(&format!("{open}&origin_id={}&origin_path=/~/data/", cluster.id)).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+/// The attribute `attr` of the element with `id`, HTML escapes undone.
+fn attr_of(html: &str, id: &str, attr: &str) -> String {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let tag_start = html[..at].rfind('<').unwrap();
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap()];
+    let v = tag.split(&format!("{attr}=\"")).nth(1).unwrap().split('"').next().unwrap();
+    v.replace("&#38;", "&").replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gantry_transfer_page_chooses_with_globus() {
+    use crate::transfers::{connected, setup};
+    let crate::transfers::Setup { s, g, .. } = setup(crate::harness::Backend::Sqlite, None).await;
+    let cluster = g.config.endpoints[0].clone();
+    std::fs::create_dir_all(cluster.root.join("incoming")).unwrap();
+    let (mut b, alice) = connected(&s, &g, "alice", "alice@uni.edu", "alice-pass").await;
+    let o = crate::ocikit::Oci::as_user(&s.url, "alice", &alice);
+    crate::api::push_sif(&o, "lab/tool", "1.0", b"sif bytes").await;
+
+    let (st, page, _) = b.get(&format!("{}/transfer?ref=lab/tool:1.0", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let link = attr_of(&page, "choose-with-globus", "href");
+    assert!(link.starts_with(&format!("{}/helpers/browse-collections?", g.url)), "{link}");
+    // Signed in to Globus already (by connecting): the collections, then the cluster.
+    let (st, page, _) = b.get(&link).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let (st, page, _) = b.get(&format!("{link}&origin_id={}&origin_path=%2F~%2F", cluster.id)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(!page.contains("name=\"file\""), "filelimit=0: no files to pick");
+    let mut form = inputs(&page);
+    form.push(("folder".into(), "incoming".into()));
+    let (st, result, _) = send(&mut b, &format!("{}/helpers/browse-collections/submit", g.url), &form).await;
+    assert_eq!(st, StatusCode::OK, "{result}");
+    assert!(result.contains("method=\"GET\""), "{result}");
+    let action = result.split("action=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+    let path_part = action.strip_prefix(&format!("{}/transfer/chosen/", s.url)).unwrap_or_else(|| panic!("{action}"));
+    assert_eq!(gantry_domain::url::unescape_form(path_part), "lab/tool:1.0");
+    // The browser sends the form by GET to Gantry, which shows the chosen folder.
+    let query: Vec<String> = inputs(&result)
+        .iter()
+        .map(|(k, v)| {
+            format!("{}={}", gantry_globus_local::auth::urlencode(k), gantry_globus_local::auth::urlencode(v))
+        })
+        .collect();
+    let (st, _, loc) = b.get(&format!("{action}?{}", query.join("&"))).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let loc = loc.unwrap();
+    let decoded = gantry_domain::url::unescape_form(&loc);
+    assert!(decoded.contains(&format!("endpoint={}", cluster.id)) && decoded.contains("path=/~/incoming/"), "{loc}");
+    let (st, page, _) = b.get(&format!("{}{loc}", s.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("<code id=\"current-path\">/~/incoming/</code>"), "{page}");
+    // What is not an endpoint, a path or a folder name is refused.
+    for q in
+        ["endpoint_id=x%22y&path=/~/", "endpoint_id=abc&path=relative", "endpoint_id=abc&path=/~/&folder%5B0%5D=a%2Fb"]
+    {
+        let (st, _, _) = b.get(&format!("{action}?{q}")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{q}");
+    }
+}

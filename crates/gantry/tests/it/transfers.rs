@@ -77,6 +77,7 @@ pub async fn setup_with(
             max_concurrent: 2,
             poll_secs: 3,
             extra_scopes: vec![],
+            app_url: g.url.clone(),
         }),
         ..Default::default()
     };

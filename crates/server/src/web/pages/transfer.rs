@@ -1,5 +1,5 @@
-//! `/transfer`: send an image with Globus — connect, find an endpoint by scope, browse
-//! its folders, make one, and submit.
+//! `/transfer`: send an image with Globus — connect, find an endpoint by scope (or with
+//! the Globus web app's Browse Collections page), browse its folders, make one, and submit.
 
 use super::render;
 use crate::web::{WebResult, Who, cookies, enc, form_session, to_login};
@@ -36,6 +36,8 @@ struct TransferPage {
     path: String,
     up: Option<String>,
     folders: Vec<(String, String)>,
+    /// The Globus web app's Browse Collections page, set up to come back here.
+    choose_with_globus: String,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +70,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
     let t = app.transfers()?;
     let connected = t.is_connected(p.user_id).await?;
     let scope = q.scope.clone().unwrap_or_else(|| "my-endpoints".into());
+    let choose_with_globus = browse_collections_link(&app, &t.cfg.app_url, &q.reference);
     let mut page = TransferPage {
         who: Some(Who::of(&s)),
         csrf: s.csrf().to_string(),
@@ -92,6 +95,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
         path: q.path.clone().unwrap_or_else(|| "/~/".into()),
         up: None,
         folders: vec![],
+        choose_with_globus,
     };
     if !connected {
         return render(&page);
@@ -137,6 +141,54 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
         }
     }
     render(&page)
+}
+
+/// Browse Collections, asked to come back to `/transfer/chosen/REF` with one folder (by
+/// GET: the choice only fills in the form, it changes nothing).
+fn browse_collections_link(app: &App, app_url: &str, reference: &str) -> String {
+    let public = app.public_url.trim_end_matches('/');
+    let action = format!("{public}/transfer/chosen/{}", enc(reference));
+    let cancel = format!("{public}/transfer?ref={}", enc(reference));
+    format!(
+        "{}/helpers/browse-collections?action={}&method=GET&folderlimit=1&filelimit=0&label={}&cancelurl={}",
+        app_url.trim_end_matches('/'),
+        enc(&action),
+        enc(&format!("Gantry {reference}")),
+        enc(&cancel)
+    )
+}
+
+/// What Browse Collections sends back (its other fields are not needed).
+#[derive(Deserialize)]
+pub(super) struct Chosen {
+    endpoint_id: String,
+    path: String,
+    #[serde(rename = "folder[0]")]
+    folder: Option<String>,
+}
+
+/// `GET /transfer/chosen/REF?endpoint_id=…&path=…[&folder[0]=…]`: the destination chosen
+/// on Globus's page, shown in the transfer form (which checks everything again).
+pub(super) async fn chosen(
+    axum::extract::Path(reference): axum::extract::Path<String>,
+    Query(c): Query<Chosen>,
+) -> WebResult<Response> {
+    ImageRef::parse(&reference)?;
+    let id_ok = !c.endpoint_id.is_empty()
+        && c.endpoint_id.len() <= 64
+        && c.endpoint_id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+    if !id_ok || !c.path.starts_with('/') || c.path.chars().any(char::is_control) {
+        return Err(Error::invalid("Globus sent back an endpoint or a path that is not one").into());
+    }
+    let mut path = if c.path.ends_with('/') { c.path } else { format!("{}/", c.path) };
+    if let Some(f) = c.folder.filter(|f| !f.is_empty()) {
+        if f.contains('/') || f == ".." || f.chars().any(char::is_control) {
+            return Err(Error::invalid("Globus sent back a folder name that is not one").into());
+        }
+        path = format!("{path}{f}/");
+    }
+    let to = format!("/transfer?ref={}&endpoint={}&path={}", enc(&reference), enc(&c.endpoint_id), enc(&path));
+    Ok(Redirect::to(&to).into_response())
 }
 
 #[derive(Deserialize)]
