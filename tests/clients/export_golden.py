@@ -13,11 +13,13 @@ from globus_sdk.testing import get_response_set
 SETS = [
     "auth.oauth2_client_credentials_tokens", "auth.oauth2_exchange_code_for_tokens", "auth.oauth2_get_dependent_tokens",
     "auth.oauth2_token_introspect", "auth.oauth2_revoke_token", "auth.get_identities", "auth.get_policy",
-    "auth.create_native_app_instance",
-    "groups.get_my_groups", "groups.get_group",
+    "auth.create_native_app_instance", "auth.get_consents", "auth.get_identity_providers",
+    "groups.get_my_groups", "groups.get_group", "groups.create_group", "groups.set_group_policies",
+    "groups.delete_group",
     "transfer.get_endpoint", "transfer.get_submission_id", "transfer.submit_transfer", "transfer.submit_delete",
     "transfer.task_list", "transfer.cancel_task", "transfer.operation_mkdir", "transfer.operation_rename",
-    "transfer.operation_stat",
+    "transfer.operation_stat", "transfer.endpoint_manager_task_list",
+    "transfer.endpoint_manager_task_successful_transfers",
 ]
 
 out = sys.argv[1]

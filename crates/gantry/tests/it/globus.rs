@@ -817,7 +817,10 @@ async fn shapes_match_the_sdk_fixtures() {
         &g,
         "alice@uni.edu",
         "alice-pass",
-        &format!("openid profile email {transfer} urn:globus:auth:scope:groups.api.globus.org:all {gw_scope}"),
+        &format!(
+            "openid profile email {transfer} urn:globus:auth:scope:groups.api.globus.org:all {gw_scope} {}",
+            gantry_globus_local::auth::consents::VIEW_CONSENTS
+        ),
     )
     .await;
     let tok_for = |rs: &str| -> String {
@@ -949,6 +952,55 @@ async fn shapes_match_the_sdk_fixtures() {
         "transfer.operation_stat",
         get(v010(&format!("operation/endpoint/{}/stat?path=/~/d/f.txt", cluster.id)), ttok.clone()).await,
     ));
+    ours.push((
+        "transfer.endpoint_manager_task_list",
+        get(v010(&format!("endpoint_manager/task_list?filter_endpoint={}", cluster.id)), ttok.clone()).await,
+    ));
+    ours.push((
+        "transfer.endpoint_manager_task_successful_transfers",
+        get(v010(&format!("endpoint_manager/task/{task}/successful_transfers")), ttok.clone()).await,
+    ));
+    ours.push(("auth.get_consents", get(format!("{}/v2/api/identities/{alice}/consents", g.url), atok.clone()).await));
+    ours.push((
+        "auth.get_identity_providers",
+        get(format!("{}/v2/api/identity_providers?domains=uni.edu", g.url), atok.clone()).await,
+    ));
+    let made: Value = c
+        .post(format!("{}/v2/groups", g.url))
+        .bearer_auth(&gtok)
+        .json(&serde_json::json!({"name": "Fixture group", "description": "d"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let made_id = made["id"].as_str().unwrap().to_string();
+    ours.push(("groups.create_group", made));
+    let policies = serde_json::json!({"is_high_assurance": false, "group_visibility": "private",
+        "group_members_visibility": "managers", "join_requests": false, "signup_fields": ["address1"],
+        "authentication_assurance_timeout": 28800});
+    let put: Value = c
+        .put(format!("{}/v2/groups/{made_id}/policies", g.url))
+        .bearer_auth(&gtok)
+        .json(&policies)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ours.push(("groups.set_group_policies", put));
+    let del: Value = c
+        .delete(format!("{}/v2/groups/{made_id}", g.url))
+        .bearer_auth(&gtok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ours.push(("groups.delete_group", del));
     let mut report = vec![];
     for (name, v) in &ours {
         let mut miss = vec![];

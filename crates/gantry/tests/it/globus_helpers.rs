@@ -223,3 +223,44 @@ async fn gantry_transfer_page_chooses_with_globus() {
         assert_eq!(st, StatusCode::BAD_REQUEST, "{q}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_pages_identities_consents_and_logout() {
+    let g = GlobusServer::start().await;
+    // A consent of alice's to the gateway, given through the real form.
+    crate::globus::user_token(&g, "alice@uni.edu", "alice-pass", "urn:globus:auth:scope:transfer.api.globus.org:all")
+        .await;
+    let back = "redirect_uri=https%3A%2F%2Fportal.example.org%2Fhome&redirect_name=The%20Portal";
+    let mut b = Browser::new();
+    let (st, _, loc) = b.get(&format!("{}/v2/web/identities?{back}", g.url)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let next = gantry_domain::url::unescape_form(loc.unwrap().split("next=").nth(1).unwrap());
+    assert!(next.starts_with("/v2/web/identities?"), "{next}");
+    let (st, _, loc) = b
+        .post(
+            &format!("{}/helpers/login", g.url),
+            &[("username", "alice@uni.edu"), ("password", "alice-pass"), ("next", &next)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, page, _) = b.get(&format!("{}{}", g.url, loc.unwrap())).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("alice@uni.edu") && page.contains("alice@lab.gov"), "the identity set: {page}");
+    assert_eq!(attr_of(&page, "return", "href"), "https://portal.example.org/home");
+    assert!(page.contains("Return to The Portal"));
+
+    let (st, page, _) = b.get(&format!("{}/v2/web/consents", g.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains(crate::globus::GATEWAY) && page.contains("transfer.api.globus.org:all"), "{page}");
+    let (_, page, _) =
+        b.get(&format!("{}/v2/web/consents?redirect_uri=javascript:alert(1)&redirect_name=x", g.url)).await;
+    assert!(!page.contains("id=\"return\""), "only web URLs are linked: {page}");
+
+    let gw = g.client_id(crate::globus::GATEWAY);
+    let (st, page, _) = b.get(&format!("{}/v2/web/logout?client_id={gw}&{back}", g.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains(&format!("Logged out of {}", crate::globus::GATEWAY)), "{page}");
+    assert_eq!(attr_of(&page, "continue", "href"), "https://portal.example.org/home");
+    let (st, _, _) = b.get(&format!("{}/v2/web/identities", g.url)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "signed out");
+}

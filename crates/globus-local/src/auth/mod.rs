@@ -30,7 +30,6 @@ pub fn routes() -> Router<Service> {
         .route("/v2/web/login", post(login))
         .route("/v2/web/consent", post(consent))
         .route("/v2/web/auth-code", get(auth_code_page))
-        .route("/v2/web/logout", get(web_logout))
         .route("/v2/oauth2/token", post(token))
         .route("/v2/oauth2/token/validate", post(validate))
         .route("/v2/oauth2/token/introspect", post(introspect))

@@ -4,15 +4,15 @@
 use super::grants::*;
 use super::records::*;
 use crate::config::Identity;
+use crate::error::render;
 use crate::error::{GResult, html_error};
-use crate::error::{MessagePage, render};
 use crate::scopes::{self};
 use crate::service::Service;
 use crate::store::{now, random_token};
 use crate::wire::PageForm;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use gantry_globus::urlencode;
 use serde::Deserialize;
@@ -348,16 +348,4 @@ pub(super) async fn auth_code_page(Query(q): Query<HashMap<String, String>>) -> 
         (None, Some(e)) => html_error(StatusCode::BAD_REQUEST, &format!("Authorization failed: {e}")).into_response(),
         _ => html_error(StatusCode::BAD_REQUEST, "No code.").into_response(),
     }
-}
-
-pub(super) async fn web_logout(State(s): State<Service>, headers: HeaderMap) -> Response {
-    if let Some(id) = cookie(&headers, "gl_session") {
-        let _ = s.db.delete("session", &id).await;
-    }
-    let mut r =
-        render(&MessagePage { title: "Signed out", message: "You are signed out of Globus (local).", error: false });
-    if let Ok(v) = HeaderValue::from_str("gl_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax") {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
 }

@@ -1,7 +1,9 @@
 //! Helper pages for web applications, as Globus offers them: Browse Collections (a user
 //! picks a collection, a folder and files, and the choice is sent to the application's
-//! `action` URL), with the service's own sign-in in front of it.
+//! `action` URL) and Auth's account pages (identities, consents, logout), with the
+//! service's own sign-in in front of them.
 
+mod account;
 mod browse;
 
 use crate::auth::grants::{cookie, set_cookie};
@@ -22,6 +24,9 @@ pub fn routes() -> Router<Service> {
     Router::new()
         .route("/helpers/login", get(login_form).post(login))
         .route("/helpers/browse-collections", get(browse::page))
+        .route("/v2/web/identities", get(account::identities))
+        .route("/v2/web/consents", get(account::consents))
+        .route("/v2/web/logout", get(account::logout))
         .route("/helpers/browse-collections/submit", axum::routing::post(browse::submit))
 }
 
@@ -35,8 +40,13 @@ struct LoginPage<'a> {
 
 /// Only the helper pages themselves are followed after signing in.
 fn local_next(next: Option<&str>) -> &str {
+    let helper = |n: &str| {
+        (n.starts_with("/helpers/") && !n.starts_with("/helpers/login"))
+            || n.starts_with("/v2/web/identities")
+            || n.starts_with("/v2/web/consents")
+    };
     match next {
-        Some(n) if n.starts_with("/helpers/") && !n.starts_with("/helpers/login") && !n.contains("//") => n,
+        Some(n) if helper(n) && !n.contains("//") => n,
         _ => "/helpers/browse-collections",
     }
 }

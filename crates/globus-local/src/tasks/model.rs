@@ -203,7 +203,7 @@ impl Task {
         let is_delete = self.kind == TaskKind::Delete;
         let failed = self.status == TaskStatus::Failed;
         let paused = self.is_paused(s);
-        json!({
+        let mut doc = json!({
             "DATA_TYPE": "task", "task_id": self.task_id, "type": self.kind, "status": self.status,
             "nice_status": match self.status { TaskStatus::Active if paused => json!("PAUSED_BY_ADMIN"), TaskStatus::Active if !self.planned => json!("Queued"), TaskStatus::Active => json!("OK"), TaskStatus::Failed => json!(self.fatal_error.as_ref().map(|e| e.0.clone())), TaskStatus::Succeeded => Value::Null },
             "nice_status_short_description": if self.status == TaskStatus::Active { json!("OK") } else { Value::Null },
@@ -229,7 +229,25 @@ impl Task {
             "subtasks_retrying": 0, "subtasks_failed": u64::from(failed && !self.canceled),
             "subtasks_canceled": u64::from(self.canceled), "subtasks_expired": 0, "subtasks_skipped_errors": self.skipped_errors.len(),
             "delete_files": if is_delete { done } else { 0 }, "verify_checksum_failures": 0, "is_paused_by_admin": paused,
-        })
+        });
+        // Where a side is a guest collection: the mapped collection it shares, and where.
+        let sides = [
+            ("source", Some(self.source_endpoint.as_str())),
+            ("destination", (!is_delete).then_some(self.destination_endpoint.as_str())),
+        ];
+        for (side, id) in sides {
+            let ep = id.and_then(|id| s.config.endpoints.iter().find(|e| e.id == id));
+            let host =
+                ep.and_then(|e| e.host_endpoint.as_deref()).and_then(|h| s.config.endpoints.iter().find(|e| e.id == h));
+            doc[format!("{side}_base_path")] = Value::Null;
+            doc[format!("{side}_host_endpoint")] = json!(host.map(|h| format!("{}#{}", h.owner, h.id)));
+            doc[format!("{side}_host_endpoint_display_name")] = json!(host.map(|h| h.display_name.clone()));
+            doc[format!("{side}_host_endpoint_id")] = json!(host.map(|h| h.id.clone()));
+            doc[format!("{side}_host_path")] = json!(ep.and_then(|e| e.host_path.clone()));
+            doc[format!("{side}_mapped_collection_display_name")] = json!(host.map(|h| h.display_name.clone()));
+            doc[format!("{side}_mapped_collection_id")] = json!(host.map(|h| h.id.clone()));
+        }
+        doc
     }
 }
 
