@@ -965,41 +965,22 @@ async fn shapes_match_the_sdk_fixtures() {
         "auth.get_identity_providers",
         get(format!("{}/v2/api/identity_providers?domains=uni.edu", g.url), atok.clone()).await,
     ));
-    let made: Value = c
-        .post(format!("{}/v2/groups", g.url))
-        .bearer_auth(&gtok)
-        .json(&serde_json::json!({"name": "Fixture group", "description": "d"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    use crate::harness::answer;
+    let made = answer(
+        c.post(format!("{}/v2/groups", g.url))
+            .bearer_auth(&gtok)
+            .json(&serde_json::json!({"name": "Fixture group", "description": "d"})),
+    )
+    .await;
     let made_id = made["id"].as_str().unwrap().to_string();
     ours.push(("groups.create_group", made));
     let policies = serde_json::json!({"is_high_assurance": false, "group_visibility": "private",
         "group_members_visibility": "managers", "join_requests": false, "signup_fields": ["address1"],
         "authentication_assurance_timeout": 28800});
-    let put: Value = c
-        .put(format!("{}/v2/groups/{made_id}/policies", g.url))
-        .bearer_auth(&gtok)
-        .json(&policies)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/v2/groups/{made_id}", g.url);
+    let put = answer(c.put(format!("{url}/policies")).bearer_auth(&gtok).json(&policies)).await;
     ours.push(("groups.set_group_policies", put));
-    let del: Value = c
-        .delete(format!("{}/v2/groups/{made_id}", g.url))
-        .bearer_auth(&gtok)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let del = answer(c.delete(&url).bearer_auth(&gtok)).await;
     ours.push(("groups.delete_group", del));
     let mut report = vec![];
     for (name, v) in &ours {

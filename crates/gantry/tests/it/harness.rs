@@ -152,6 +152,11 @@ pub async fn json_of(url: &str, bearer: Option<&str>) -> serde_json::Value {
     r.send().await.unwrap().json().await.unwrap()
 }
 
+/// Sends a request and reads its answer as JSON.
+pub async fn answer(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// A browser of sorts: keeps cookies (of every host) and does not follow redirects.
 pub struct Browser {
     pub c: reqwest::Client,
