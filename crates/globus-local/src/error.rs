@@ -23,6 +23,14 @@ pub enum GlobusError {
 
 pub type GResult<T> = Result<T, GlobusError>;
 
+/// The short id Transfer puts in every answer: nine letters and digits, as Transfer's.
+pub fn request_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 9];
+    getrandom::fill(&mut bytes).expect("random source");
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
 /// The Auth API error.
 pub fn auth_error(status: StatusCode, code: &str, detail: &str) -> GlobusError {
     GlobusError::Auth { status, code: code.to_string(), detail: detail.to_string() }
@@ -134,7 +142,7 @@ impl IntoResponse for GlobusError {
                 (status, axum::Json(json!({"error": error, "error_description": description}))).into_response()
             }
             GlobusError::Transfer { status, code, message, resource, extra } => {
-                let mut body = json!({"code": code, "message": message, "request_id": crate::wire::request_id(),
+                let mut body = json!({"code": code, "message": message, "request_id": request_id(),
                     "resource": resource});
                 for (k, v) in extra {
                     body[k] = v;

@@ -84,13 +84,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
     }
 }
 
-/// The short id Transfer puts in every answer: nine letters and digits, as Transfer's.
-pub fn request_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 9];
-    getrandom::fill(&mut bytes).expect("random source");
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
-}
+pub use crate::error::request_id;
 
 /// `{"DATA_TYPE": "result", "code", "message", "request_id", "resource"}`.
 pub fn result(code: &str, message: &str, resource: &str) -> Value {

@@ -28,8 +28,6 @@ pub fn routes() -> Router<Service> {
         .route("/v0.10/task/{id}/event_list", get(event_list))
         .route("/v0.10/task/{id}/cancel", post(cancel))
         .route("/v0.10/task/{id}/pause_info", get(pause_info))
-        .route("/v0.10/task/{id}/successful_transfers", get(super::outcomes::successful_transfers))
-        .route("/v0.10/task/{id}/skipped_errors", get(super::outcomes::skipped_errors))
 }
 
 // ---------- request documents ----------

@@ -8,7 +8,14 @@ pub mod model;
 mod outcomes;
 mod worker;
 
-pub use api::routes;
 pub(crate) use api::{cancel_task, events_doc, pause_info_doc};
 pub(crate) use outcomes::{skipped, successful};
 pub use worker::worker;
+
+/// The task API's routes.
+pub fn routes() -> axum::Router<crate::service::Service> {
+    use axum::routing::get;
+    api::routes()
+        .route("/v0.10/task/{id}/successful_transfers", get(outcomes::successful_transfers))
+        .route("/v0.10/task/{id}/skipped_errors", get(outcomes::skipped_errors))
+}
