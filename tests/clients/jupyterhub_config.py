@@ -28,7 +28,6 @@ c.JupyterHub.db_url = f"sqlite:///{env['GANTRY_HUB_DIR']}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = f"{env['GANTRY_HUB_DIR']}/cookie_secret"
 c.ConfigurableHTTPProxy.pid_file = f"{env['GANTRY_HUB_DIR']}/proxy.pid"
 c.JupyterHub.cleanup_servers = True
-c.JupyterHub.check_running_servers = False
 
 # The test reads auth_state through the REST API as a service.
 c.JupyterHub.services = [{"name": "gantry-test", "api_token": env["GANTRY_HUB_SERVICE_TOKEN"]}]
