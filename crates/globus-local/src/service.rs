@@ -25,6 +25,9 @@ pub struct Service {
     pub pauses: Arc<std::sync::RwLock<Vec<crate::pause::PauseRule>>>,
     /// Serialises changes to groups (each is a read, a change and a write).
     pub groups_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The endpoints: the configuration's, and the guest collections made through the
+    /// API (kept in the database as `guest_collection` documents). Replaced whole.
+    pub endpoints: Arc<std::sync::RwLock<Arc<Vec<crate::config::Endpoint>>>>,
 }
 
 #[derive(Default)]
@@ -67,6 +70,17 @@ pub fn load_config(data_dir: &Path, config: Option<&Path>) -> anyhow::Result<(Gl
 }
 
 impl Service {
+    /// The endpoints as they are now.
+    pub fn endpoints(&self) -> Arc<Vec<crate::config::Endpoint>> {
+        self.endpoints.read().unwrap().clone()
+    }
+
+    /// The endpoint of this id, as it is now.
+    pub fn endpoint_by_id(&self, id: &str) -> Option<crate::config::Endpoint> {
+        let eps = self.endpoints();
+        eps.iter().find(|e| e.id == id).cloned()
+    }
+
     pub async fn open(config: GlobusConfig, data_dir: &Path, base_url: String) -> anyhow::Result<Service> {
         std::fs::create_dir_all(data_dir)?;
         for e in &config.endpoints {
@@ -76,6 +90,8 @@ impl Service {
         }
         let db = Db::open(&data_dir.join("globus-local.db")).await?;
         let pauses = db.list::<crate::pause::PauseRule>("pause_rule").await?.into_iter().map(|(_, r)| r).collect();
+        let mut endpoints = config.endpoints.clone();
+        endpoints.extend(db.list::<crate::config::Endpoint>("guest_collection").await?.into_iter().map(|(_, e)| e));
         let key_path = data_dir.join("auth-signing-key.pem");
         let keys = tokio::task::spawn_blocking(move || Keys::load_or_create(&key_path)).await??;
         Ok(Service {
@@ -89,6 +105,7 @@ impl Service {
             live: Arc::new(std::sync::Mutex::new(Live::default())),
             pauses: Arc::new(std::sync::RwLock::new(pauses)),
             groups_lock: Arc::new(tokio::sync::Mutex::new(())),
+            endpoints: Arc::new(std::sync::RwLock::new(Arc::new(endpoints))),
         })
     }
 }

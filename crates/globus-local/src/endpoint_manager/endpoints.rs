@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 use crate::service::Service;
 
 /// The endpoint, when the caller holds one of `roles` on it or on its host.
-async fn looked_after<'a>(
-    s: &'a Service,
+async fn looked_after(
+    s: &Service,
     c: &Caller,
     id: &str,
     roles: &[RoleName],
     res: &str,
-) -> TResult<&'a crate::config::Endpoint> {
+) -> TResult<crate::config::Endpoint> {
     let ep = s.endpoint(id, res)?;
     if !s.holds_on(c, id, roles).await {
         let msg = "You hold no role on this endpoint that allows this";
@@ -33,9 +33,10 @@ fn endpoint_list(page: Vec<Value>) -> Value {
 }
 
 pub(super) async fn monitored_endpoints(Call { s, headers, res }: Call) -> TResult<Response> {
+    let eps = s.endpoints();
     let c = s.transfer_caller(&headers, &res).await?;
     let mut page = vec![];
-    for ep in &s.config.endpoints {
+    for ep in eps.iter() {
         if s.holds_on(&c, &ep.id, MONITOR).await {
             page.push(s.endpoint_doc_for(&c, ep).await);
         }
@@ -46,14 +47,15 @@ pub(super) async fn monitored_endpoints(Call { s, headers, res }: Call) -> TResu
 pub(super) async fn get_endpoint(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
     let c = s.transfer_caller(&headers, &res).await?;
     let ep = looked_after(&s, &c, &id, ANY_ROLE, &res).await?;
-    Ok(axum::Json(s.endpoint_doc_for(&c, ep).await).into_response())
+    Ok(axum::Json(s.endpoint_doc_for(&c, &ep).await).into_response())
 }
 
 pub(super) async fn hosted_endpoint_list(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
+    let eps = s.endpoints();
     let c = s.transfer_caller(&headers, &res).await?;
     looked_after(&s, &c, &id, &[RoleName::Administrator], &res).await?;
     let mut page = vec![];
-    for guest in s.config.endpoints.iter().filter(|e| e.host_endpoint.as_deref() == Some(id.as_str())) {
+    for guest in eps.iter().filter(|e| e.host_endpoint.as_deref() == Some(id.as_str())) {
         page.push(s.endpoint_doc_for(&c, guest).await);
     }
     Ok(axum::Json(endpoint_list(page)).into_response())

@@ -45,8 +45,9 @@ pub fn routes() -> Router<Service> {
 impl Service {
     /// Whether the caller holds one of `roles` on `endpoint` or on the collection hosting it.
     pub async fn holds_on(&self, c: &Caller, endpoint: &str, roles: &[RoleName]) -> bool {
-        let Some(ep) = self.config.endpoints.iter().find(|e| e.id == endpoint) else { return false };
-        let host = ep.host_endpoint.as_deref().and_then(|h| self.config.endpoints.iter().find(|e| e.id == h));
+        let eps = self.endpoints();
+        let Some(ep) = eps.iter().find(|e| e.id == endpoint) else { return false };
+        let host = ep.host_endpoint.as_deref().and_then(|h| eps.iter().find(|e| e.id == h));
         for e in std::iter::once(ep).chain(host) {
             if self.effective_roles(c, e).await.iter().any(|r| roles.contains(r)) {
                 return true;

@@ -82,7 +82,8 @@ impl RuleDoc {
 }
 
 fn doc(s: &Service, r: &PauseRule) -> Value {
-    let name = s.config.endpoints.iter().find(|e| e.id == r.endpoint_id).map(|e| e.display_name.as_str());
+    let eps = s.endpoints();
+    let name = eps.iter().find(|e| e.id == r.endpoint_id).map(|e| e.display_name.as_str());
     r.doc(name, false)
 }
 

@@ -122,7 +122,7 @@ impl ListFilters {
                     Some("destination") => i == 1,
                     _ => true,
                 };
-                role_ok && eps.contains(&e)
+                role_ok && eps.iter().any(|x| x == e)
             })
         };
         let owners = crate::tasks::model::owner_ids(s, &t.owner);

@@ -154,6 +154,7 @@ async fn entries(s: &Service, sess: &Session, ep: &Endpoint, path: &str) -> GRes
 }
 
 pub(super) async fn page(State(s): State<Service>, headers: HeaderMap, uri: Uri) -> Response {
+    let eps = s.endpoints();
     let here = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let p = Params::parse(uri.query().unwrap_or(""));
     let o = match opened(&p) {
@@ -174,7 +175,7 @@ pub(super) async fn page(State(s): State<Service>, headers: HeaderMap, uri: Uri)
     let listing = match p.get("origin_id") {
         None => None,
         Some(id) => {
-            let Some(ep) = s.config.endpoints.iter().find(|e| e.id == id) else {
+            let Some(ep) = eps.iter().find(|e| e.id == id) else {
                 return html_error(StatusCode::NOT_FOUND, "No such collection.").into_response();
             };
             let path = folder_path(p.get("origin_path"), ep);
@@ -231,6 +232,7 @@ pub(super) async fn page(State(s): State<Service>, headers: HeaderMap, uri: Uri)
 }
 
 pub(super) async fn submit(State(s): State<Service>, headers: HeaderMap, body: String) -> Response {
+    let eps = s.endpoints();
     let p = Params::parse(&body);
     let o = match opened(&p) {
         Ok(o) => o,
@@ -244,7 +246,7 @@ pub(super) async fn submit(State(s): State<Service>, headers: HeaderMap, body: S
         return html_error(StatusCode::FORBIDDEN, "This form was not sent from this page (CSRF check failed).")
             .into_response();
     }
-    let Some(ep) = p.get("origin_id").and_then(|id| s.config.endpoints.iter().find(|e| e.id == id)) else {
+    let Some(ep) = p.get("origin_id").and_then(|id| eps.iter().find(|e| e.id == id)) else {
         return bad("choose a collection").into_response();
     };
     let path = folder_path(p.get("origin_path"), ep);

@@ -207,7 +207,7 @@ pub(super) async fn submit_transfer(
     for d in &body.data {
         let (sp, dp) = (d.source_path.as_str(), d.destination_path.as_str());
         let recursive = d.recursive.unwrap_or(false);
-        let real = match s.open_path(&c, src, sp, "r", false, &res).await {
+        let real = match s.open_path(&c, &src, sp, "r", false, &res).await {
             Ok((_, real)) => Some(real),
             // With skip_source_errors a missing source is passed over when the task runs.
             Err(GlobusError::Transfer { code, .. })
@@ -221,7 +221,7 @@ pub(super) async fn submit_transfer(
             let msg = format!("{sp} is a directory: use recursive");
             return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &msg, &res));
         }
-        may_write(&s, &c, dst, dp, &res).await?;
+        may_write(&s, &c, &dst, dp, &res).await?;
         items.push(Item { source: sp.into(), destination: dp.into(), recursive });
     }
     let task = new_task(TaskKind::Transfer, &src.id, &dst.id, &body.options, items, &res)?;
@@ -246,7 +246,7 @@ pub(super) async fn submit_delete(
             let msg = "refusing to delete the root of an endpoint";
             return Err(terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", msg, &res));
         }
-        may_write(&s, &c, ep, p, &res).await?;
+        may_write(&s, &c, &ep, p, &res).await?;
         items.push(Item { source: p.into(), destination: String::new(), recursive });
     }
     let task = new_task(TaskKind::Delete, &ep.id, &ep.id, &body.options, items, &res)?;
@@ -404,10 +404,11 @@ pub(super) async fn pause_info(Call { s, headers, res }: Call, Path(id): Path<St
 /// Why a task is paused: the rules that pause it (limited documents for its owner) and
 /// the messages of the endpoints it uses.
 pub(crate) fn pause_info_doc(s: &Service, t: &Task, limited: bool) -> Value {
+    let eps = s.endpoints();
     let rules = t.pause_rules(s);
-    let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.as_str());
+    let name = |id: &str| eps.iter().find(|e| e.id == id).map(|e| e.display_name.as_str());
     let message_on = |ep: &str| -> Value {
-        let host = s.config.endpoints.iter().find(|e| e.id == ep).and_then(|e| e.host_endpoint.as_deref());
+        let host = eps.iter().find(|e| e.id == ep).and_then(|e| e.host_endpoint.as_deref());
         let on: Vec<&str> = rules
             .iter()
             .filter(|r| r.endpoint_id == ep || Some(r.endpoint_id.as_str()) == host)

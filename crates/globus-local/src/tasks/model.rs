@@ -147,10 +147,11 @@ pub struct Task {
 impl Task {
     /// The endpoints the task uses, each with the host it shares (if a guest
     /// collection), and how it uses them.
-    pub fn uses<'a>(&self, s: &'a Service) -> Vec<(Vec<&'a str>, Use)> {
-        let with_host = |id: &str| -> Vec<&'a str> {
-            match s.config.endpoints.iter().find(|e| e.id == id) {
-                Some(e) => std::iter::once(e.id.as_str()).chain(e.host_endpoint.as_deref()).collect(),
+    pub fn uses(&self, s: &Service) -> Vec<(Vec<String>, Use)> {
+        let eps = s.endpoints();
+        let with_host = |id: &str| -> Vec<String> {
+            match eps.iter().find(|e| e.id == id) {
+                Some(e) => std::iter::once(e.id.clone()).chain(e.host_endpoint.clone()).collect(),
                 None => vec![],
             }
         };
@@ -171,6 +172,8 @@ impl Task {
         let uses = self.uses(s);
         let at = now();
         let rules = s.pauses.read().unwrap();
+        let uses: Vec<(Vec<&str>, Use)> =
+            uses.iter().map(|(eps, how)| (eps.iter().map(String::as_str).collect(), *how)).collect();
         rules.iter().filter(|r| uses.iter().any(|(eps, how)| r.pauses(eps, &owners, *how, at))).cloned().collect()
     }
 
@@ -190,13 +193,14 @@ impl Task {
     }
 
     pub fn doc(&self, s: &Service) -> Value {
+        let eps = s.endpoints();
         let live = if self.status == TaskStatus::Active {
             s.live.lock().unwrap().bytes.get(&self.task_id).copied()
         } else {
             None
         };
         let bytes_transferred = live.unwrap_or(0).max(self.bytes_transferred);
-        let name = |id: &str| s.config.endpoints.iter().find(|e| e.id == id).map(|e| e.display_name.clone());
+        let name = |id: &str| eps.iter().find(|e| e.id == id).map(|e| e.display_name.clone());
         let elapsed = (self.completion_time.unwrap_or_else(now) - self.request_time).max(1) as u64;
         let total = if self.planned { self.files } else { self.items.len() as u64 };
         let done = self.files_transferred + self.files_skipped;
@@ -236,9 +240,8 @@ impl Task {
             ("destination", (!is_delete).then_some(self.destination_endpoint.as_str())),
         ];
         for (side, id) in sides {
-            let ep = id.and_then(|id| s.config.endpoints.iter().find(|e| e.id == id));
-            let host =
-                ep.and_then(|e| e.host_endpoint.as_deref()).and_then(|h| s.config.endpoints.iter().find(|e| e.id == h));
+            let ep = id.and_then(|id| eps.iter().find(|e| e.id == id));
+            let host = ep.and_then(|e| e.host_endpoint.as_deref()).and_then(|h| eps.iter().find(|e| e.id == h));
             doc[format!("{side}_base_path")] = Value::Null;
             doc[format!("{side}_host_endpoint")] = json!(host.map(|h| format!("{}#{}", h.owner, h.id)));
             doc[format!("{side}_host_endpoint_display_name")] = json!(host.map(|h| h.display_name.clone()));

@@ -79,8 +79,8 @@ pub(super) async fn fail(s: &Service, t: &mut Task, code: &str, msg: &str) -> an
 pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     let Some(mut t) = s.db.get::<Task>("task", id).await? else { return Ok(()) };
     let c = caller_of(s, &t.owner).await;
-    let src = s.config.endpoints.iter().find(|e| e.id == t.source_endpoint).cloned();
-    let dst = s.config.endpoints.iter().find(|e| e.id == t.destination_endpoint).cloned();
+    let src = s.endpoint_by_id(&t.source_endpoint);
+    let dst = s.endpoint_by_id(&t.destination_endpoint);
     let (Some(src), Some(dst)) = (src, dst) else {
         return fail(s, &mut t, "ENDPOINT_ERROR", "endpoint no longer exists").await;
     };

@@ -26,7 +26,7 @@ pub(crate) fn rule_doc(r: &Rule) -> Value {
 /// access rules.
 pub(super) async fn manager(s: &Service, headers: &HeaderMap, id: &str, res: &str) -> TResult<()> {
     let (c, ep) = s.caller_at(headers, id, res).await?;
-    s.require_role(&c, ep, &[RoleName::Administrator, RoleName::AccessManager], res).await
+    s.require_role(&c, &ep, &[RoleName::Administrator, RoleName::AccessManager], res).await
 }
 
 /// A new access rule, as `globus endpoint permission create` sends it.

@@ -95,13 +95,13 @@ impl Service {
     }
 
     /// The caller of a call on endpoint `id`, and the endpoint.
-    pub async fn caller_at(&self, headers: &HeaderMap, id: &str, resource: &str) -> TResult<(Caller, &Endpoint)> {
+    pub async fn caller_at(&self, headers: &HeaderMap, id: &str, resource: &str) -> TResult<(Caller, Endpoint)> {
         let c = self.transfer_caller(headers, resource).await?;
         Ok((c, self.endpoint(id, resource)?))
     }
 
-    pub fn endpoint(&self, id: &str, resource: &str) -> TResult<&Endpoint> {
-        self.config.endpoints.iter().find(|e| e.id == id).ok_or_else(|| {
+    pub fn endpoint(&self, id: &str, resource: &str) -> TResult<Endpoint> {
+        self.endpoint_by_id(id).ok_or_else(|| {
             terr(StatusCode::NOT_FOUND, "EndpointNotFound", &format!("No such endpoint '{id}'"), resource)
         })
     }

@@ -13,7 +13,7 @@ use super::caller::*;
 
 pub(super) async fn endpoint_get(Call { s, headers, res }: Call, Path(id): Path<String>) -> Response {
     match s.caller_at(&headers, &id, &res).await {
-        Ok((c, ep)) => axum::Json(s.endpoint_doc_for(&c, ep).await).into_response(),
+        Ok((c, ep)) => axum::Json(s.endpoint_doc_for(&c, &ep).await).into_response(),
         Err(r) => r.into_response(),
     }
 }
@@ -22,6 +22,7 @@ pub(super) async fn endpoint_search(
     Call { s, headers, res }: Call,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let eps = s.endpoints();
     let res = res.as_str();
     let c = match s.transfer_caller(&headers, res).await {
         Ok(c) => c,
@@ -46,7 +47,7 @@ pub(super) async fn endpoint_search(
         }
     }
     let mut shared = vec![];
-    for ep in &s.config.endpoints {
+    for ep in eps.iter() {
         if !c.usernames.contains(&ep.owner) && s.permission(&c, ep, &[]).await.is_some() {
             shared.push(ep.id.clone());
         } else if !c.usernames.contains(&ep.owner) {

@@ -39,12 +39,12 @@ const FILE_FIELDS: &[&str] = &["name", "type", "size", "permissions", "user", "g
 
 pub(super) async fn ls(Call { s, headers, res }: Call, Path(id): Path<String>, q: Params) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    s.refuse_if_paused(&c, ep, crate::pause::Use::Ls, &res)?;
+    s.refuse_if_paused(&c, &ep, crate::pause::Use::Ls, &res)?;
     let (offset, limit) = crate::wire::paging(&q.last_values(), 100_000, 100_000, &res)?;
     let bad = |why: String| terr(StatusCode::BAD_REQUEST, "ClientError.BadRequest", &why, &res);
     let filters = Filters::parse(&q.all("filter"), &["last_modified"]).map_err(bad)?;
     let path = q.get("path").map(str::to_string).unwrap_or_else(|| ep.default_directory.clone());
-    let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
+    let (parts, real) = s.open_path(&c, &ep, &path, "r", false, &res).await?;
     if !real.is_dir() {
         return Err(terr(
             StatusCode::NOT_FOUND,
@@ -89,9 +89,9 @@ pub(super) async fn stat(
     Query(q): Query<HashMap<String, String>>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    s.refuse_if_paused(&c, ep, crate::pause::Use::Ls, &res)?;
+    s.refuse_if_paused(&c, &ep, crate::pause::Use::Ls, &res)?;
     let path = q.get("path").cloned().unwrap_or_default();
-    let (parts, real) = s.open_path(&c, ep, &path, "r", false, &res).await?;
+    let (parts, real) = s.open_path(&c, &ep, &path, "r", false, &res).await?;
     let meta = std::fs::metadata(&real)
         .map_err(|_| terr(StatusCode::NOT_FOUND, "NotFound", &format!("{path} not found"), &res))?;
     let name = parts.last().cloned().unwrap_or_else(|| "/".into());
@@ -117,9 +117,9 @@ pub(super) async fn mkdir(
     TransferJson(body): TransferJson<Mkdir>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    s.refuse_if_paused(&c, ep, crate::pause::Use::Mkdir, &res)?;
+    s.refuse_if_paused(&c, &ep, crate::pause::Use::Mkdir, &res)?;
     let path = body.path;
-    let (_, real) = s.open_path(&c, ep, &path, "rw", true, &res).await?;
+    let (_, real) = s.open_path(&c, &ep, &path, "rw", true, &res).await?;
     if real.exists() {
         return Err(terr(
             StatusCode::CONFLICT,
@@ -144,10 +144,10 @@ pub(super) async fn rename(
     TransferJson(body): TransferJson<Rename>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    s.refuse_if_paused(&c, ep, crate::pause::Use::Rename, &res)?;
+    s.refuse_if_paused(&c, &ep, crate::pause::Use::Rename, &res)?;
     let (old, new) = (body.old_path.as_str(), body.new_path.as_str());
-    let (_, from) = s.open_path(&c, ep, old, "rw", false, &res).await?;
-    let (_, to) = s.open_path(&c, ep, new, "rw", true, &res).await?;
+    let (_, from) = s.open_path(&c, &ep, old, "rw", false, &res).await?;
+    let (_, to) = s.open_path(&c, &ep, new, "rw", true, &res).await?;
     if to.exists() {
         return Err(terr(StatusCode::CONFLICT, "ExternalError.RenameFailed.Exists", &format!("{new} exists"), &res));
     }

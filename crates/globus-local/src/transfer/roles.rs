@@ -118,7 +118,7 @@ fn role_not_found(id: &str, res: &str) -> GlobusError {
 
 pub(super) async fn role_list(Call { s, headers, res }: Call, Path(id): Path<String>) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    s.require_role(&c, ep, ANY_ROLE, &res).await?;
+    s.require_role(&c, &ep, ANY_ROLE, &res).await?;
     let docs: Vec<Value> = s.role_docs(&id).await.iter().map(role_doc).collect();
     Ok(axum::Json(json!({"DATA_TYPE": "role_list", "DATA": docs})).into_response())
 }
@@ -130,7 +130,7 @@ pub(super) async fn role_create(
 ) -> TResult<Response> {
     let res = res.as_str();
     let (c, ep) = s.caller_at(&headers, &id, res).await?;
-    s.require_role(&c, ep, &[RoleName::Administrator], res).await?;
+    s.require_role(&c, &ep, &[RoleName::Administrator], res).await?;
     let known = match body.principal_type {
         PrincipalType::Identity => s.config.identity_by_id(&body.principal).is_some(),
         PrincipalType::Group => s.group_exists(&body.principal).await,
@@ -156,7 +156,7 @@ pub(super) async fn role_get(
     Path((id, role)): Path<(String, String)>,
 ) -> TResult<Response> {
     let (c, ep) = s.caller_at(&headers, &id, &res).await?;
-    s.require_role(&c, ep, ANY_ROLE, &res).await?;
+    s.require_role(&c, &ep, ANY_ROLE, &res).await?;
     let found = s.db.get::<Role>(&format!("role:{id}"), &role).await.map_err(|e| unavailable(e, &res))?;
     let r = found.ok_or_else(|| role_not_found(&role, &res))?;
     Ok(axum::Json(role_doc(&r)).into_response())
@@ -168,7 +168,7 @@ pub(super) async fn role_delete(
 ) -> TResult<Response> {
     let res = res.as_str();
     let (c, ep) = s.caller_at(&headers, &id, res).await?;
-    s.require_role(&c, ep, &[RoleName::Administrator], res).await?;
+    s.require_role(&c, &ep, &[RoleName::Administrator], res).await?;
     if !s.db.delete(&format!("role:{id}"), &role).await.map_err(|e| unavailable(e, res))? {
         return Err(role_not_found(&role, res));
     }
