@@ -263,6 +263,38 @@ out["g_deleted"] = alice_gc.delete_group(gid)["id"] == gid
 out["g_gone"] = error_of(lambda: alice_gc.get_group(gid))
 out["g_unknown_action"] = error_of(lambda: alice_gc.post(f"/v2/groups/{setup['group']}", data={"promote": []}))
 
+# ---- guest collections made through the API ----
+share = alice_tc.create_shared_endpoint({"DATA_TYPE": "shared_endpoint", "host_endpoint": cluster,
+                                         "host_path": "/tree/", "display_name": "Alice share"})
+sid = share["id"]
+out["share_code"] = share["code"]
+out["share_ls"] = sorted(f["name"] for f in alice_tc.operation_ls(sid, path="/~/"))
+out["share_of_share"] = error_of(lambda: alice_tc.create_shared_endpoint(
+    {"DATA_TYPE": "shared_endpoint", "host_endpoint": sid, "host_path": "/", "display_name": "x"}))
+out["share_needs_rw"] = error_of(lambda: carol_tc.create_shared_endpoint(
+    {"DATA_TYPE": "shared_endpoint", "host_endpoint": cluster, "host_path": "/tree/", "display_name": "no"}))
+out["share_listed"] = [sid in [e["id"] for e in alice_tc.get_shared_endpoint_list(cluster)]]
+out["share_list_needs_admin"] = error_of(lambda: carol_tc.get_shared_endpoint_list(cluster))
+out["my_shares"] = [e["display_name"] for e in alice_tc.my_shared_endpoint_list(cluster) if e["id"] == sid]
+alice_tc.update_endpoint(sid, {"display_name": "Alice renamed share"})
+out["share_renamed"] = alice_tc.get_endpoint(sid)["display_name"]
+out["share_update_refused"] = error_of(lambda: bob_tc.update_endpoint(sid, {"display_name": "bob's"}))
+# A share gives no more than its owner still has: carol shares a folder she may write,
+# bob reads it through her share until carol loses her access.
+grant = alice_tc.add_endpoint_acl_rule(cluster, {"DATA_TYPE": "access", "principal_type": "identity",
+                                                 "principal": ids["carol@lab.gov"], "path": "/many/",
+                                                 "permissions": "rw"})
+cs = carol_tc.create_shared_endpoint({"DATA_TYPE": "shared_endpoint", "host_endpoint": cluster,
+                                      "host_path": "/many/", "display_name": "Carol share"})["id"]
+carol_tc.add_endpoint_acl_rule(cs, {"DATA_TYPE": "access", "principal_type": "identity",
+                                    "principal": ids["bob@uni.edu"], "path": "/", "permissions": "r"})
+out["bob_reads_carols_share"] = alice_tc and bob_tc.operation_ls(cs, path="/~/", limit=1)["total"]
+alice_tc.delete_endpoint_acl_rule(cluster, grant["access_id"])
+out["bob_after_carol_lost_access"] = error_of(lambda: bob_tc.operation_ls(cs, path="/~/"))
+out["share_delete_refused"] = error_of(lambda: bob_tc.delete_endpoint(sid))
+out["share_deleted"] = alice_tc.delete_endpoint(sid)["code"]
+out["share_gone"] = error_of(lambda: alice_tc.get_endpoint(sid))
+
 # ---- Auth: identities and identity providers ----
 native_auth = globus_sdk.AuthClient(authorizer=globus_sdk.AccessTokenAuthorizer(
     tokens_of("bob@uni.edu", "bob-pass").by_resource_server["auth.globus.org"]["access_token"]))

@@ -167,6 +167,22 @@ async fn sdk_surface() {
     assert_eq!(v["g_gone"]["status"], 404);
     assert_eq!(v["g_unknown_action"]["status"], 400);
 
+    // Guest collections made through the API.
+    assert_eq!(v["share_code"], "Created");
+    assert_eq!(v["share_ls"], json!(["a.txt", "b.bin", "c.txt", "sub"]), "the share's root is the host folder");
+    assert_eq!(v["share_of_share"]["status"], 400);
+    assert_eq!(v["share_needs_rw"]["status"], 403, "carol may only read /tree/");
+    assert_eq!(v["share_listed"], json!([true]));
+    assert_eq!(v["share_list_needs_admin"]["status"], 403);
+    assert_eq!(v["my_shares"], json!(["Alice share"]));
+    assert_eq!(v["share_renamed"], "Alice renamed share");
+    assert_eq!(v["share_update_refused"]["status"], 403);
+    assert_eq!(v["bob_reads_carols_share"], 1005);
+    assert_eq!(v["bob_after_carol_lost_access"]["status"], 403, "a share gives no more than its owner has");
+    assert_eq!(v["share_delete_refused"]["status"], 403);
+    assert_eq!(v["share_deleted"], "Deleted");
+    assert_eq!(v["share_gone"]["status"], 404);
+
     // Auth lookups.
     assert_eq!(v["idp_by_domain"], json!(["National Example Laboratory"]));
     assert_eq!(v["idp_by_id"], json!([["uni.edu"]]));
@@ -342,6 +358,24 @@ async fn globus_cli_transfer_commands() {
     ok(globus(&g, alice.path(), &["endpoint", "role", "delete", &cluster.id, &role]).await);
     let (code, _) = globus(&g, bob.path(), &["endpoint", "permission", "list", &cluster.id]).await;
     assert_ne!(code, 0, "the role is gone");
+
+    // Guest collections: made through `globus api`, then listed, updated, deleted.
+    let body = json!({"DATA_TYPE": "shared_endpoint", "host_endpoint": cluster.id, "host_path": "/d/",
+        "display_name": "CLI share"})
+    .to_string();
+    let v =
+        json_of(ok(globus(&g, alice.path(), &["api", "transfer", "post", "/shared_endpoint", "--body", &body]).await));
+    let share = v["id"].as_str().unwrap().to_string();
+    let out = ok(globus(&g, alice.path(), &["endpoint", "my-shared-endpoint-list", &cluster.id]).await);
+    assert!(out.contains(&share), "{out}");
+    ok(globus(&g, alice.path(), &["endpoint", "update", &share, "--display-name", "CLI share renamed"]).await);
+    let out = ok(globus(&g, alice.path(), &["endpoint", "show", &share]).await);
+    assert!(out.contains("CLI share renamed"), "{out}");
+    let (code, _) = globus(&g, bob.path(), &["endpoint", "delete", &share]).await;
+    assert_ne!(code, 0, "only the owner deletes a guest collection");
+    ok(globus(&g, alice.path(), &["endpoint", "delete", &share]).await);
+    let (code, _) = globus(&g, alice.path(), &["endpoint", "show", &share]).await;
+    assert_ne!(code, 0, "gone");
 
     // Bookmarks: show, rename, delete.
     ok(globus(&g, alice.path(), &["bookmark", "create", &ep("/~/d/"), "data"]).await);

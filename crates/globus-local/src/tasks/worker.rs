@@ -189,13 +189,15 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
     let mut last_save = std::time::Instant::now();
     // Rules and resolved directories are looked up once per batch of files, not per file.
     let mut rules = s.rules(&dst.id).await;
+    // A guest collection gives no more than its owner may still do on the host.
+    let mut share_ok = s.guest_owner_may(&dst, "rw").await;
     let mut dirs: HashMap<(bool, Vec<String>), PathBuf> = HashMap::new();
     while t.next < plan.len() {
         if t.deadline.is_some_and(|d| now() > d) {
             return fail(s, &mut t, "DEADLINE_EXPIRED", "The task's deadline passed before it completed").await;
         }
         let p = &plan[t.next];
-        if crate::transfer::caller::permission_with(&c, &dst, &p.dst, &rules) != Some("rw") {
+        if !share_ok || crate::transfer::caller::permission_with(&c, &dst, &p.dst, &rules) != Some("rw") {
             return fail(
                 s,
                 &mut t,
@@ -253,6 +255,7 @@ pub(super) async fn run_task(s: &Service, id: &str) -> anyhow::Result<()> {
                 return Ok(());
             }
             rules = s.rules(&dst.id).await;
+            share_ok = s.guest_owner_may(&dst, "rw").await;
             dirs.clear();
         }
     }

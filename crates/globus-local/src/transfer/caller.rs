@@ -107,9 +107,20 @@ impl Service {
     }
 
     /// The caller's permission on a path of an endpoint: "rw", "r" or none.
+    /// On a guest collection, never more than its owner may still do on the host.
     pub async fn permission(&self, c: &Caller, ep: &Endpoint, parts: &[String]) -> Option<&'static str> {
         let rules = self.rules(&ep.id).await;
-        permission_with(c, ep, parts, &rules)
+        let p = permission_with(c, ep, parts, &rules)?;
+        if ep.host_endpoint.is_none() || self.guest_owner_may(ep, p).await {
+            return Some(p);
+        }
+        (p == "rw" && self.guest_owner_may(ep, "r").await).then_some("r")
+    }
+
+    /// The permission on a mapped collection (no guest-owner bound to apply).
+    pub async fn permission_on_host(&self, c: &Caller, host: &Endpoint, parts: &[String]) -> Option<&'static str> {
+        let rules = self.rules(&host.id).await;
+        permission_with(c, host, parts, &rules)
     }
 
     /// The access rules of an endpoint.

@@ -6,6 +6,7 @@ mod bookmarks;
 mod endpoints;
 mod files;
 pub mod roles;
+mod shared;
 
 pub mod caller;
 
@@ -21,7 +22,10 @@ use roles::*;
 pub fn routes() -> Router<Service> {
     Router::new()
         .route("/v0.10/endpoint_search", get(endpoint_search))
-        .route("/v0.10/endpoint/{id}", get(endpoint_get))
+        .route("/v0.10/endpoint/{id}", get(endpoint_get).put(shared::update).delete(shared::delete))
+        .route("/v0.10/shared_endpoint", axum::routing::post(shared::create))
+        .route("/v0.10/endpoint/{id}/shared_endpoint_list", get(shared::shared_list))
+        .route("/v0.10/endpoint/{id}/my_shared_endpoint_list", get(shared::my_shared_list))
         .route("/v0.10/operation/endpoint/{id}/ls", get(ls))
         .route("/v0.10/operation/endpoint/{id}/stat", get(stat))
         .route("/v0.10/operation/endpoint/{id}/mkdir", axum::routing::post(mkdir))
