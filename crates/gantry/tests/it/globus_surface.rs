@@ -291,6 +291,15 @@ async fn globus_cli_transfer_commands() {
     let v =
         json_of(ok(globus(&g, alice.path(), &["api", "transfer", "get", &format!("/endpoint/{}", cluster.id)]).await));
     assert_eq!(v["my_effective_roles"], json!(["administrator"]));
+    let v = json_of(ok(globus(
+        &g,
+        alice.path(),
+        &["api", "auth", "get", "/v2/api/identities", "-Q", "usernames=bob@uni.edu"],
+    )
+    .await));
+    assert_eq!(v["identities"][0]["username"], "bob@uni.edu", "{v}");
+    let v = json_of(ok(globus(&g, alice.path(), &["api", "groups", "get", "/v2/groups/my_groups"]).await));
+    assert_eq!(v[0]["name"], "Beamline Users", "{v}");
 
     // A transfer, renamed by `task update`, then shown with its successful transfers.
     let v = json_of(ok(globus(&g, alice.path(), &["transfer", &ep("/~/d/"), &ep("/~/e/"), "-r", "-F", "json"]).await));
