@@ -102,7 +102,7 @@ impl Drop for GlobusServer {
     }
 }
 
-fn globus_bin() -> std::path::PathBuf {
+pub(crate) fn globus_bin() -> std::path::PathBuf {
     python().parent().unwrap().join("globus")
 }
 

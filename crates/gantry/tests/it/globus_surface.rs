@@ -415,3 +415,22 @@ async fn globus_cli_transfer_commands() {
         v["memberships"].as_array().unwrap().iter().find(|m| m["username"] == "bob@uni.edu").unwrap()["status"].clone();
     assert_eq!(bob_status, "rejected");
 }
+
+/// `globus logout --delete-client` removes the CLI's client instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globus_cli_logout_deletes_its_client() {
+    use crate::globus::{globus, globus_login};
+    let g = GlobusServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    globus_login(&g, home.path(), "alice@uni.edu", "alice-pass").await;
+    let db_path = g.dir.path().join("globus-local.db");
+    let instances = || async {
+        let db = gantry_globus_local::store::Db::open(&db_path).await.unwrap();
+        db.list::<serde_json::Value>("client").await.unwrap().len()
+    };
+    let before = instances().await;
+    assert!(before >= 1, "globus login made an instance of the CLI's client");
+    let (code, out) = globus(&g, home.path(), &["logout", "--yes", "--delete-client"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(instances().await, before - 1, "the CLI's client instance is deleted");
+}
