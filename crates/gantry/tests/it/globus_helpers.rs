@@ -228,8 +228,28 @@ async fn gantry_transfer_page_chooses_with_globus() {
 async fn account_pages_identities_consents_and_logout() {
     let g = GlobusServer::start().await;
     // A consent of alice's to the gateway, given through the real form.
-    crate::globus::user_token(&g, "alice@uni.edu", "alice-pass", "urn:globus:auth:scope:transfer.api.globus.org:all")
-        .await;
+    let tok = crate::globus::user_token(
+        &g,
+        "alice@uni.edu",
+        "alice-pass",
+        "urn:globus:auth:scope:transfer.api.globus.org:all",
+    )
+    .await;
+    let active = |tok: String| {
+        let url = format!("{}/v2/oauth2/token/introspect", g.url);
+        let gw = g.client_id(crate::globus::GATEWAY);
+        async move {
+            let v = crate::harness::answer(
+                crate::harness::http()
+                    .post(url)
+                    .basic_auth(gw, Some(crate::globus::GATEWAY_SECRET))
+                    .form(&[("token", tok)]),
+            )
+            .await;
+            v["active"].as_bool().unwrap()
+        }
+    };
+    assert!(active(tok.clone()).await);
     let back = "redirect_uri=https%3A%2F%2Fportal.example.org%2Fhome&redirect_name=The%20Portal";
     let mut b = Browser::new();
     let (st, _, loc) = b.get(&format!("{}/v2/web/identities?{back}", g.url)).await;
@@ -256,7 +276,20 @@ async fn account_pages_identities_consents_and_logout() {
         b.get(&format!("{}/v2/web/consents?redirect_uri=javascript:alert(1)&redirect_name=x", g.url)).await;
     assert!(!page.contains("id=\"return\""), "only web URLs are linked: {page}");
 
+    // Rescinding the gateway's consents revokes its tokens; a forged form changes nothing.
+    let (_, page, _) = b.get(&format!("{}/v2/web/consents", g.url)).await;
+    let csrf = crate::harness::hidden(&page, "csrf");
     let gw = g.client_id(crate::globus::GATEWAY);
+    let rescind = format!("{}/v2/web/consents/rescind", g.url);
+    let (st, _, _) = b.post(&rescind, &[("csrf", &"0".repeat(64)), ("client", &gw)]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(active(tok.clone()).await);
+    let (st, _, loc) = b.post(&rescind, &[("csrf", &csrf), ("client", &gw)]).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/v2/web/consents")));
+    let (_, page, _) = b.get(&format!("{}/v2/web/consents", g.url)).await;
+    assert!(!page.contains(crate::globus::GATEWAY), "{page}");
+    assert!(!active(tok).await, "the gateway's token is revoked with its consents");
+
     let (st, page, _) = b.get(&format!("{}/v2/web/logout?client_id={gw}&{back}", g.url)).await;
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains(&format!("Logged out of {}", crate::globus::GATEWAY)), "{page}");

@@ -26,6 +26,7 @@ pub fn routes() -> Router<Service> {
         .route("/helpers/browse-collections", get(browse::page))
         .route("/v2/web/identities", get(account::identities))
         .route("/v2/web/consents", get(account::consents))
+        .route("/v2/web/consents/rescind", axum::routing::post(account::rescind))
         .route("/v2/web/logout", get(account::logout))
         .route("/helpers/browse-collections/submit", axum::routing::post(browse::submit))
 }
