@@ -127,14 +127,21 @@ pub(super) async fn userinfo(State(s): State<Service>, headers: HeaderMap) -> Re
     axum::Json(v).into_response()
 }
 
+/// Lookups need an Auth token or an authenticated client.
+async fn authenticated(s: &Service, headers: &HeaderMap) -> crate::error::GResult<()> {
+    if s.bearer(headers, AUTH_RS).await.is_some() || s.client_auth(headers, None, None).await.is_ok() {
+        return Ok(());
+    }
+    Err(auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Call must be authenticated"))
+}
+
 pub(super) async fn identities(
     State(s): State<Service>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, None, None).await.is_ok();
-    if !authed {
-        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Call must be authenticated").into_response();
+    if let Err(e) = authenticated(&s, &headers).await {
+        return e.into_response();
     }
     let cfg = &s.config;
     let mut out = vec![];
@@ -161,9 +168,8 @@ pub(super) async fn identity_providers(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let authed = s.bearer(&headers, AUTH_RS).await.is_some() || s.client_auth(&headers, None, None).await.is_ok();
-    if !authed {
-        return auth_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Call must be authenticated").into_response();
+    if let Err(e) = authenticated(&s, &headers).await {
+        return e.into_response();
     }
     let list = |key: &str| q.get(key).map(|v| v.split(',').map(|x| x.trim().to_string()).collect::<Vec<_>>());
     let found: Vec<&crate::config::IdentityProvider> = match (list("domains"), list("ids")) {
