@@ -471,7 +471,8 @@ impl GlobusConfig {
         self.identity_providers.iter().find(|p| p.domain == i.domain()).expect("complete() adds every domain")
     }
 
-    /// The identity and all identities linked to it (one person), primary first.
+    /// The identity and all identities linked to it (one person), in declaration
+    /// order: the first declared is the account's primary identity.
     pub fn identity_set(&self, i: &Identity) -> Vec<&Identity> {
         let mut out: Vec<&Identity> = vec![
             self.identity_by_id(&i.id)
@@ -493,7 +494,14 @@ impl GlobusConfig {
             }
             k += 1;
         }
+        out.sort_by_key(|x| self.identities.iter().position(|o| o.id == x.id));
         out
+    }
+
+    /// The account's primary identity: whichever linked identity signs in, tokens,
+    /// `id_token` and userinfo speak for this one (as `globus whoami` shows).
+    pub fn primary_of<'a>(&'a self, i: &'a Identity) -> &'a Identity {
+        self.identity_set(i).first().copied().unwrap_or(i)
     }
 
     /// The TOML text of this configuration (what `--config` would read).
@@ -514,6 +522,11 @@ mod tests {
         let alice = a.identity_by_username("alice@uni.edu").unwrap();
         let set: Vec<&str> = a.identity_set(alice).iter().map(|i| i.username.as_str()).collect();
         assert_eq!(set, ["alice@uni.edu", "alice@lab.gov"]);
+        let lab = a.identity_by_username("alice@lab.gov").unwrap();
+        let set: Vec<&str> = a.identity_set(lab).iter().map(|i| i.username.as_str()).collect();
+        assert_eq!(set, ["alice@uni.edu", "alice@lab.gov"], "the same set, primary first, from either end");
+        assert_eq!(a.primary_of(lab).username, "alice@uni.edu");
+        assert_eq!(a.primary_of(alice).username, "alice@uni.edu");
         assert_eq!(a.endpoints[1].policy.as_deref(), Some(a.policies[0].id.as_str()));
         assert_eq!(uuid_for("x", "y").len(), 36);
         // The printed TOML reads back to the same configuration.

@@ -118,10 +118,22 @@ pub(crate) async fn globus(g: &GlobusServer, home: &std::path::Path, args: &[&st
 
 /// `globus login --no-local-server`, signing in through the HTML form.
 pub async fn globus_login(g: &GlobusServer, home: &std::path::Path, user: &str, password: &str) -> String {
+    globus_login_args(g, home, user, password, &["login", "--no-local-server"]).await
+}
+
+/// A `globus` command that signs in (`login`, `session update`, `session consent`),
+/// signing in through the HTML form from a fresh browser.
+pub async fn globus_login_args(
+    g: &GlobusServer,
+    home: &std::path::Path,
+    user: &str,
+    password: &str,
+    args: &[&str],
+) -> String {
     let mut c = Command::new(python());
     g.globus_env(&mut c, home);
     c.arg(repo_root().join("tests/clients/globus_login.py")).args([user, password, "--"]).arg(globus_bin());
-    c.args(["login", "--no-local-server"]);
+    c.args(args);
     run(&mut c).await
 }
 
@@ -150,6 +162,42 @@ async fn globus_cli_login_whoami_session_logout() {
     let (code, out) = globus(&g, home.path(), &["group", "member", "list", &g.config.groups[0].id]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("carol@lab.gov") && out.contains("alice@uni.edu"), "{out}");
+    // Bring the linked lab.gov identity into the session (from a fresh browser): the
+    // account stays the same, so the CLI accepts the new tokens.
+    let lab = g.config.identity_by_username("alice@lab.gov").unwrap().id.clone();
+    let out = globus_login_args(
+        &g,
+        home.path(),
+        "alice@lab.gov",
+        "alice-lab-pass",
+        &["session", "update", "alice@lab.gov", "--no-local-server"],
+    )
+    .await;
+    assert!(out.contains("You have successfully updated your CLI session"), "{out}");
+    let (code, out) = globus(&g, home.path(), &["session", "show"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("alice@lab.gov") && out.contains(&lab), "{out}");
+    let (code, out) = globus(&g, home.path(), &["whoami"]).await;
+    assert_eq!((code, out.trim()), (0, "alice@uni.edu"), "whoami is not affected by sessions");
+    // Consent to a scope the CLI did not ask for at login.
+    let groups_scope = "urn:globus:auth:scope:groups.api.globus.org:view_my_groups_and_memberships";
+    let out = globus_login_args(
+        &g,
+        home.path(),
+        "alice@uni.edu",
+        "alice-pass",
+        &["session", "consent", groups_scope, "--no-local-server"],
+    )
+    .await;
+    assert!(out.contains("You have successfully updated your CLI session"), "{out}");
+    // Another person cannot be brought into alice's session: the CLI refuses the tokens.
+    let mut c = Command::new(python());
+    g.globus_env(&mut c, home.path());
+    c.arg(repo_root().join("tests/clients/globus_login.py")).args(["bob@uni.edu", "bob-pass", "--"]).arg(globus_bin());
+    let o = c.args(["session", "update", "bob@uni.edu", "--no-local-server"]).output().await.unwrap();
+    assert!(!o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let (code, out) = globus(&g, home.path(), &["whoami"]).await;
+    assert_eq!((code, out.trim()), (0, "alice@uni.edu"), "alice's CLI login is kept");
     let (code, out) = globus(&g, home.path(), &["logout", "--yes"]).await;
     assert_eq!(code, 0, "{out}");
     let (code, out) = globus(&g, home.path(), &["whoami"]).await;
@@ -188,13 +236,15 @@ async fn globus_sdk_flows() {
     ];
     want.sort();
     assert_eq!(v["resource_servers"], serde_json::json!(want));
-    assert_eq!(v["id_token_username"], "alice@lab.gov");
+    // Signed in with the linked lab.gov identity, the tokens speak for the account's
+    // primary identity, as Globus's do; the session shows which identity signed in.
+    assert_eq!(v["id_token_username"], "alice@uni.edu");
     assert_eq!(v["id_token_aud_is_client"], true);
     assert_eq!(v["refresh_works"], true);
     assert_eq!(v["client_credentials_rs"], serde_json::json!(["transfer.api.globus.org"]));
     assert_eq!(v["dependent_rs"], serde_json::json!(["transfer.api.globus.org"]));
     assert_eq!(v["introspect_active"], true);
-    assert_eq!(v["introspect_username"], "alice@lab.gov");
+    assert_eq!(v["introspect_username"], "alice@uni.edu");
     assert_eq!(
         v["session_identities"],
         serde_json::json!([g.config.identity_by_username("alice@lab.gov").unwrap().id])

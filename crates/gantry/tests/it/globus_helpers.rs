@@ -1,6 +1,7 @@
-//! The Browse Collections helper page of the built-in service, as a portal uses it: the
-//! user is sent there with `action`, signs in, picks a collection, a folder and files,
-//! and the page sends the choice back to `action` in Globus's fields.
+//! The helper pages of the built-in service, as a portal uses them: the user is sent to
+//! Browse Collections (or Select Group) with `action`, signs in, picks a collection, a
+//! folder and files (or a group), and the page sends the choice back to `action`; and
+//! the account pages (identities, consents, logout).
 
 use crate::globus::GlobusServer;
 use crate::harness::Browser;
@@ -296,4 +297,104 @@ async fn account_pages_identities_consents_and_logout() {
     assert_eq!(attr_of(&page, "continue", "href"), "https://portal.example.org/home");
     let (st, _, _) = b.get(&format!("{}/v2/web/identities", g.url)).await;
     assert_eq!(st, StatusCode::SEE_OTHER, "signed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_group_sends_one_of_the_users_groups() {
+    use gantry_globus_local::config::{Group, GroupMember};
+    let dir = tempfile::tempdir().unwrap();
+    let g = GlobusServer::start_with(dir, |c| {
+        c.groups.push(Group {
+            id: String::new(),
+            name: "Detector Team".into(),
+            description: "Detector people".into(),
+            members: vec![
+                GroupMember { username: "carol@lab.gov".into(), role: "admin".into() },
+                GroupMember { username: "alice@lab.gov".into(), role: "member".into() },
+            ],
+        });
+    })
+    .await;
+    let id_of = |name: &str| g.config.groups.iter().find(|x| x.name == name).unwrap().id.clone();
+    let (beamline, detector) = (id_of("Beamline Users"), id_of("Detector Team"));
+    let action = "https://portal.example.org/share?x=1";
+    let open = |role: &str| {
+        format!(
+            "{}/helpers/select-group?action={}&cancelurl={}{role}",
+            g.url,
+            gantry_globus_local::auth::urlencode(action),
+            gantry_globus_local::auth::urlencode("https://portal.example.org/cancel")
+        )
+    };
+    // Signed in with the linked lab.gov identity: alice's groups through either identity.
+    let mut b = Browser::new();
+    let (st, _, loc) = b.get(&open("")).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let next = gantry_domain::url::unescape_form(loc.unwrap().split("next=").nth(1).unwrap());
+    assert!(next.starts_with("/helpers/select-group?"), "{next}");
+    let (st, _, _) = b
+        .post(
+            &format!("{}/helpers/login", g.url),
+            &[("username", "alice@lab.gov"), ("password", "alice-lab-pass"), ("next", &next)],
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, page, _) = b.get(&open("")).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("Beamline Users") && page.contains("Detector Team"), "{page}");
+    assert!(page.contains("(admin)") && page.contains("(member)"), "{page}");
+    let (_, page, _) = b.get(&format!("{}&filter=detector", open(""))).await;
+    assert!(page.contains("Detector Team") && !page.contains("Beamline Users"), "{page}");
+
+    // role=admin: only the groups alice administers are offered, and only they are taken.
+    let (st, page, _) = b.get(&open("&role=admin")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Beamline Users") && !page.contains("Detector Team"), "{page}");
+    let form = inputs(&page);
+    let submit = format!("{}/helpers/select-group/submit", g.url);
+    let mut post = form.clone();
+    post.push(("group_id".into(), beamline.clone()));
+    let (st, result, _) = send(&mut b, &submit, &post).await;
+    assert_eq!(st, StatusCode::OK, "{result}");
+    assert!(result.contains("method=\"POST\""), "{result}");
+    let out = inputs(&result);
+    assert_eq!(field(&out, "group_id"), Some(beamline.as_str()));
+    assert_eq!(field(&out, "group_name"), Some("Beamline Users"));
+    assert_eq!(field(&out, "role"), Some("admin"), "the user's role in the group");
+    assert_eq!(field(&out, "action"), Some(action), "the page's parameters are echoed");
+    assert_eq!(field(&out, "cancelurl"), Some("https://portal.example.org/cancel"));
+
+    // Refused: a group alice does not administer, an unknown group, none, a forged form.
+    for id in [detector.as_str(), "00000000-0000-0000-0000-000000000000", ""] {
+        let mut bad = form.clone();
+        bad.push(("group_id".into(), id.into()));
+        assert_eq!(send(&mut b, &submit, &bad).await.0, StatusCode::BAD_REQUEST, "{id:?}");
+    }
+    let mut forged: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| if k == "csrf" { (k.clone(), "0".repeat(64)) } else { (k.clone(), v.clone()) })
+        .collect();
+    forged.push(("group_id".into(), beamline.clone()));
+    assert_eq!(send(&mut b, &submit, &forged).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(b.get(&open("&role=owner")).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(b.get(&format!("{}/helpers/select-group?action=ftp://x", g.url)).await.0, StatusCode::BAD_REQUEST);
+
+    // bob belongs to no group: nothing to choose.
+    let mut bob = Browser::new();
+    bob.post(
+        &format!("{}/helpers/login", g.url),
+        &[("username", "bob@uni.edu"), ("password", "bob-pass"), ("next", &next)],
+    )
+    .await;
+    let (st, page, _) = bob.get(&open("")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("No group of yours matches") && !page.contains("Beamline Users"), "{page}");
+    // bob signing in on alice's browser starts a session of his own: none of hers is left.
+    b.post(
+        &format!("{}/helpers/login", g.url),
+        &[("username", "bob@uni.edu"), ("password", "bob-pass"), ("next", &next)],
+    )
+    .await;
+    let (_, page, _) = b.get(&open("")).await;
+    assert!(page.contains("Signed in as bob@uni.edu") && !page.contains("Beamline Users"), "{page}");
 }

@@ -133,16 +133,15 @@ pub(super) async fn authorize(
 /// The browser's session with a fresh sign-in of `ident` added (a new session when it
 /// has none), stored.
 pub(crate) async fn signed_in_session(s: &Service, headers: &HeaderMap, ident: &Identity) -> GResult<Session> {
-    let mut sess = session_of(s, headers).await.unwrap_or_else(|| Session {
+    // A session belongs to one account; signing in as someone else starts a new one.
+    let primary = s.config.primary_of(ident).id.clone();
+    let mut sess = session_of(s, headers).await.filter(|x| x.primary == primary).unwrap_or_else(|| Session {
         id: random_token(16),
         authentications: BTreeMap::new(),
-        primary: ident.id.clone(),
+        primary,
     });
     let idp = s.config.idp_for(ident).id.clone();
     sess.authentications.insert(ident.id.clone(), Authn { auth_time: now(), idp, mfa: ident.mfa });
-    if !sess.authentications.contains_key(&sess.primary) {
-        sess.primary = ident.id.clone();
-    }
     if s.db.put("session", &sess.id, &sess, None).await.is_err() {
         return Err(html_error(StatusCode::INTERNAL_SERVER_ERROR, "Could not store the session."));
     }

@@ -5,8 +5,8 @@
 //! to `action` with `endpoint_id`, `entity_type`, `high_assurance`, `path`, `label`,
 //! `folder[0…]`, `file[0…]` and the page's own parameters echoed, as Globus sends them.
 
-use super::{bad, signed_in};
-use crate::auth::records::{Session, sha_hex};
+use super::{Callback, ResultPage, bad, callback, csrf_of, echoed, form_session, query, signed_in};
+use crate::auth::records::Session;
 use crate::config::Endpoint;
 use crate::error::{GResult, html_error, render};
 use crate::filter::Params;
@@ -16,22 +16,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+/// What the form token of this page is for.
+const PURPOSE: &str = "browse-collections";
 /// The parameters the page is opened with, and echoes back.
 const ECHOED: &[&str] = &["action", "method", "cancelurl", "folderlimit", "filelimit"];
 /// At most this many entries of a folder are shown.
 const MAX_SHOWN: usize = 1000;
 
 struct Opened {
-    action: String,
-    method: &'static str,
-    cancel: Option<String>,
+    back: Callback,
     folderlimit: usize,
     filelimit: usize,
     echo: Vec<(String, String)>,
-}
-
-fn web_url(u: &str) -> bool {
-    (u.starts_with("https://") || u.starts_with("http://")) && !u.chars().any(|c| c.is_whitespace() || c == '"')
 }
 
 fn limit(p: &Params, key: &str) -> GResult<usize> {
@@ -42,40 +38,12 @@ fn limit(p: &Params, key: &str) -> GResult<usize> {
 }
 
 fn opened(p: &Params) -> GResult<Opened> {
-    let action =
-        p.get("action").filter(|a| web_url(a)).ok_or_else(|| bad("action must be the application's http(s) URL"))?;
-    let method = match p.get("method").map(str::to_ascii_uppercase).as_deref() {
-        None | Some("POST") => "POST",
-        Some("GET") => "GET",
-        Some(_) => return Err(bad("method must be POST or GET")),
-    };
-    let cancel = match p.get("cancelurl") {
-        Some(c) if web_url(c) => Some(c.to_string()),
-        Some(_) => return Err(bad("cancelurl must be an http(s) URL")),
-        None => None,
-    };
-    let echo = ECHOED.iter().filter_map(|k| p.get(k).map(|v| (k.to_string(), v.to_string()))).collect();
     Ok(Opened {
-        action: action.to_string(),
-        method,
-        cancel,
+        back: callback(p)?,
         folderlimit: limit(p, "folderlimit")?,
         filelimit: limit(p, "filelimit")?,
-        echo,
+        echo: echoed(p, ECHOED),
     })
-}
-
-/// The form token of a session: only its holder (whose cookie is HttpOnly) knows it.
-fn csrf_of(sess: &Session) -> String {
-    sha_hex(&format!("browse-collections|{}", sess.id))
-}
-
-fn query(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", crate::auth::urlencode(k), crate::auth::urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 struct Entry {
@@ -107,16 +75,6 @@ struct BrowsePage<'a> {
     label: &'a str,
     csrf: &'a str,
     cancel: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "browse_result.html")]
-struct ResultPage<'a> {
-    title: &'a str,
-    summary: &'a str,
-    method: &'a str,
-    action: &'a str,
-    fields: Vec<(String, String)>,
 }
 
 /// A folder path as the page shows it: absolute, ending in `/`.
@@ -208,14 +166,12 @@ pub(super) async fn page(State(s): State<Service>, headers: HeaderMap, uri: Uri)
             })
         }
     };
-    let collections = s
-        .config
-        .endpoints
+    let collections = eps
         .iter()
         .filter(|e| filter.is_empty() || e.display_name.to_lowercase().contains(&filter))
         .map(|e| (e.id.clone(), e.display_name.clone(), format!("{base}&origin_id={}", crate::auth::urlencode(&e.id))))
         .collect();
-    let csrf = csrf_of(&sess);
+    let csrf = csrf_of(PURPOSE, &sess);
     render(&BrowsePage {
         title: "Choose files",
         who: &who,
@@ -227,7 +183,7 @@ pub(super) async fn page(State(s): State<Service>, headers: HeaderMap, uri: Uri)
         listing,
         label: p.get("label").unwrap_or(""),
         csrf: &csrf,
-        cancel: o.cancel,
+        cancel: o.back.cancel,
     })
 }
 
@@ -238,14 +194,10 @@ pub(super) async fn submit(State(s): State<Service>, headers: HeaderMap, body: S
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
-    let Ok(sess) = signed_in(&s, &headers, "/helpers/browse-collections").await else {
-        return html_error(StatusCode::UNAUTHORIZED, "You are not signed in; start again from the application.")
-            .into_response();
+    let sess = match form_session(&s, &headers, PURPOSE, &p).await {
+        Ok(sess) => sess,
+        Err(r) => return r,
     };
-    if !p.get("csrf").is_some_and(|t| crate::auth::grants::constant_eq(t, &csrf_of(&sess))) {
-        return html_error(StatusCode::FORBIDDEN, "This form was not sent from this page (CSRF check failed).")
-            .into_response();
-    }
     let Some(ep) = p.get("origin_id").and_then(|id| eps.iter().find(|e| e.id == id)) else {
         return bad("choose a collection").into_response();
     };
@@ -277,5 +229,11 @@ pub(super) async fn submit(State(s): State<Service>, headers: HeaderMap, body: S
     fields.extend(files.iter().enumerate().map(|(i, f)| (format!("file[{i}]"), f.to_string())));
     fields.extend(o.echo.iter().cloned());
     let summary = format!("{} {path}: {} folders, {} files chosen.", ep.display_name, folders.len(), files.len());
-    render(&ResultPage { title: "Send your choice", summary: &summary, method: o.method, action: &o.action, fields })
+    render(&ResultPage {
+        title: "Send your choice",
+        summary: &summary,
+        method: o.back.method,
+        action: &o.back.action,
+        fields,
+    })
 }

@@ -1,15 +1,17 @@
 //! Helper pages for web applications, as Globus offers them: Browse Collections (a user
 //! picks a collection, a folder and files, and the choice is sent to the application's
-//! `action` URL) and Auth's account pages (identities, consents, logout), with the
-//! service's own sign-in in front of them.
+//! `action` URL), Select Group (the same for one of the user's groups) and Auth's account
+//! pages (identities, consents, logout), with the service's own sign-in in front of them.
 
 mod account;
 mod browse;
+mod select_group;
 
 use crate::auth::grants::{cookie, set_cookie};
 use crate::auth::pages::{session_of, signed_in_session};
-use crate::auth::records::Session;
-use crate::error::{GlobusError, html_error, render};
+use crate::auth::records::{Session, sha_hex};
+use crate::error::{GResult, GlobusError, html_error, render};
+use crate::filter::Params;
 use crate::service::Service;
 use crate::wire::PageForm;
 use askama::Template;
@@ -29,6 +31,8 @@ pub fn routes() -> Router<Service> {
         .route("/v2/web/consents/rescind", axum::routing::post(account::rescind))
         .route("/v2/web/logout", get(account::logout))
         .route("/helpers/browse-collections/submit", axum::routing::post(browse::submit))
+        .route("/helpers/select-group", get(select_group::page))
+        .route("/helpers/select-group/submit", axum::routing::post(select_group::submit))
 }
 
 #[derive(Template)]
@@ -59,7 +63,7 @@ struct NextQuery {
 
 async fn login_form(Query(q): Query<NextQuery>) -> Response {
     let next = local_next(q.next.as_deref());
-    render(&LoginPage { title: "Sign in", message: "Sign in to choose files.", next })
+    render(&LoginPage { title: "Sign in", message: "Sign in to continue.", next })
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,4 +107,76 @@ async fn signed_in(s: &Service, headers: &HeaderMap, here: &str) -> Result<Sessi
 
 fn bad(msg: &str) -> GlobusError {
     html_error(StatusCode::BAD_REQUEST, msg)
+}
+
+/// Where a helper page sends its result: the application's `action` URL, by `method`
+/// (POST unless GET is asked for), and where its Cancel link goes.
+struct Callback {
+    action: String,
+    method: &'static str,
+    cancel: Option<String>,
+}
+
+fn web_url(u: &str) -> bool {
+    (u.starts_with("https://") || u.starts_with("http://")) && !u.chars().any(|c| c.is_whitespace() || c == '"')
+}
+
+fn callback(p: &Params) -> GResult<Callback> {
+    let action =
+        p.get("action").filter(|a| web_url(a)).ok_or_else(|| bad("action must be the application's http(s) URL"))?;
+    let method = match p.get("method").map(str::to_ascii_uppercase).as_deref() {
+        None | Some("POST") => "POST",
+        Some("GET") => "GET",
+        Some(_) => return Err(bad("method must be POST or GET")),
+    };
+    let cancel = match p.get("cancelurl") {
+        Some(c) if web_url(c) => Some(c.to_string()),
+        Some(_) => return Err(bad("cancelurl must be an http(s) URL")),
+        None => None,
+    };
+    Ok(Callback { action: action.to_string(), method, cancel })
+}
+
+/// The page's own parameters among `keys`, which it carries along and echoes back.
+fn echoed(p: &Params, keys: &[&str]) -> Vec<(String, String)> {
+    keys.iter().filter_map(|k| p.get(k).map(|v| (k.to_string(), v.to_string()))).collect()
+}
+
+/// The form token of a session for one page: only its holder (whose cookie is
+/// HttpOnly) knows it.
+fn csrf_of(purpose: &str, sess: &Session) -> String {
+    sha_hex(&format!("{purpose}|{}", sess.id))
+}
+
+/// The session that sent a helper's form from that helper's own page (its CSRF token
+/// for `purpose`), or the error page to answer with.
+async fn form_session(s: &Service, headers: &HeaderMap, purpose: &str, p: &Params) -> Result<Session, Response> {
+    let Some(sess) = session_of(s, headers).await else {
+        return Err(html_error(StatusCode::UNAUTHORIZED, "You are not signed in; start again from the application.")
+            .into_response());
+    };
+    if !p.get("csrf").is_some_and(|t| crate::auth::grants::constant_eq(t, &csrf_of(purpose, &sess))) {
+        return Err(html_error(StatusCode::FORBIDDEN, "This form was not sent from this page (CSRF check failed).")
+            .into_response());
+    }
+    Ok(sess)
+}
+
+fn query(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", crate::auth::urlencode(k), crate::auth::urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The page that sends a helper's result on to the application.
+#[derive(Template)]
+#[template(path = "helper_result.html")]
+struct ResultPage<'a> {
+    title: &'a str,
+    summary: &'a str,
+    method: &'a str,
+    action: &'a str,
+    fields: Vec<(String, String)>,
 }
