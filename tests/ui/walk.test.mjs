@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, copyFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -40,15 +41,22 @@ function startDemo() {
   });
 }
 
-// Every page must satisfy Gantry's Content-Security-Policy: a violation fails the walk.
-const policyViolations = [];
+// Every page must satisfy Gantry's Content-Security-Policy, and the browser must log no
+// error (an invalid pattern, a missing favicon or script…): either fails the walk. A page
+// the walk opens expecting an error status is checked by the walk itself, so the
+// browser's note that the document itself answered 4xx is not counted.
+const consoleErrors = [];
 function watched(page) {
   page.on("console", (m) => {
-    if (/Content.Security.Policy/i.test(m.text())) policyViolations.push(m.text());
+    const own = m.location()?.url === page.url() && /Failed to load resource/.test(m.text());
+    if (/Content.Security.Policy/i.test(m.text()) || (m.type() === "error" && !own)) {
+      consoleErrors.push(`${m.location()?.url || page.url()}: ${m.text()}`);
+    }
   });
+  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
   return page;
 }
-afterEach(() => assert.deepEqual(policyViolations.splice(0), [], "pages break the Content-Security-Policy"));
+afterEach(() => assert.deepEqual(consoleErrors.splice(0), [], "the browser logged errors"));
 
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -104,6 +112,10 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   const token = (await page.locator("#new-token").textContent()).trim();
   assert.match(token, /^gnt_/);
   await shot(page, "03-settings-token");
+  // Reloading neither shows the secret again nor makes a second token.
+  await page.reload();
+  assert.equal(await page.locator("#new-token").count(), 0);
+  assert.equal(await page.locator("table.tokens tr", { hasText: "laptop" }).count(), 1);
 
   // Push with the CLI, using that token.
   const home = mkdtempSync(join(tmpdir(), "gantry-cli-"));
@@ -122,12 +134,25 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   const definition = await page.locator("#definition").textContent();
   assert.match(definition, /Hello from Gantry/);
   assert.match(await page.locator("#pull-gantry").textContent(), /gantry pull alice\/tool:1.0/);
+  // The demo speaks plain HTTP: the commands shown say so, and the gantry one runs as shown.
+  assert.match(await page.locator("#pull-oras").textContent(), /^oras pull --plain-http /);
+  assert.match(await page.locator("#pull-apptainer").textContent(), /^apptainer pull --nohttps oras:\/\//);
+  const shown = (await page.locator("#pull-gantry").textContent()).trim();
+  const [, shownUrl] = shown.match(/^GANTRY_URL=(\S+) gantry pull alice\/tool:1.0$/);
+  const pulled = execFileSync(gantry, ["pull", "alice/tool:1.0", "-o", join(home, "shown.sif")], {
+    env: { PATH: process.env.PATH, HOME: home, GANTRY_URL: shownUrl },
+    encoding: "utf8",
+  });
+  assert.deepEqual(readFileSync(join(home, "shown.sif")), readFileSync(sif), pulled);
   await shot(page, "05-image");
 
   // The download link serves the same bytes.
   const href = await page.locator("#download").getAttribute("href");
   const body = Buffer.from(await (await page.request.get(href)).body());
   assert.deepEqual(body, readFileSync(sif));
+  // The page names the file's own SHA-256, which `sha256sum tool.sif` prints.
+  const sha = createHash("sha256").update(readFileSync(sif)).digest("hex");
+  assert.equal((await page.locator("#file-sha256").textContent()).trim(), sha);
 
   // Transfer it with Globus: connect first, then choose the demo cluster and a new folder.
   await page.getByRole("link", { name: "Transfer with Globus" }).click();
@@ -144,6 +169,20 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.waitForSelector("#current-path");
   await page.getByLabel("New folder here").fill("images");
   await page.getByRole("button", { name: "Create folder" }).click();
+  await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
+  // The browser itself refuses a name with "/" (the pattern is valid and checked)…
+  await page.getByLabel("New folder here").fill("a/b");
+  assert.equal(await page.getByLabel("New folder here").evaluate((i) => i.validity.patternMismatch), true);
+  // …and a folder that is already there is said on the same page, which stays put.
+  await page.getByRole("link", { name: "up" }).click();
+  await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/~/"));
+  await page.getByLabel("New folder here").fill("images");
+  await page.getByRole("button", { name: "Create folder" }).click();
+  await page.locator("#mkdir-error").waitFor();
+  assert.match(await page.locator("#mkdir-error").textContent(), /already here/);
+  assert.match(await page.locator("#current-path").textContent(), /\/~\/$/);
+  await assert.doesNotReject(page.getByRole("link", { name: "alice@uni.edu" }).waitFor());
+  await page.getByRole("link", { name: "images/" }).click();
   await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
   await shot(page, "07-transfer-choose");
   await page.locator("#submit-transfer").click();
@@ -165,6 +204,14 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.getByRole("button", { name: "Sign out" }).click();
   await assert.doesNotReject(page.getByRole("link", { name: "Sign in" }).first().waitFor());
   await shot(page, "09-signed-out");
+  // The Globus session is still alive, but the next "Sign in with Globus" asks for a
+  // password again (no straight-to-consent as alice), and Globus's logout is offered.
+  const logout = await page.locator("#provider-logout").getAttribute("href");
+  assert.ok(logout.startsWith(urls.globus + "/v2/web/logout?client_id="), logout);
+  await page.getByRole("link", { name: /Sign in with Globus/ }).click();
+  await assert.doesNotReject(page.getByLabel("Password").waitFor());
+  await page.goto(logout);
+  await assert.doesNotReject(page.getByText(/Logged out of/).first().waitFor());
   await page.close();
 });
 

@@ -23,6 +23,27 @@ pub fn globus_file_time(secs: i64) -> String {
     format!("{}+00:00", date_time(secs, ' '))
 }
 
+/// How long ago (or how far ahead) `secs` is from `now`, as a person says it:
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago", "in 30 days"; past a
+/// year, the date.
+pub fn relative(secs: i64, now: i64) -> String {
+    let d = now - secs;
+    let n = d.abs();
+    if n < 45 {
+        return "just now".into();
+    }
+    let (count, unit) = match n {
+        n if n < 3600 => ((n + 30) / 60, "minute"),
+        n if n < 86_400 => ((n + 1800) / 3600, "hour"),
+        n if n < 45 * 86_400 => ((n + 43_200) / 86_400, "day"),
+        n if n < 365 * 86_400 => ((n + 15 * 86_400) / (30 * 86_400), "month"),
+        _ => return date_time(secs, 'T')[..10].to_string(),
+    };
+    let count = count.max(1);
+    let plural = if count == 1 { "" } else { "s" };
+    if d >= 0 { format!("{count} {unit}{plural} ago") } else { format!("in {count} {unit}{plural}") }
+}
+
 fn date_time(secs: i64, sep: char) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
@@ -96,6 +117,21 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn relative_times_read_as_people_say_them() {
+        let now = 1_800_000_000;
+        assert_eq!(relative(now - 10, now), "just now");
+        assert_eq!(relative(now - 60, now), "1 minute ago");
+        assert_eq!(relative(now - 5 * 60, now), "5 minutes ago");
+        assert_eq!(relative(now - 3 * 3600, now), "3 hours ago");
+        assert_eq!(relative(now - 86_400, now), "1 day ago");
+        assert_eq!(relative(now - 20 * 86_400, now), "20 days ago");
+        assert_eq!(relative(now - 90 * 86_400, now), "3 months ago");
+        assert_eq!(relative(now + 30 * 86_400, now), "in 30 days");
+        assert_eq!(relative(now - 400 * 86_400, now), rfc3339(now - 400 * 86_400)[..10]);
+    }
+
     use super::*;
 
     #[test]

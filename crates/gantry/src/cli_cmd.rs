@@ -75,7 +75,7 @@ pub async fn login(url: &str, token_stdin: bool, globus: bool) -> anyhow::Result
         username: username.clone(),
         globus: globus_login,
     })?;
-    println!("logged in to {} as {username} (saved in {})", c.base, path.display());
+    crate::out!("logged in to {} as {username} (saved in {})", c.base, path.display());
     Ok(())
 }
 
@@ -83,7 +83,7 @@ pub async fn push(path: &Path, reference: &str) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
     let c = client().await?;
     let rep = push::push(&c, path, &r).await?;
-    println!(
+    crate::out!(
         "pushed {r} ({}, {} sent, {} blobs already there)\ndigest: {}",
         rep.kind,
         human_size(rep.bytes_sent),
@@ -97,7 +97,7 @@ pub async fn pull(reference: &str, out: Option<&Path>) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
     let c = client().await?;
     let p = pull::pull(&c, &r, out).await?;
-    println!("pulled {r} to {} (digest verified)", p.display());
+    crate::out!("pulled {r} to {} (digest verified)", p.display());
     Ok(())
 }
 
@@ -107,25 +107,25 @@ pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
         None => {
             let v: CollectionList = c.get("/api/v1/collections", "list collections").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v.collections)?);
+                crate::out!("{}", serde_json::to_string_pretty(&v.collections)?);
                 return Ok(());
             }
-            println!("{:<30} {:<10} ROLE", "COLLECTION", "VISIBILITY");
+            crate::out!("{:<30} {:<10} ROLE", "COLLECTION", "VISIBILITY");
             for col in &v.collections {
                 let role = col.role.map(|r| r.as_str()).unwrap_or("-");
-                println!("{:<30} {:<10} {role}", col.name, col.visibility.as_str());
+                crate::out!("{:<30} {:<10} {role}", col.name, col.visibility.as_str());
             }
         }
         Some(name) => {
             let v: ImageList = c.get(&format!("/api/v1/collections/{name}/images"), &format!("list {name}")).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v.images)?);
+                crate::out!("{}", serde_json::to_string_pretty(&v.images)?);
                 return Ok(());
             }
-            println!("{:<45} {:<8} {:>10}  PUSHED", "IMAGE", "KIND", "SIZE");
+            crate::out!("{:<45} {:<8} {:>10}  PUSHED", "IMAGE", "KIND", "SIZE");
             for i in &v.images {
                 let size = human_size(i.size.max(0) as u64);
-                println!("{:<45} {:<8} {:>10}  {}", i.reference, i.kind.as_str(), size, i.created);
+                crate::out!("{:<45} {:<8} {:>10}  {}", i.reference, i.kind.as_str(), size, i.created);
             }
         }
     }
@@ -137,36 +137,36 @@ pub async fn inspect(reference: &str, json: bool) -> anyhow::Result<()> {
     let c = client().await?;
     let v: ImageDetail = c.get(&format!("/api/v1/images/{r}"), &r.to_string()).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::out!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     // What others pushed is escaped: no control or bidi character reaches the terminal.
     let p = |s: &str| gantry_domain::text::printable(s).into_owned();
     let or_dash = |s: &Option<String>| s.as_deref().map(p).unwrap_or_else(|| "-".into());
-    println!("image:        {}", r);
-    println!("digest:       {}", v.digest);
-    println!("kind:         {}", v.kind.as_str());
-    println!("size:         {}", human_size(v.size.max(0) as u64));
-    println!("pushed:       {} by {}", v.created, or_dash(&v.pushed_by));
-    println!("tags:         {}", v.tags.join(", "));
-    println!("download:     {}", v.download_url);
+    crate::out!("image:        {}", r);
+    crate::out!("digest:       {}", v.digest);
+    crate::out!("kind:         {}", v.kind.as_str());
+    crate::out!("size:         {}", human_size(v.size.max(0) as u64));
+    crate::out!("pushed:       {} by {}", v.created, or_dash(&v.pushed_by));
+    crate::out!("tags:         {}", v.tags.join(", "));
+    crate::out!("download:     {}", v.download_url);
     if v.kind == ImageKind::Sif {
-        println!("architecture: {}", or_dash(&v.architecture));
-        println!("created:      {}", or_dash(&v.image_created));
+        crate::out!("architecture: {}", or_dash(&v.architecture));
+        crate::out!("created:      {}", or_dash(&v.image_created));
         if let Some(Value::Object(l)) = &v.labels {
-            println!("labels:");
+            crate::out!("labels:");
             for (k, val) in l {
-                println!("  {}: {}", p(k), p(&val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())));
+                crate::out!("  {}: {}", p(k), p(&val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())));
             }
         }
         if let Some(d) = &v.definition {
-            println!("definition:\n{}", d.lines().map(|l| format!("  {}", p(l))).collect::<Vec<_>>().join("\n"));
+            crate::out!("definition:\n{}", d.lines().map(|l| format!("  {}", p(l))).collect::<Vec<_>>().join("\n"));
         }
     }
     if let Some(files) = &v.files {
-        println!("files:");
+        crate::out!("files:");
         for f in files {
-            println!("  {:>10}  {}", human_size(f.size.max(0) as u64), p(&f.path));
+            crate::out!("  {:>10}  {}", human_size(f.size.max(0) as u64), p(&f.path));
         }
     }
     Ok(())
@@ -176,7 +176,7 @@ pub async fn tag(src: &str, dst: &str) -> anyhow::Result<()> {
     let (a, b) = (parse_ref(src)?, parse_ref(dst)?);
     let c = client().await?;
     let d = gantry_client::tag(&c, &a, &b).await?;
-    println!("tagged {b} -> {d}");
+    crate::out!("tagged {b} -> {d}");
     Ok(())
 }
 
@@ -184,6 +184,6 @@ pub async fn rm(reference: &str) -> anyhow::Result<()> {
     let r = parse_ref(reference)?;
     let c = client().await?;
     c.send(c.req(Method::DELETE, &format!("/api/v1/images/{r}")), &format!("remove {r}")).await?;
-    println!("removed {r}");
+    crate::out!("removed {r}");
     Ok(())
 }

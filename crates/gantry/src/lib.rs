@@ -3,4 +3,5 @@
 pub mod admin;
 pub mod cli_cmd;
 pub mod demo;
+pub mod output;
 pub mod transfer_cmd;

@@ -345,22 +345,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         None
                     };
                     admin::create_user(&app, &name, is_admin, pw.as_deref()).await?;
-                    println!("created user {name}{}", if is_admin { " (admin)" } else { "" });
+                    gantry::out!("created user {name}{}", if is_admin { " (admin)" } else { "" });
                 }
                 AdminCmd::User { cmd: UserCmd::List } => {
                     for u in app.users.list().await? {
-                        println!("{}\t{}", u.username, if u.is_admin { "admin" } else { "user" });
+                        gantry::out!("{}\t{}", u.username, if u.is_admin { "admin" } else { "user" });
                     }
                 }
                 AdminCmd::Token { cmd: TokenCmd::Create { user, name, scope, expires_days } } => {
                     let t = admin::create_token(&app, &user, &name, TokenScope::parse(&scope)?, expires_days).await?;
-                    println!("{t}");
+                    gantry::out!("{t}");
                 }
                 AdminCmd::Token { cmd: TokenCmd::List { user } } => {
                     let u = app.users.named(&user).await?;
-                    println!("{:<6} {:<20} {:<6} {:<21} LAST USED", "ID", "NAME", "SCOPE", "CREATED");
+                    gantry::out!("{:<6} {:<20} {:<6} {:<21} LAST USED", "ID", "NAME", "SCOPE", "CREATED");
                     for t in app.tokens.list(u.id).await? {
-                        println!(
+                        gantry::out!(
                             "{:<6} {:<20} {:<6} {:<21} {}",
                             t.id,
                             t.name,
@@ -375,24 +375,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     app.tokens.revoke(u.id, id).await.map_err(|_| {
                         anyhow::anyhow!("{user} has no token {id}; see `gantry admin token list --user {user}`")
                     })?;
-                    println!("revoked token {id} of {user}");
+                    gantry::out!("revoked token {id} of {user}");
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Create { name, public, owner, description } } => {
                     let v = if public { Visibility::Public } else { Visibility::Private };
                     admin::create_collection(&app, &name, v, owner.as_deref(), &description).await?;
-                    println!("created {} collection {name}", v.as_str());
+                    gantry::out!("created {} collection {name}", v.as_str());
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Member { collection, user, role } } => {
                     admin::add_member(&app, &collection, &user, Role::parse(&role)?).await?;
-                    println!("{user} is now {role} of {collection}");
+                    gantry::out!("{user} is now {role} of {collection}");
                 }
                 AdminCmd::Collection { cmd: CollectionCmd::Group { collection, group, role } } => {
                     admin::add_group(&app, &collection, &group, Role::parse(&role)?).await?;
-                    println!("members of Globus group {group} are now {role} of {collection}");
+                    gantry::out!("members of Globus group {group} are now {role} of {collection}");
                 }
                 AdminCmd::Gc { grace } => {
                     let r = app.gc.run(grace.unwrap_or(app.gc.grace_secs)).await?;
-                    println!("removed {} blobs and {} uploads", r.blobs_removed, r.uploads_removed);
+                    gantry::out!("removed {} blobs and {} uploads", r.blobs_removed, r.uploads_removed);
                 }
             }
             app.close().await;

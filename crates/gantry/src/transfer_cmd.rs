@@ -26,7 +26,7 @@ pub async fn globus_connect(scopes: &[String]) -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let now = status(&c).await?;
         if now.connected && now.connected_at != st.connected_at {
-            println!("connected to Globus as {}", now.username.as_deref().unwrap_or("?"));
+            crate::out!("connected to Globus as {}", now.username.as_deref().unwrap_or("?"));
             return Ok(());
         }
     }
@@ -37,18 +37,18 @@ pub async fn globus_status(json_out: bool) -> anyhow::Result<()> {
     let c = client().await?;
     let st = status(&c).await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&st)?);
+        crate::out!("{}", serde_json::to_string_pretty(&st)?);
     } else if !st.connected {
-        println!("not connected; run gantry globus connect");
+        crate::out!("not connected; run gantry globus connect");
     } else {
         let health = if st.healthy == Some(true) { "working" } else { "needs reconnecting (gantry globus connect)" };
-        println!(
+        crate::out!(
             "connected as {} since {}: {health}",
             st.username.as_deref().unwrap_or("?"),
             st.connected_at.as_deref().unwrap_or("?")
         );
         if let Some(e) = &st.last_error {
-            println!("last error: {e}");
+            crate::out!("last error: {e}");
         }
     }
     Ok(())
@@ -57,7 +57,7 @@ pub async fn globus_status(json_out: bool) -> anyhow::Result<()> {
 pub async fn globus_disconnect() -> anyhow::Result<()> {
     let c = client().await?;
     c.send(c.req(Method::DELETE, "/api/v1/globus"), "disconnect Globus").await?;
-    println!("disconnected from Globus; the tokens were revoked");
+    crate::out!("disconnected from Globus; the tokens were revoked");
     Ok(())
 }
 
@@ -66,12 +66,12 @@ pub async fn endpoints_search(text: &str, scope: &str, json_out: bool) -> anyhow
     let path = format!("/api/v1/globus/endpoints?q={}&scope={}", enc(text), enc(scope));
     let v: EndpointList = c.get(&path, "search endpoints").await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&v.endpoints)?);
+        crate::out!("{}", serde_json::to_string_pretty(&v.endpoints)?);
         return Ok(());
     }
     for e in &v.endpoints {
         let name = e.display_name.as_deref().unwrap_or("");
-        println!("{}  {name}  ({})", e.id, e.owner.as_deref().unwrap_or(""));
+        crate::out!("{}  {name}  ({})", e.id, e.owner.as_deref().unwrap_or(""));
     }
     Ok(())
 }
@@ -93,7 +93,7 @@ pub async fn endpoints_ls(target: &str) -> anyhow::Result<()> {
     for e in &v.entries {
         let dir = e.kind == "dir";
         let size = if dir { "-".to_string() } else { human_size(e.size.unwrap_or(0).max(0) as u64) };
-        println!("{:>10}  {}{}", size, e.name, if dir { "/" } else { "" });
+        crate::out!("{:>10}  {}{}", size, e.name, if dir { "/" } else { "" });
     }
     Ok(())
 }
@@ -124,7 +124,7 @@ pub async fn transfer(reference: &str, target: &str, label: Option<&str>, wait: 
     };
     let r = c.send(c.req(Method::POST, "/api/v1/transfers").json(&body), "start the transfer").await?;
     let t: TransferInfo = r.json().await?;
-    println!("transfer {} started (Globus task {})", t.id, t.task_id.as_deref().unwrap_or("pending"));
+    crate::out!("transfer {} started (Globus task {})", t.id, t.task_id.as_deref().unwrap_or("pending"));
     if !wait {
         return Ok(());
     }
@@ -135,7 +135,7 @@ pub async fn transfer(reference: &str, target: &str, label: Option<&str>, wait: 
         bar.set_position(now.bytes_transferred.max(0) as u64);
         if now.cleaned_up || now.status.is_final() {
             bar.finish_and_clear();
-            println!("{}", describe(&now));
+            crate::out!("{}", describe(&now));
             if now.status != TransferStatus::Succeeded {
                 anyhow::bail!("the transfer did not succeed");
             }
@@ -148,11 +148,11 @@ pub async fn tasks(json_out: bool) -> anyhow::Result<()> {
     let c = client().await?;
     let v: TransferList = c.get("/api/v1/transfers", "list transfers").await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&v.transfers)?);
+        crate::out!("{}", serde_json::to_string_pretty(&v.transfers)?);
         return Ok(());
     }
     for t in &v.transfers {
-        println!("{}", describe(t));
+        crate::out!("{}", describe(t));
     }
     Ok(())
 }
@@ -160,7 +160,7 @@ pub async fn tasks(json_out: bool) -> anyhow::Result<()> {
 pub async fn task_show(id: &str) -> anyhow::Result<()> {
     let c = client().await?;
     let t: TransferInfo = c.get(&format!("/api/v1/transfers/{}", enc(id)), "show the transfer").await?;
-    println!("{}", serde_json::to_string_pretty(&t)?);
+    crate::out!("{}", serde_json::to_string_pretty(&t)?);
     Ok(())
 }
 
@@ -169,6 +169,6 @@ pub async fn task_cancel(id: &str) -> anyhow::Result<()> {
     let r =
         c.send(c.req(Method::POST, &format!("/api/v1/transfers/{}/cancel", enc(id))), "cancel the transfer").await?;
     let t: TransferInfo = r.json().await?;
-    println!("{}", describe(&t));
+    crate::out!("{}", describe(&t));
     Ok(())
 }

@@ -27,6 +27,7 @@ pub fn router(app: App) -> Router {
         .merge(oci::routes())
         .merge(web::routes())
         .merge(api::routes())
+        .layer(axum::middleware::from_fn_with_state(app.clone(), web::error::pages))
         .with_state(app)
         .layer(axum::middleware::from_fn(hardening))
         .layer(axum::middleware::from_fn(access_log))

@@ -63,6 +63,27 @@ fn locked(wait_secs: u64) -> Error {
 
 impl SignIn {
     /// The providers the sign-in page offers, and whether local passwords are accepted.
+    /// Where to end the Globus session too, for each Globus provider: Globus Auth's
+    /// logout page, coming back to `back`.
+    pub fn globus_logouts(&self, back: &str) -> Vec<(String, String)> {
+        let enc = gantry_domain::url::escape;
+        self.config
+            .providers
+            .iter()
+            .filter(|p| p.kind == ProviderKind::Globus)
+            .map(|p| {
+                let client = p.client_id.clone().unwrap_or_default();
+                let url = format!(
+                    "{}/v2/web/logout?client_id={}&redirect_uri={}&redirect_name=Gantry",
+                    p.issuer(),
+                    enc(&client),
+                    enc(back)
+                );
+                (p.title().to_string(), url)
+            })
+            .collect()
+    }
+
     pub fn providers(&self) -> (Vec<ProviderChoice>, bool) {
         let list = self
             .config
@@ -158,10 +179,13 @@ impl SignIn {
     }
 
     /// Where to send the browser to sign in at an OpenID Connect provider.
-    pub async fn begin(&self, provider: &str, browser: &str, return_to: &str) -> Result<String> {
+    /// `fresh`: the browser signed out of Gantry, so the provider is asked for a new
+    /// sign-in (`prompt=login`) rather than reusing whoever is still signed in there.
+    pub async fn begin(&self, provider: &str, browser: &str, return_to: &str, fresh: bool) -> Result<String> {
         let oidc = self.provider(provider)?;
         let redirect_uri = self.redirect_uri(provider);
-        let b = Begin { key: provider, browser, return_to, redirect_uri: &redirect_uri, extra: &[], more_scopes: &[] };
+        let extra: &[(&str, &str)] = if fresh { &[("prompt", "login")] } else { &[] };
+        let b = Begin { key: provider, browser, return_to, redirect_uri: &redirect_uri, extra, more_scopes: &[] };
         self.flows.begin(oidc, &b).await
     }
 

@@ -29,9 +29,16 @@ impl Transfers {
         if !SEARCH_SCOPES.contains(&scope) {
             return Err(Error::invalid(format!("unknown scope {scope:?}: use one of {}", SEARCH_SCOPES.join(", "))));
         }
+        if scope == "all" && q.is_none_or(|q| q.trim().is_empty()) {
+            // Globus refuses to list every endpoint there is; say what to do instead.
+            return Err(Error::invalid("type part of an endpoint's name to search all endpoints"));
+        }
         let (_, token) = self.user_token(user_id).await?;
         let v = self.globus.endpoint_search(&token, q, Some(scope), limit.min(100)).await.map_err(from_globus)?;
+        // Gantry's own storage collection is where images come from, never a destination.
+        let storage = self.cfg.storage_collection.as_str();
         Ok(v.into_iter()
+            .filter(|e| e.id != storage)
             .map(|e| EndpointInfo {
                 id: e.id,
                 display_name: e.display_name,

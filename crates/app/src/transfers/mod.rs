@@ -85,8 +85,13 @@ pub(crate) fn from_globus(e: gantry_globus::Error) -> Error {
             e.code()
         ));
     }
+    if e.code().ends_with(".Exists") {
+        return Error::new(ErrorKind::Conflict, format!("Globus: {e}"));
+    }
     match e.status() {
         Some(404) => Error::not_found(format!("Globus: {e}")),
+        Some(403) => Error::denied(format!("Globus: {e}")),
+        Some(409) => Error::new(ErrorKind::Conflict, format!("Globus: {e}")),
         Some(s) if (400..500).contains(&s) => Error::invalid(format!("Globus: {e}")),
         _ => Error::new(ErrorKind::Unavailable, format!("Globus is not answering properly: {e}")),
     }

@@ -126,6 +126,20 @@ async fn push_pull_and_friends(b: Backend) {
     assert!(!ok && err.contains("collection/name:tag"), "{err}");
     let (ok, _, err) = cli.run(&["pull", "lab/absent:1"]).await;
     assert!(!ok && err.contains("not found"), "{err}");
+    // A reader that stops early (`gantry ls | head -1`): the command ends quietly.
+    for args in [&["ls"][..], &["ls", "lab"], &["ls", "--json"], &["inspect", "lab/app:1.0"]] {
+        let mut child = cli
+            .cmd()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().await.unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && !err.contains("panicked"), "gantry {args:?} into a closed pipe: {err}");
+    }
     // GANTRY_TOKEN overrides the saved login.
     let mut c = cli.cmd();
     let o = c.env("GANTRY_TOKEN", "gnt_revoked").args(["ls"]).output().await.unwrap();

@@ -186,6 +186,25 @@ impl Browser {
         let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
         (r.status(), r.text().await.unwrap(), loc)
     }
+    /// GET as a browser opening a page (`Accept: text/html…`), from `referer` if given.
+    pub async fn navigate(
+        &mut self,
+        url: &str,
+        referer: Option<&str>,
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String) {
+        let mut rq = self
+            .c
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+        if let Some(r) = referer {
+            rq = rq.header("referer", r);
+        }
+        let r = rq.send().await.unwrap();
+        self.keep(&r);
+        let h = r.headers().clone();
+        (r.status(), h, r.text().await.unwrap())
+    }
     /// GET with the browser's cookies, the body as JSON.
     pub async fn json(&self, url: &str) -> serde_json::Value {
         let r = self.c.get(url).header("cookie", self.cookie_header()).send().await.unwrap();

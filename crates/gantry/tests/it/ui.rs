@@ -33,15 +33,20 @@ async fn forms_need_csrf_and_rights(b: Backend) {
     assert_eq!(st, StatusCode::FORBIDDEN);
     let csrf = csrf.as_str();
     let good = token_form(csrf);
-    let (st, page, _) = alice.post(&format!("{}/settings/tokens", s.url), &good).await;
+    // Made by a POST that sends the browser on (a reload makes no second token); the
+    // page it lands on shows the secret once.
+    let (st, _, loc) = alice.post(&format!("{}/settings/tokens", s.url), &good).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/settings#new-token")));
+    let (st, page, _) = alice.get(&format!("{}/settings", s.url)).await;
     assert_eq!(st, StatusCode::OK);
     let token = page.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
     assert!(token.starts_with("gnt_"), "{page}");
     let u = s.state.store().user_by_name("alice").await.unwrap().unwrap();
     assert_eq!(s.state.store().list_tokens(u.id).await.unwrap().len(), 1);
-    // The token list never shows a token again.
+    // Reloading shows it no more, and the token list never shows a token again.
     let (_, page, _) = alice.get(&format!("{}/settings", s.url)).await;
-    assert!(!page.contains(&token));
+    assert!(!page.contains(&token) && !page.contains("id=\"new-token\""), "{page}");
+    assert_eq!(s.state.store().list_tokens(u.id).await.unwrap().len(), 1);
 
     // A private collection of alice's: bob can neither see nor manage it.
     s.state.store().create_collection("priv", gantry_domain::Visibility::Private, "", Some(u.id)).await.unwrap();
@@ -96,3 +101,54 @@ async fn forms_need_csrf_and_rights(b: Backend) {
 }
 
 crate::both_backends!(forms_need_csrf_and_rights);
+
+/// Errors a browser meets are pages with the visitor's own header and a way on; programs
+/// still get JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_pages_keep_the_visitor_and_the_way_back() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let mut alice = signed_in(&s, "alice").await;
+    let u = s.state.store().user_by_name("alice").await.unwrap().unwrap();
+    s.state.store().create_collection("priv", gantry_domain::Visibility::Private, "", Some(u.id)).await.unwrap();
+
+    // An unknown page, opened in a browser: an HTML page with alice's header and a way
+    // back to where she came from.
+    let from = format!("{}/settings", s.url);
+    let (st, h, page) = alice.navigate(&format!("{}/no/such/page", s.url), Some(&from)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"), "{h:?}");
+    assert!(page.contains("Not found") && page.contains(">alice</a>"), "signed-in header: {page}");
+    assert!(page.contains("href=\"/settings\">Back</a>"), "{page}");
+    // The same URL for a program: JSON.
+    let r = crate::harness::http().get(format!("{}/no/such/page", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("json"));
+    // A download that needs credentials, in a browser: a page that offers to sign in
+    // and come back, not the browser's password prompt.
+    let mut anon = Browser::new();
+    let (st, h, page) = anon.navigate(&format!("{}/download/priv/absent:1", s.url), None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(h.get("www-authenticate").is_none() && page.contains("Sign-in needed"), "{page}");
+    assert!(page.contains("href=\"/login?next=%2Fdownload%2Fpriv%2Fabsent%3A1\""), "{page}");
+    // Signed in, one that is not there: not found.
+    let (st, _, page) = alice.navigate(&format!("{}/download/priv/absent:1", s.url), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{page}");
+    assert!(page.contains("Not found") && page.contains(">alice</a>"), "{page}");
+    // A private page for a visitor not signed in: sign in, and come back here.
+    let (st, _, page) = anon.navigate(&format!("{}/c/priv", s.url), None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("href=\"/login?next=%2Fc%2Fpriv\""), "{page}");
+    // A page error (a form refused) shows alice's header too.
+    let (st, page, _) = alice.post(&format!("{}/settings/tokens", s.url), &token_form("forged")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(page.contains(">alice</a>") && page.contains("Home"), "{page}");
+    // "Sign in" from a page comes back to it.
+    let (_, _, page) = anon.navigate(&format!("{}/login", s.url), Some(&format!("{}/c/public-x?q=1", s.url))).await;
+    assert_eq!(hidden(&page, "next"), "/c/public-x?q=1");
+    let (_, _, page) = anon.navigate(&format!("{}/login", s.url), Some("https://evil.example/x")).await;
+    assert_eq!(hidden(&page, "next"), "/");
+    // The icon browsers ask for.
+    let r = crate::harness::http().get(format!("{}/favicon.ico", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+}

@@ -32,7 +32,14 @@ pub fn routes() -> Router<Service> {
         .route("/v2/web/logout", get(account::logout))
         .route("/helpers/browse-collections/submit", axum::routing::post(browse::submit))
         .route("/helpers/select-group", get(select_group::page))
+        .route("/favicon.ico", get(icon))
         .route("/helpers/select-group/submit", axum::routing::post(select_group::submit))
+}
+
+/// The icon browsers ask the service's pages for.
+async fn icon() -> Response {
+    const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><circle cx=\"16\" cy=\"16\" r=\"15\" fill=\"#2b6cb0\"/><path d=\"M8 16h16M16 8v16\" stroke=\"#fff\" stroke-width=\"3\"/></svg>";
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], ICON).into_response()
 }
 
 #[derive(Template)]

@@ -33,6 +33,8 @@ impl IntoResponse for ApiError {
         if e.kind == ErrorKind::Unauthorized {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gantry\""));
         }
+        // A browser that opened this URL gets a page instead (see `web::error::pages`).
+        r.extensions_mut().insert(crate::web::error::PageError { error: e, page: false });
         r
     }
 }

@@ -34,6 +34,8 @@ struct LoginPage {
     redirects: Vec<(String, String)>,
     offices: Vec<(String, String)>,
     password_login: bool,
+    /// After signing out: where to end the Globus session too.
+    provider_logouts: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -42,7 +44,14 @@ struct NextQuery {
 }
 
 async fn login_page(State(app): State<App>, headers: HeaderMap, q: Query<NextQuery>) -> WebResult<Response> {
-    login_form(&app, &headers, safe_next(q.next.as_deref()), None, StatusCode::OK)
+    // "Sign in" in the header has no `next`: come back to the page it was clicked on
+    // (the browser names it in `Referer`, same-site only by the referrer policy).
+    let next = q.next.clone().or_else(|| {
+        let r = headers.get(header::REFERER)?.to_str().ok()?;
+        let path = r.strip_prefix(&*app.public_url)?;
+        (!path.starts_with("/login") && !path.starts_with("/logout")).then(|| path.to_string())
+    });
+    login_form(&app, &headers, safe_next(next.as_deref()), None, StatusCode::OK)
 }
 
 /// The sign-in page (again, with `error`), setting the browser cookie if it is missing.
@@ -67,6 +76,11 @@ fn login_form(
         redirects: of(&[ProviderKind::Globus, ProviderKind::Oidc]),
         offices: of(&[ProviderKind::UserOffice]),
         password_login,
+        provider_logouts: if signed_out(app, headers) {
+            app.signin.globus_logouts(&format!("{}/login", app.public_url))
+        } else {
+            vec![]
+        },
     };
     let mut r = (status, Html(page.render().map_err(|e| Error::internal(e.to_string()))?)).into_response();
     if let Some(c) = fresh {
@@ -129,7 +143,8 @@ async fn start_redirect(
     q: Query<NextQuery>,
 ) -> WebResult<Response> {
     let (browser, fresh) = cookies::browser_id(&app, &headers);
-    let url = app.signin.begin(&provider, &browser, &safe_next(q.next.as_deref())).await?;
+    let after_sign_out = signed_out(&app, &headers);
+    let url = app.signin.begin(&provider, &browser, &safe_next(q.next.as_deref()), after_sign_out).await?;
     Ok(redirect_with_cookies(&url, fresh))
 }
 
@@ -142,7 +157,8 @@ async fn callback(
 ) -> WebResult<Response> {
     let browser = cookies::browser_of(&app, &headers);
     let s = app.signin.finish(&provider, &q.into(), &browser).await?;
-    Ok(redirect_with_cookies(&s.return_to, [cookies::session_cookie(&app, &s.session)]))
+    let cleared = cookies::set_cookie(&app, SIGNED_OUT_COOKIE, "", 0);
+    Ok(redirect_with_cookies(&s.return_to, [cookies::session_cookie(&app, &s.session), cleared]))
 }
 
 #[derive(Deserialize)]
@@ -158,5 +174,17 @@ async fn logout(State(app): State<App>, headers: HeaderMap, f: Form<CsrfForm>) -
     };
     s.check_csrf(&f.csrf)?;
     app.signin.sign_out(&s).await?;
-    Ok(redirect_with_cookies("/login", [gone]))
+    // The next sign-in with a provider asks for a password again (a shared kiosk must
+    // not hand the next person the last one's account), and the sign-in page offers to
+    // end the provider's session too.
+    let mark = cookies::set_cookie(&app, SIGNED_OUT_COOKIE, "1", SIGNED_OUT_SECS);
+    Ok(redirect_with_cookies("/login", [gone, mark]))
+}
+
+/// Set when this browser signed out of Gantry, until it signs in with a provider again.
+const SIGNED_OUT_COOKIE: &str = "gantry_signed_out";
+const SIGNED_OUT_SECS: i64 = 7 * 24 * 3600;
+
+fn signed_out(app: &App, headers: &HeaderMap) -> bool {
+    cookies::cookie(headers, &cookies::cookie_name(app, SIGNED_OUT_COOKIE)).is_some_and(|v| v == "1")
 }

@@ -24,11 +24,13 @@ use gantry_domain::{Error, Principal};
 
 const HTMX: &[u8] = include_bytes!("../../../static/htmx-2.0.11.min.js");
 const CSS: &[u8] = include_bytes!("../../../static/gantry.css");
+const ICON: &[u8] = include_bytes!("../../../static/favicon.svg");
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/", get(home::home))
         .route("/static/{file}", get(asset))
+        .route("/favicon.ico", get(|| asset(Path("favicon.svg".to_string()))))
         .route("/c/{name}", get(collection::show))
         .route("/c/{name}/settings", post(collection::settings))
         .route("/c/{name}/members", post(collection::give_role))
@@ -62,6 +64,37 @@ pub fn human_size(n: i64) -> String {
     }
 }
 
+/// A moment as pages show it: relative ("3 hours ago"), the exact UTC time on hover
+/// and in `datetime`. Written into templates with `|safe`: both parts are made here
+/// from a number, never from user input.
+pub struct When {
+    pub ago: String,
+    pub full: String,
+}
+
+impl When {
+    pub fn at(secs: i64) -> When {
+        When {
+            ago: gantry_domain::time::relative(secs, gantry_domain::time::now_unix()),
+            full: gantry_domain::time::rfc3339(secs),
+        }
+    }
+    /// From an RFC 3339 time as the API writes it; shown as it is when it does not read.
+    pub fn parse(s: &str) -> When {
+        match gantry_domain::time::parse_utc(s) {
+            Some(secs) => When::at(secs),
+            None => When { ago: s.to_string(), full: s.to_string() },
+        }
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+        write!(f, "<time datetime=\"{}\" title=\"{}\">{}</time>", esc(&self.full), esc(&self.full), esc(&self.ago))
+    }
+}
+
 /// The visitor's session, as a header and as a caller.
 struct Visitor {
     session: Option<WebSession>,
@@ -86,6 +119,7 @@ async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "htmx-2.0.11.min.js" => (HTMX, "text/javascript"),
         "gantry.css" => (CSS, "text/css"),
+        "favicon.svg" => (ICON, "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
     };
     let mut r = body.into_response();

@@ -1,25 +1,29 @@
 //! `/settings`: profile, linked identities, Globus groups, API tokens, the Globus
 //! connection.
 
-use super::render;
-use crate::web::{WebResult, Who, cookies, form_session, to_login};
+use super::{When, render};
+use crate::web::{WebResult, Who, cookies, form_session, redirect_with_cookies, to_login};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gantry_app::App;
 use gantry_app::identity::WebSession;
 use gantry_app::rows::{IdentityRow, User};
 use gantry_domain::{Error, TokenScope, time};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub struct TokenView {
     pub id: i64,
     pub name: String,
     pub scope: &'static str,
-    pub created: String,
-    pub last_used: String,
+    pub created: When,
+    pub last_used: Option<When>,
+    pub expires: Option<When>,
+    pub expired: bool,
 }
 
 pub struct GlobusView {
@@ -62,8 +66,10 @@ async fn page(
             id: t.id,
             name: t.name,
             scope: t.scope.as_str(),
-            created: time::rfc3339(t.created_at),
-            last_used: t.last_used_at.map(time::rfc3339).unwrap_or_else(|| "never".into()),
+            created: When::at(t.created_at),
+            last_used: t.last_used_at.map(When::at),
+            expires: t.expires_at.map(When::at),
+            expired: t.expires_at.is_some_and(|e| e <= time::now_unix()),
         })
         .collect();
     let globus = match &app.transfers {
@@ -97,11 +103,63 @@ async fn page(
     Ok(r)
 }
 
-pub(super) async fn show(State(app): State<App>, headers: HeaderMap) -> WebResult<Response> {
-    match cookies::session(&app, &headers).await? {
-        Some(s) => page(&app, &s, None, None).await,
-        None => Ok(to_login("/settings")),
+/// A token just made, carried to the page that shows it once: sealed for its user,
+/// bound to the session, short-lived, and cleared by that page (so a reload shows it
+/// no more and creates nothing).
+const NEW_TOKEN_COOKIE: &str = "gantry_new_token";
+const NEW_TOKEN_SECS: i64 = 120;
+
+#[derive(Serialize, Deserialize)]
+struct NewToken {
+    session: String,
+    secret: String,
+    name: String,
+    until: i64,
+}
+
+/// What a form that changed something says once the browser is sent back here.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Done {
+    Revoked,
+    Disconnected,
+}
+
+impl Done {
+    fn message(self) -> &'static str {
+        match self {
+            Done::Revoked => "The token was revoked.",
+            Done::Disconnected => "Globus is disconnected; the tokens were revoked.",
+        }
     }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ShowQuery {
+    done: Option<Done>,
+}
+
+fn new_token_of(app: &App, s: &WebSession, headers: &HeaderMap) -> Option<(String, String)> {
+    let raw = cookies::cookie(headers, &cookies::cookie_name(app, NEW_TOKEN_COOKIE))?;
+    let sealed = URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let t: NewToken = app.sealer().open(s.user().id, &sealed).ok()?;
+    (t.session == s.csrf() && t.until > time::now_unix()).then_some((t.secret, t.name))
+}
+
+pub(super) async fn show(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<ShowQuery>,
+) -> WebResult<Response> {
+    let Some(s) = cookies::session(&app, &headers).await? else {
+        return Ok(to_login("/settings"));
+    };
+    let fresh = new_token_of(&app, &s, &headers);
+    let mut r = page(&app, &s, fresh, q.done.map(|d| d.message().to_string())).await?;
+    if cookies::cookie(&headers, &cookies::cookie_name(&app, NEW_TOKEN_COOKIE)).is_some() {
+        r.headers_mut().append(header::SET_COOKIE, cookies::set_cookie(&app, NEW_TOKEN_COOKIE, "", 0));
+    }
+    Ok(r)
 }
 
 #[derive(Deserialize)]
@@ -124,7 +182,17 @@ pub(super) async fn create_token(
         d => Some(d.parse().map_err(|_| Error::invalid("expiry is a number of days"))?),
     };
     let t = app.tokens.issue(s.user().id, &f.name, f.scope, expires_days).await?;
-    page(&app, &s, Some((t.secret, t.row.name)), None).await
+    let carried = NewToken {
+        session: s.csrf().to_string(),
+        secret: t.secret,
+        name: t.row.name,
+        until: time::now_unix() + NEW_TOKEN_SECS,
+    };
+    let sealed = URL_SAFE_NO_PAD.encode(app.sealer().seal(s.user().id, &carried)?);
+    Ok(redirect_with_cookies(
+        "/settings#new-token",
+        [cookies::set_cookie(&app, NEW_TOKEN_COOKIE, &sealed, NEW_TOKEN_SECS)],
+    ))
 }
 
 #[derive(Deserialize)]
@@ -140,7 +208,7 @@ pub(super) async fn revoke_token(
 ) -> WebResult<Response> {
     let s = form_session(&app, &headers, &f.csrf).await?;
     app.tokens.revoke(s.user().id, id).await?;
-    page(&app, &s, None, Some("The token was revoked.".into())).await
+    Ok(Redirect::to("/settings?done=revoked").into_response())
 }
 
 pub(super) async fn disconnect_globus(
@@ -150,5 +218,5 @@ pub(super) async fn disconnect_globus(
 ) -> WebResult<Response> {
     let s = form_session(&app, &headers, &f.csrf).await?;
     app.transfers()?.disconnect(s.user().id).await?;
-    page(&app, &s, None, Some("Globus is disconnected; the tokens were revoked.".into())).await
+    Ok(Redirect::to("/settings?done=disconnected").into_response())
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gantry_api_types::NewTransfer;
 use gantry_app::App;
 use gantry_app::transfers::reauth_link;
-use gantry_domain::{Access, Error, ImageRef};
+use gantry_domain::{Access, Error, ErrorKind, ImageRef};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -38,6 +38,7 @@ struct TransferPage {
     folders: Vec<(String, String)>,
     /// The Globus web app's Browse Collections page, set up to come back here.
     choose_with_globus: String,
+    mkdir_error: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +50,8 @@ pub(super) struct TransferQuery {
     scope: Option<String>,
     endpoint: Option<String>,
     path: Option<String>,
+    /// Set when making a folder here failed.
+    mkdir: Option<MkdirProblem>,
 }
 
 /// `/a/b/` → `/a/`; the root and `/~/` have no parent shown.
@@ -96,6 +99,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
         up: None,
         folders: vec![],
         choose_with_globus,
+        mkdir_error: q.mkdir.map(MkdirProblem::message),
     };
     if !connected {
         return render(&page);
@@ -201,16 +205,61 @@ pub(super) struct MkdirForm {
     name: String,
 }
 
+/// Why a folder could not be made, said on the transfer page itself (a fixed message
+/// per case: the URL carries only the case).
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum MkdirProblem {
+    Name,
+    Exists,
+    Denied,
+    Failed,
+}
+
+impl MkdirProblem {
+    fn of(e: &Error) -> MkdirProblem {
+        match e.kind {
+            ErrorKind::Conflict => MkdirProblem::Exists,
+            ErrorKind::Invalid => MkdirProblem::Name,
+            ErrorKind::Denied | ErrorKind::NotFound => MkdirProblem::Denied,
+            _ => MkdirProblem::Failed,
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            MkdirProblem::Name => "name",
+            MkdirProblem::Exists => "exists",
+            MkdirProblem::Denied => "denied",
+            MkdirProblem::Failed => "failed",
+        }
+    }
+    fn message(self) -> &'static str {
+        match self {
+            MkdirProblem::Name => {
+                "A folder name cannot be empty, \".\" or \"..\", or contain \"/\". Choose another name."
+            }
+            MkdirProblem::Exists => "A folder or file of that name is already here. Open it, or choose another name.",
+            MkdirProblem::Denied => "You may not create folders here. Choose a folder where you may write.",
+            MkdirProblem::Failed => "Globus could not create the folder. Try again, or choose another folder.",
+        }
+    }
+}
+
 pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<MkdirForm>) -> WebResult<Response> {
     let s = form_session(&app, &headers, &f.csrf).await?;
     let name = f.name.trim();
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(Error::invalid("a folder name is not empty and has no '/'").into());
-    }
-    let path = format!("{}/{name}/", f.path.trim_end_matches('/'));
-    app.transfers()?.mkdir(s.user().id, &f.endpoint, &path).await?;
-    let back = format!("/transfer?ref={}&endpoint={}&path={}", enc(&f.reference), enc(&f.endpoint), enc(&path));
-    Ok(Redirect::to(&back).into_response())
+    let here = format!("/transfer?ref={}&endpoint={}", enc(&f.reference), enc(&f.endpoint));
+    let problem = if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        Some(MkdirProblem::Name)
+    } else {
+        let path = format!("{}/{name}/", f.path.trim_end_matches('/'));
+        match app.transfers()?.mkdir(s.user().id, &f.endpoint, &path).await {
+            Ok(()) => return Ok(Redirect::to(&format!("{here}&path={}", enc(&path))).into_response()),
+            Err(e) => Some(MkdirProblem::of(&e)),
+        }
+    };
+    let problem = problem.map(MkdirProblem::as_str).unwrap_or("failed");
+    Ok(Redirect::to(&format!("{here}&path={}&mkdir={problem}", enc(&f.path))).into_response())
 }
 
 #[derive(Deserialize)]
