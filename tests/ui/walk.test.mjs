@@ -62,6 +62,22 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
+/** Nothing on the page is wider than the screen (no sideways scrolling on a phone). */
+async function fitsTheScreen(page) {
+  const over = await page.evaluate(() => {
+    const scrolls = (e) => {
+      for (let p = e.parentElement; p; p = p.parentElement) {
+        if (["auto", "scroll"].includes(getComputedStyle(p).overflowX)) return true;
+      }
+      return false;
+    };
+    return [...document.body.querySelectorAll("*")]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !scrolls(e))
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}`);
+  });
+  assert.deepEqual(over, [], `${page.url()}: wider than the screen`);
+}
+
 /** Signs in to Gantry through the built-in Globus service's login form. */
 async function signInWithGlobus(page, user, password) {
   await page.goto(urls.gantry + "/login");
@@ -71,6 +87,8 @@ async function signInWithGlobus(page, user, password) {
   await page.getByLabel("Password").fill(password);
   await shot(page, "02-globus-login-form");
   await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Allow" }).waitFor();
+  await fitsTheScreen(page);
   await page.getByRole("button", { name: "Allow" }).click();
   await page.waitForURL(urls.gantry + "/**");
   await assert.doesNotReject(page.getByRole("link", { name: user }).waitFor());
@@ -224,6 +242,11 @@ test("bob cannot see the private collection", async () => {
   assert.ok(text.includes("alice/tool:1.0"), "alice made her collection public");
   assert.ok(!text.includes("beamline"), "bob sees nothing of the private collection");
   await shot(page, "10-bob-home-phone");
+  await fitsTheScreen(page);
+  // An image page, with its long digests, fits a phone too.
+  await page.goto(urls.gantry + "/i/alice/tool:1.0");
+  await fitsTheScreen(page);
+  await shot(page, "10b-image-phone");
   const r = await page.goto(urls.gantry + "/c/beamline");
   assert.equal(r.status(), 404);
   await shot(page, "11-bob-private-404");
@@ -246,6 +269,7 @@ test("a high-assurance collection asks for a fresh lab.gov sign-in, and says so"
   const error = page.getByRole("alert");
   await error.waitFor();
   assert.match(await error.textContent(), /requires a recent sign-in/);
+  assert.match(await error.textContent(), /with an identity from lab\.gov/, "which identity will do");
   await shot(page, "12-policy-asks-reauth");
   await page.getByRole("link", { name: "Sign in again with Globus" }).click();
   // Globus says why, and takes a lab.gov identity.
@@ -257,6 +281,9 @@ test("a high-assurance collection asks for a fresh lab.gov sign-in, and says so"
   await page.getByRole("button", { name: "Allow" }).click();
   await page.waitForURL(/\/transfer\?ref=.*endpoint=/);
   assert.equal(await page.getByRole("link", { name: "Sign in again with Globus" }).count(), 0, "the policy is met now");
+  const after = await page.locator("main").textContent();
+  assert.ok(!/Globus answered|ClientError\.|^\s*EndpointPermissionDenied/m.test(after), `no raw Globus error: ${after}`);
+  if (/permission/i.test(after)) assert.match(after, /Choose another folder or endpoint, or ask its owner for access/);
   await shot(page, "14-after-reauth");
   await page.close();
 });

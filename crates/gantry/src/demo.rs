@@ -197,6 +197,10 @@ fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str
             p.display_name
         ));
     }
+    s.push_str(
+        "  alice@uni.edu is also a Gantry administrator (admin_identities): she manages every collection,\n  \
+         bob@uni.edu and carol@lab.gov are ordinary users\n",
+    );
     s.push_str("\nGlobus endpoints:\n");
     for e in &g.endpoints {
         s.push_str(&format!("  {}  {}  (owner {})\n", e.id, e.display_name, e.owner));

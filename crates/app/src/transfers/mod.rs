@@ -76,6 +76,16 @@ pub(crate) fn from_globus(e: gantry_globus::Error) -> Error {
             .unwrap_or("This collection requires a recent sign-in that meets its policy")
             .trim_end_matches('.')
             .to_string();
+        // Say which identity will do, when the collection names its domains.
+        let domains: Vec<&str> = params["session_required_single_domain"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let why = if domains.is_empty() || why.contains(domains[0]) {
+            why
+        } else {
+            format!("{why}, with an identity from {}", domains.join(" or "))
+        };
         let link = reauth_link(params);
         return Error::reauthenticate(format!("{why}. Sign in again with Globus: {link}"), params.clone());
     }
@@ -85,14 +95,25 @@ pub(crate) fn from_globus(e: gantry_globus::Error) -> Error {
             e.code()
         ));
     }
-    if e.code().ends_with(".Exists") {
-        return Error::new(ErrorKind::Conflict, format!("Globus: {e}"));
+    // What Globus said, in words a person can act on (its code kept for support).
+    let said = match &e {
+        gantry_globus::Error::Api { message, code, .. } => format!("{} ({code})", message.trim_end_matches('.')),
+        _ => e.to_string(),
+    };
+    let code = e.code();
+    if code.ends_with(".Exists") {
+        return Error::new(ErrorKind::Conflict, format!("Globus: that name is already taken: {said}"));
+    }
+    if code.contains("PermissionDenied") || e.status() == Some(403) {
+        return Error::denied(format!(
+            "Globus: you have no permission there: {said}. Choose another folder or endpoint, or ask its owner \
+             for access."
+        ));
     }
     match e.status() {
-        Some(404) => Error::not_found(format!("Globus: {e}")),
-        Some(403) => Error::denied(format!("Globus: {e}")),
-        Some(409) => Error::new(ErrorKind::Conflict, format!("Globus: {e}")),
-        Some(s) if (400..500).contains(&s) => Error::invalid(format!("Globus: {e}")),
+        Some(404) => Error::not_found(format!("Globus: no such endpoint, folder or task: {said}")),
+        Some(409) => Error::new(ErrorKind::Conflict, format!("Globus: {said}")),
+        Some(s) if (400..500).contains(&s) => Error::invalid(format!("Globus refused the request: {said}")),
         _ => Error::new(ErrorKind::Unavailable, format!("Globus is not answering properly: {e}")),
     }
 }

@@ -40,6 +40,7 @@ async fn start(data: &std::path::Path) -> Demo {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let (Some(gantry), Some(globus)) = (gantry, globus) else { panic!("no URLs in the banner:\n{seen}") };
     assert!(seen.contains("alice@uni.edu / alice-pass") && seen.contains("admin / gantry-demo-admin"), "{seen}");
+    assert!(seen.contains("alice@uni.edu is also a Gantry administrator"), "the story says who is admin: {seen}");
     Demo { child, gantry, globus }
 }
 
@@ -125,6 +126,28 @@ async fn demo_runs_and_is_seeded() {
     }
     assert_eq!(status["status"], "SUCCEEDED", "{status}");
     assert_eq!(std::fs::read(cluster.root.join("incoming/tool_1.0.sif")).unwrap(), mine);
+    // The page says what alice may do there: she manages it as an administrator.
+    let (_, page, _) = alice.get(&format!("{}/c/beamline", d.gantry)).await;
+    assert!(page.contains("as a server administrator, you manage this collection"), "{page}");
+    // Searching all endpoints needs words (Globus refuses an empty search); the answer
+    // says so. Gantry's own storage collection is never offered as a destination.
+    let r = alice
+        .c
+        .get(format!("{}/api/v1/globus/endpoints?scope=all", d.gantry))
+        .header("cookie", alice.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("type part of an endpoint's name"));
+    for scope in ["recently-used", "my-endpoints", "shared-with-me"] {
+        let v = alice.json(&format!("{}/api/v1/globus/endpoints?scope={scope}", d.gantry)).await;
+        let names = v.to_string();
+        assert!(!names.contains("Gantry registry (demo)"), "{scope}: {names}");
+        if scope == "recently-used" {
+            assert!(names.contains("University Cluster"), "the transfer's destination is recent: {names}");
+        }
+    }
     let bob = sign_in(&d, "bob@uni.edu", "bob-pass").await;
     assert_eq!(get(&bob, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::NOT_FOUND);
     // The built-in Globus service answers as Globus does.

@@ -50,7 +50,16 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, Path(name):
         name: c.name,
         description: c.description,
         visibility: c.visibility.as_str(),
-        role: p.as_ref().and(seen.role).map(|r| r.as_str().to_string()),
+        // What the page lets the visitor do, said as it is: an administrator manages
+        // every collection, whatever their own role in it.
+        role: match (&p, seen.role) {
+            (Some(p), Some(r)) if p.is_admin && r != gantry_domain::Role::Owner => {
+                Some(format!("{} — and, as a server administrator, you manage this collection", r.as_str()))
+            }
+            (Some(p), None) if p.is_admin => Some("server administrator (you manage every collection)".into()),
+            (Some(_), r) => r.map(|r| r.as_str().to_string()),
+            (None, _) => None,
+        },
         images: found.iter().map(card).collect(),
         manage: seen.access >= Access::Manage,
         members,
