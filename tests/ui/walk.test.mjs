@@ -134,6 +134,17 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.reload();
   assert.equal(await page.locator("#new-token").count(), 0);
   assert.equal(await page.locator("table.tokens tr", { hasText: "laptop" }).count(), 1);
+  // Revoking asks first: declined, nothing happens.
+  await page.getByLabel("Name").fill("spare");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.locator("#new-token").waitFor();
+  page.once("dialog", (d) => d.dismiss());
+  await page.getByRole("button", { name: "Revoke token spare" }).click();
+  assert.equal(await page.locator("table.tokens tr", { hasText: "spare" }).count(), 1, "declined: kept");
+  page.once("dialog", (d) => { assert.match(d.message(), /Revoke the token spare/); d.accept(); });
+  await page.getByRole("button", { name: "Revoke token spare" }).click();
+  await page.getByText("The token was revoked.").waitFor();
+  assert.equal(await page.locator("table.tokens tr", { hasText: "spare" }).count(), 0);
 
   // Push with the CLI, using that token.
   const home = mkdtempSync(join(tmpdir(), "gantry-cli-"));

@@ -147,7 +147,11 @@ enum EndpointsCmd {
         json: bool,
     },
     /// List a directory: ENDPOINT_ID[:PATH].
-    Ls { target: String },
+    Ls {
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -307,7 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Endpoints { cmd } => {
             return match cmd {
                 EndpointsCmd::Search { text, scope, json } => transfer_cmd::endpoints_search(&text, &scope, json).await,
-                EndpointsCmd::Ls { target } => transfer_cmd::endpoints_ls(&target).await,
+                EndpointsCmd::Ls { target, json } => transfer_cmd::endpoints_ls(&target, json).await,
             };
         }
         Cmd::Transfer { reference, target, label, wait } => {

@@ -85,11 +85,15 @@ pub fn split_target(s: &str) -> (String, String) {
     }
 }
 
-pub async fn endpoints_ls(target: &str) -> anyhow::Result<()> {
+pub async fn endpoints_ls(target: &str, json_out: bool) -> anyhow::Result<()> {
     let c = client().await?;
     let (ep, path) = split_target(target);
     let path = format!("/api/v1/globus/endpoints/{}/ls?path={}", enc(&ep), enc(&path));
     let v: Listing = c.get(&path, "list the directory").await?;
+    if json_out {
+        crate::out!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
     for e in &v.entries {
         let dir = e.kind == "dir";
         let size = if dir { "-".to_string() } else { human_size(e.size.unwrap_or(0).max(0) as u64) };

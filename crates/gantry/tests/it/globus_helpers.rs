@@ -398,3 +398,34 @@ async fn select_group_sends_one_of_the_users_groups() {
     let (_, page, _) = b.get(&open("")).await;
     assert!(page.contains("Signed in as bob@uni.edu") && !page.contains("Beamline Users"), "{page}");
 }
+
+/// Signing in, or connecting Globus, from a transfer page with an endpoint and folder
+/// chosen comes back to that endpoint and folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_page_keeps_the_chosen_folder_through_sign_in_and_connect() {
+    use gantry_domain::url::escape;
+    let crate::transfers::Setup { s, g, .. } = crate::transfers::setup(crate::harness::Backend::Sqlite, None).await;
+    let cluster = g.config.endpoints[0].id.clone();
+    let here =
+        format!("/transfer?ref={}&endpoint={}&path={}", escape("lab/tool:1.0"), escape(&cluster), escape("/~/x/"));
+    // Not signed in: sign in, then back here.
+    let (st, _, loc) = Browser::new().get(&format!("{}{here}", s.url)).await;
+    assert_eq!((st, loc), (StatusCode::SEE_OTHER, Some(format!("/login?next={}", escape(&here)))));
+    // Signed in but not connected: "Connect Globus" comes back here too.
+    let hash = gantry_app::identity::passwords::hash_password("local-password").unwrap();
+    s.state.store().create_user("alice", Some(&hash), false).await.unwrap();
+    let token =
+        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    crate::api::push_sif(&crate::ocikit::Oci::as_user(&s.url, "alice", &token), "lab/tool", "1.0", b"sif bytes").await;
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
+    let csrf = crate::harness::hidden(&page, "csrf");
+    b.post(
+        &format!("{}/login", s.url),
+        &[("username", "alice"), ("password", "local-password"), ("csrf", &csrf), ("next", "/")],
+    )
+    .await;
+    let (st, page, _) = b.get(&format!("{}{here}", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert_eq!(attr_of(&page, "connect-globus", "href"), format!("/globus/connect?next={}", escape(&here)));
+}

@@ -332,6 +332,9 @@ async fn cli_connects_searches_and_transfers() {
     std::fs::create_dir_all(cluster.root.join("from-cli")).unwrap();
     let ls = cli.ok(&["endpoints", "ls", &format!("{}:/~/", cluster.id)]).await;
     assert!(ls.contains("from-cli/"), "{ls}");
+    let ls: Value =
+        serde_json::from_str(&cli.ok(&["endpoints", "ls", &format!("{}:/~/", cluster.id), "--json"]).await).unwrap();
+    assert!(ls["entries"].as_array().unwrap().iter().any(|e| e["name"] == "from-cli" && e["type"] == "dir"), "{ls}");
     let out = cli.ok(&["transfer", "lab/tool:3.0", &format!("{}:/~/from-cli/", cluster.id), "--wait"]).await;
     assert!(out.contains("SUCCEEDED"), "{out}");
     assert_eq!(std::fs::read(cluster.root.join("from-cli/tool_3.0.sif")).unwrap(), sif);

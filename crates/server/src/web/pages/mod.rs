@@ -25,6 +25,7 @@ use gantry_domain::{Error, Principal};
 const HTMX: &[u8] = include_bytes!("../../../static/htmx-2.0.11.min.js");
 const CSS: &[u8] = include_bytes!("../../../static/gantry.css");
 const ICON: &[u8] = include_bytes!("../../../static/favicon.svg");
+const JS: &[u8] = include_bytes!("../../../static/gantry.js");
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -120,6 +121,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "htmx-2.0.11.min.js" => (HTMX, "text/javascript"),
         "gantry.css" => (CSS, "text/css"),
         "favicon.svg" => (ICON, "image/svg+xml"),
+        "gantry.js" => (JS, "text/javascript"),
         _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
     };
     let mut r = body.into_response();
@@ -133,7 +135,7 @@ pub struct Card {
     pub reference: String,
     pub kind: &'static str,
     pub size: String,
-    pub updated: String,
+    pub updated: When,
     pub architecture: String,
 }
 
@@ -142,7 +144,7 @@ fn card(i: &ImageSummary) -> Card {
         reference: i.reference.clone(),
         kind: i.kind.as_str(),
         size: human_size(i.size),
-        updated: i.created.clone(),
+        updated: When::parse(&i.created),
         architecture: i.architecture.clone().unwrap_or_default(),
     }
 }

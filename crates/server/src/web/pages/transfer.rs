@@ -65,7 +65,16 @@ fn parent_of(path: &str) -> Option<String> {
 
 pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<TransferQuery>) -> WebResult<Response> {
     let here = format!("/transfer?ref={}", enc(&q.reference));
-    let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login(&here)) };
+    // Where this page is, with the endpoint and folder chosen: signing in or connecting
+    // Globus comes back to exactly that.
+    let mut here_full = here.clone();
+    if let Some(ep) = &q.endpoint {
+        here_full.push_str(&format!("&endpoint={}", enc(ep)));
+        if let Some(path) = &q.path {
+            here_full.push_str(&format!("&path={}", enc(path)));
+        }
+    }
+    let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login(&here_full)) };
     let p = s.principal();
     // Only those who may pull the image get this far.
     let image = ImageRef::parse(&q.reference)?;
@@ -79,7 +88,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
         csrf: s.csrf().to_string(),
         reference_q: enc(&q.reference),
         reference: q.reference.clone(),
-        here_q: enc(&here),
+        here_q: enc(&here_full),
         connected,
         error: None,
         reauth: None,
