@@ -157,6 +157,7 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   // Find it by search and open it.
   await page.getByRole("searchbox", { name: "Search images" }).fill("tool");
   await page.getByRole("button", { name: "Search" }).click();
+  assert.equal(await page.getByRole("searchbox", { name: "Search images" }).inputValue(), "tool", "the query stays in the box");
   await shot(page, "04-search");
   await page.getByRole("link", { name: "alice/tool:1.0" }).click();
   await assert.doesNotReject(page.getByRole("heading", { name: "alice/tool:1.0" }).waitFor());
@@ -182,6 +183,11 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   // The page names the file's own SHA-256, which `sha256sum tool.sif` prints.
   const sha = createHash("sha256").update(readFileSync(sif)).digest("hex");
   assert.equal((await page.locator("#file-sha256").textContent()).trim(), sha);
+  // Its copy button puts exactly that on the clipboard.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: urls.gantry });
+  await page.getByRole("button", { name: "Copy the file's SHA-256" }).click();
+  await page.getByRole("button", { name: "Copy the file's SHA-256" }).filter({ hasText: "Copied" }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), sha);
 
   // Transfer it with Globus: connect first, then choose the demo cluster and a new folder.
   await page.getByRole("link", { name: "Transfer with Globus" }).click();
