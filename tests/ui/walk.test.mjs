@@ -226,6 +226,18 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
   assert.match(await page.locator("#tasks").textContent(), /University Cluster/);
   await shot(page, "08-tasks-succeeded");
+  // The transfer in detail: times, full progress, events, and "transfer again".
+  await page.getByRole("link", { name: "alice/tool:1.0" }).first().click();
+  await page.locator("#task-status").waitFor();
+  assert.equal(await page.locator("#task-status").textContent(), "SUCCEEDED");
+  assert.equal(await page.locator("#task-progress").getAttribute("value"), "100");
+  assert.ok((await page.locator("#events tbody tr").count()) >= 1, "Globus's events are listed");
+  assert.match(await page.locator("#task-id").textContent(), /^[0-9a-f-]{36}$/);
+  const color = await page.locator("#task-status").evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(color, "rgba(0, 0, 0, 0)", "the badge is coloured by state");
+  await shot(page, "08c-task-detail");
+  await page.getByRole("link", { name: "Transfer again" }).click();
+  await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
 
   // Her collection: she owns it and makes it public.
   await page.goto(urls.gantry + "/c/alice");

@@ -150,6 +150,12 @@ async fn demo_runs_and_is_seeded() {
     }
     let bob = sign_in(&d, "bob@uni.edu", "bob-pass").await;
     assert_eq!(get(&bob, &format!("{}/api/v1/collections/beamline", d.gantry)).await, StatusCode::NOT_FOUND);
+    // A transfer's page is its owner's (and administrators'): bob is told it is not there.
+    let (st, page, _) = alice.get(&format!("{}/tasks/{id}", d.gantry)).await;
+    assert!(st == StatusCode::OK && page.contains("SUCCEEDED") && page.contains("Transfer again"), "{page}");
+    let mut bob = bob;
+    assert_eq!(bob.get(&format!("{}/tasks/{id}", d.gantry)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(bob.get(&format!("{}/tasks/no-such-transfer", d.gantry)).await.0, StatusCode::NOT_FOUND);
     // The built-in Globus service answers as Globus does.
     let disco: Value = crate::harness::json_of(&format!("{}/.well-known/openid-configuration", d.globus), None).await;
     assert_eq!(disco["issuer"], d.globus.as_str());

@@ -46,6 +46,7 @@ pub fn routes() -> Router<App> {
         .route("/transfer/chosen/{reference}", get(transfer::chosen))
         .route("/tasks", get(tasks::show))
         .route("/tasks/table", get(tasks::table))
+        .route("/tasks/{id}", get(tasks::detail))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/admin", get(admin::show))
 }

@@ -1,9 +1,10 @@
 //! `/tasks`: the visitor's transfers, refreshing themselves with htmx while one is
-//! under way, and cancelling.
+//! under way, and cancelling; `/tasks/{id}`: one transfer in detail (times, progress,
+//! events, faults, "transfer again").
 
 use super::settings::CsrfForm;
-use super::{human_size, render};
-use crate::web::{WebResult, Who, cookies, form_session, to_login};
+use super::{When, human_size, render};
+use crate::web::{WebResult, Who, cookies, enc, form_session, to_login};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -45,28 +46,29 @@ struct TasksTable {
     live: bool,
 }
 
+fn row_of(t: gantry_api_types::TransferInfo) -> TaskRow {
+    TaskRow {
+        globus_url: t.globus_url,
+        active: !t.status.is_final(),
+        id: t.id,
+        reference: t.reference,
+        endpoint: t.endpoint_name.unwrap_or(t.endpoint_id),
+        path: t.path,
+        status: t.status.as_str().to_string(),
+        error: t.error,
+        bytes: human_size(t.bytes_transferred),
+        total: human_size(t.bytes_total),
+        rate: format!("{}/s", human_size(t.bytes_per_second)),
+        faults: t.faults,
+    }
+}
+
 async fn rows(app: &App, s: &gantry_app::identity::WebSession) -> WebResult<(Vec<TaskRow>, bool)> {
     let list = match &app.transfers {
         Some(t) => t.transfers(&s.principal(), 100).await?,
         None => vec![],
     };
-    let rows: Vec<TaskRow> = list
-        .into_iter()
-        .map(|t| TaskRow {
-            globus_url: t.globus_url,
-            active: !t.status.is_final(),
-            id: t.id,
-            reference: t.reference,
-            endpoint: t.endpoint_name.unwrap_or(t.endpoint_id),
-            path: t.path,
-            status: t.status.as_str().to_string(),
-            error: t.error,
-            bytes: human_size(t.bytes_transferred),
-            total: human_size(t.bytes_total),
-            rate: format!("{}/s", human_size(t.bytes_per_second)),
-            faults: t.faults,
-        })
-        .collect();
+    let rows: Vec<TaskRow> = list.into_iter().map(row_of).collect();
     // The table refreshes itself while a transfer is under way.
     let live = rows.iter().any(|r| r.active);
     Ok((rows, live))
@@ -93,4 +95,41 @@ pub(super) async fn cancel(
     let s = form_session(&app, &headers, &f.csrf).await?;
     app.transfers()?.cancel(&s.principal(), &id).await?;
     Ok(Redirect::to("/tasks").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "task.html")]
+struct TaskPage {
+    who: Option<Who>,
+    csrf: String,
+    t: gantry_api_types::TransferInfo,
+    row: TaskRow,
+    submitted: When,
+    completed: Option<When>,
+    /// Percent of the bytes moved, when the total is known.
+    percent: Option<i64>,
+    events: Vec<(When, gantry_api_types::TransferEvent)>,
+    again: String,
+}
+
+pub(super) async fn detail(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> WebResult<Response> {
+    let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login(&format!("/tasks/{}", enc(&id)))) };
+    let t = app.transfers()?;
+    // Only the owner (or an administrator) finds it: 404 otherwise.
+    let info = t.info(&t.transfer_of(&s.principal(), &id).await?);
+    let row = row_of(info.clone());
+    let percent = (info.bytes_total > 0).then(|| (info.bytes_transferred * 100 / info.bytes_total).clamp(0, 100));
+    let again =
+        format!("/transfer?ref={}&endpoint={}&path={}", enc(&info.reference), enc(&info.endpoint_id), enc(&info.path));
+    render(&TaskPage {
+        who: Some(Who::of(&s)),
+        csrf: s.csrf().to_string(),
+        submitted: When::parse(&info.created),
+        completed: info.completed.as_deref().map(When::parse),
+        events: info.events.iter().map(|e| (When::parse(&e.time), e.clone())).collect(),
+        percent,
+        again,
+        row,
+        t: info,
+    })
 }
