@@ -152,3 +152,35 @@ async fn error_pages_keep_the_visitor_and_the_way_back() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/svg+xml");
 }
+
+/// The admin page runs garbage collection: administrators only, with their CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_runs_garbage_collection() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let mut bob = signed_in(&s, "bob").await;
+    let (_, page, _) = bob.get(&format!("{}/settings", s.url)).await;
+    let bob_csrf = hidden(&page, "csrf");
+    let (st, _, _) = bob.post(&format!("{}/admin/gc", s.url), &[("csrf", &bob_csrf)]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "not for users");
+    // An administrator, signed in.
+    let hash = gantry_app::identity::passwords::hash_password("a password for ui").unwrap();
+    s.state.store().create_user("root", Some(&hash), true).await.unwrap();
+    let mut root = Browser::new();
+    let (_, page, _) = root.get(&format!("{}/login", s.url)).await;
+    let login_csrf = hidden(&page, "csrf");
+    root.post(
+        &format!("{}/login", s.url),
+        &[("username", "root"), ("password", "a password for ui"), ("csrf", &login_csrf), ("next", "/")],
+    )
+    .await;
+    let (st, page, _) = root.get(&format!("{}/admin", s.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(!page.contains("id=\"gc-report\""), "no report before a run");
+    let csrf = hidden(&page, "csrf");
+    let (st, _, _) = root.post(&format!("{}/admin/gc", s.url), &[("csrf", "forged")]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, loc) = root.post(&format!("{}/admin/gc", s.url), &[("csrf", &csrf)]).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/admin?blobs=0&uploads=0")));
+    let (_, page, _) = root.get(&format!("{}{}", s.url, loc.unwrap())).await;
+    assert!(page.contains("Garbage collection removed 0 blobs and 0 unfinished uploads"), "{page}");
+}

@@ -49,6 +49,7 @@ pub fn routes() -> Router<App> {
         .route("/tasks/{id}", get(tasks::detail))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/admin", get(admin::show))
+        .route("/admin/gc", post(admin::gc))
 }
 
 fn render(t: &impl Template) -> WebResult<Response> {
