@@ -4,8 +4,12 @@ use crate::harness::{Backend, Browser, TestServer, hidden};
 use reqwest::StatusCode;
 
 async fn signed_in(s: &TestServer, user: &str) -> Browser {
+    signed_in_as(s, user, false).await
+}
+
+async fn signed_in_as(s: &TestServer, user: &str, admin: bool) -> Browser {
     let hash = gantry_app::identity::passwords::hash_password("a password for ui").unwrap();
-    s.state.store().create_user(user, Some(&hash), false).await.unwrap();
+    s.state.store().create_user(user, Some(&hash), admin).await.unwrap();
     let mut b = Browser::new();
     let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
     let csrf = hidden(&page, "csrf");
@@ -162,17 +166,7 @@ async fn admin_runs_garbage_collection() {
     let bob_csrf = hidden(&page, "csrf");
     let (st, _, _) = bob.post(&format!("{}/admin/gc", s.url), &[("csrf", &bob_csrf)]).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "not for users");
-    // An administrator, signed in.
-    let hash = gantry_app::identity::passwords::hash_password("a password for ui").unwrap();
-    s.state.store().create_user("root", Some(&hash), true).await.unwrap();
-    let mut root = Browser::new();
-    let (_, page, _) = root.get(&format!("{}/login", s.url)).await;
-    let login_csrf = hidden(&page, "csrf");
-    root.post(
-        &format!("{}/login", s.url),
-        &[("username", "root"), ("password", "a password for ui"), ("csrf", &login_csrf), ("next", "/")],
-    )
-    .await;
+    let mut root = signed_in_as(&s, "root", true).await;
     let (st, page, _) = root.get(&format!("{}/admin", s.url)).await;
     assert_eq!(st, StatusCode::OK);
     assert!(!page.contains("id=\"gc-report\""), "no report before a run");
