@@ -178,3 +178,39 @@ async fn admin_runs_garbage_collection() {
     let (_, page, _) = root.get(&format!("{}{}", s.url, loc.unwrap())).await;
     assert!(page.contains("Garbage collection removed 0 blobs and 0 unfinished uploads"), "{page}");
 }
+
+/// A dataset's page offers its files, never its manifest as "the download"; a SIF's page
+/// names the file's own SHA-256.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_pages_offer_what_a_download_gives() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let mut alice = signed_in(&s, "alice").await;
+    let token =
+        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let cli = crate::cli::Cli::new(&s.url);
+    cli.login(&token).await;
+    std::fs::create_dir_all(cli.path("ds/raw")).unwrap();
+    std::fs::write(cli.path("ds/raw/a.bin"), b"some data").unwrap();
+    cli.ok(&["push", "ds", "lab/ds:v1"]).await;
+    let sif = crate::clients::make_sif(cli.home.path(), "app.sif", &[7u8; 5000]).await;
+    cli.ok(&["push", sif.to_str().unwrap(), "lab/app:1.0"]).await;
+
+    let (st, page, _) = alice.get(&format!("{}/i/lab/ds:v1", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(
+        !page.contains("id=\"download\"") && !page.contains("id=\"manifest\""),
+        "no manifest as the download: {page}"
+    );
+    assert!(page.contains("gantry pull lab/ds:v1 -o DIR"), "{page}");
+    let at = format!("href=\"{}/download/lab/ds", s.url);
+    let rest = page.split(at.as_str()).nth(1).unwrap_or_else(|| panic!("no file link: {page}"));
+    let file_link = format!("{}/download/lab/ds{}", s.url, rest.split('"').next().unwrap());
+    assert!(file_link.ends_with("/raw/a.bin"), "{file_link}");
+    let r = crate::harness::http().get(&file_link).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"some data", "{file_link} is the file");
+
+    let (_, page, _) = alice.get(&format!("{}/i/lab/app:1.0", s.url)).await;
+    let sha = crate::harness::sha256(&std::fs::read(&sif).unwrap());
+    let sha = sha.strip_prefix("sha256:").unwrap_or(&sha);
+    assert!(page.contains(&format!("id=\"file-sha256\">{sha}<")), "the file's own SHA-256: {page}");
+}
