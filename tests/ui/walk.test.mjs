@@ -221,7 +221,8 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
   await shot(page, "07-transfer-choose");
   await page.locator("#submit-transfer").click();
-  await page.waitForURL(urls.gantry + "/tasks");
+  await page.waitForURL(/\/tasks\?submitted=[0-9a-f]+$/);
+  assert.match(await page.locator("#submitted").textContent(), /Your transfer of alice\/tool:1.0 was submitted/);
   // The table refreshes itself (htmx) until the task has succeeded.
   await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
   assert.match(await page.locator("#tasks").textContent(), /University Cluster/);

@@ -36,6 +36,7 @@ struct TasksPage {
     rows: Vec<TaskRow>,
     live: bool,
     message: Option<String>,
+    submitted: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -74,10 +75,23 @@ async fn rows(app: &App, s: &gantry_app::identity::WebSession) -> WebResult<(Vec
     Ok((rows, live))
 }
 
-pub(super) async fn show(State(app): State<App>, headers: HeaderMap) -> WebResult<Response> {
+#[derive(serde::Deserialize)]
+pub(super) struct TasksQuery {
+    /// Set right after the visitor submitted this transfer.
+    submitted: Option<String>,
+}
+
+pub(super) async fn show(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<TasksQuery>,
+) -> WebResult<Response> {
     let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login("/tasks")) };
     let (rows, live) = rows(&app, &s).await?;
-    render(&TasksPage { who: Some(Who::of(&s)), csrf: s.csrf().to_string(), rows, live, message: None })
+    // Said only for a transfer of the visitor's own that is in the list.
+    let submitted =
+        q.submitted.and_then(|id| rows.iter().find(|r| r.id == id)).map(|r| (r.id.clone(), r.reference.clone()));
+    render(&TasksPage { who: Some(Who::of(&s)), csrf: s.csrf().to_string(), rows, live, message: None, submitted })
 }
 
 pub(super) async fn table(State(app): State<App>, headers: HeaderMap) -> WebResult<Response> {

@@ -291,6 +291,6 @@ pub(super) async fn submit(State(app): State<App>, headers: HeaderMap, f: Form<S
         label: Some(f.label.trim().to_string()).filter(|l| !l.is_empty()),
         sync_level: None,
     };
-    app.transfers()?.start(&s.principal(), &body).await?;
-    Ok(Redirect::to("/tasks").into_response())
+    let started = app.transfers()?.start(&s.principal(), &body).await?;
+    Ok(Redirect::to(&format!("/tasks?submitted={}", enc(&started.id))).into_response())
 }
