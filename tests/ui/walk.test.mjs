@@ -226,6 +226,7 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   // The table refreshes itself (htmx) until the task has succeeded.
   await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
   assert.match(await page.locator("#tasks").textContent(), /University Cluster/);
+  assert.match(await page.locator("#tasks time").first().textContent(), /just now|minute/, "submitted, said relatively");
   await shot(page, "08-tasks-succeeded");
   // The transfer in detail: times, full progress, events, and "transfer again".
   await page.getByRole("link", { name: "alice/tool:1.0" }).first().click();

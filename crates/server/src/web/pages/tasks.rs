@@ -26,6 +26,7 @@ pub struct TaskRow {
     pub faults: i64,
     pub active: bool,
     pub globus_url: Option<String>,
+    pub submitted: When,
 }
 
 #[derive(Template)]
@@ -49,6 +50,7 @@ struct TasksTable {
 
 fn row_of(t: gantry_api_types::TransferInfo) -> TaskRow {
     TaskRow {
+        submitted: When::parse(&t.created),
         globus_url: t.globus_url,
         active: !t.status.is_final(),
         id: t.id,
