@@ -259,16 +259,15 @@ pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<Mk
     let name = f.name.trim();
     let here = format!("/transfer?ref={}&endpoint={}", enc(&f.reference), enc(&f.endpoint));
     let problem = if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        Some(MkdirProblem::Name)
+        MkdirProblem::Name
     } else {
         let path = format!("{}/{name}/", f.path.trim_end_matches('/'));
         match app.transfers()?.mkdir(s.user().id, &f.endpoint, &path).await {
             Ok(()) => return Ok(Redirect::to(&format!("{here}&path={}", enc(&path))).into_response()),
-            Err(e) => Some(MkdirProblem::of(&e)),
+            Err(e) => MkdirProblem::of(&e),
         }
     };
-    let problem = problem.map(MkdirProblem::as_str).unwrap_or("failed");
-    Ok(Redirect::to(&format!("{here}&path={}&mkdir={problem}", enc(&f.path))).into_response())
+    Ok(Redirect::to(&format!("{here}&path={}&mkdir={}", enc(&f.path), problem.as_str())).into_response())
 }
 
 #[derive(Deserialize)]
