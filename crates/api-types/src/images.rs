@@ -85,6 +85,9 @@ pub struct ManifestInfo {
     pub size: i64,
     pub created: String,
     pub pushed_by: Option<String>,
+    /// The CPU architecture a SIF image was built for, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
 }
 
 /// `GET /api/v1/repositories/{name}`.

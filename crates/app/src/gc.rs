@@ -1,4 +1,4 @@
-//! Garbage collection: expired upload sessions, staged files without a session, and
+//! Storage: what each collection uses, and garbage collection: expired upload sessions, staged files without a session, and
 //! blobs that no manifest references and nobody touched within the grace period. Safe
 //! while pushes run: see `Store::gc_mark`.
 
@@ -34,6 +34,11 @@ pub struct Gc {
 impl Gc {
     pub fn new(store: Store, blobs: Arc<BlobStore>, jobs: Jobs, upload_expiry_secs: u64, grace_secs: u64) -> Gc {
         Gc { store, blobs, jobs, upload_expiry_secs, grace_secs }
+    }
+
+    /// What each collection stores, and the bytes stored in all (the admin page).
+    pub async fn storage_use(&self) -> Result<(Vec<gantry_store::CollectionUse>, i64)> {
+        self.store.storage_use().await
     }
 
     /// Removes unreferenced blobs older than `grace_secs` and expired upload sessions;

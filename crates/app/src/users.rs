@@ -2,7 +2,7 @@
 //! admin page. Users signing in through a provider are provisioned by `identity`.
 
 use crate::identity::passwords;
-use gantry_domain::{Error, Result};
+use gantry_domain::{Error, Principal, Result};
 use gantry_store::{IdentityRow, Store, User};
 
 /// What the settings page shows of a user besides their name.
@@ -61,6 +61,49 @@ impl Users {
 
     pub async fn named(&self, name: &str) -> Result<User> {
         user_named(&self.store, name).await
+    }
+
+    /// Disables or enables an account (administrators). Disabling ends its sessions; its
+    /// API tokens and Globus tokens are refused while it stays disabled. Nobody disables
+    /// their own account, nor the last enabled administrator.
+    pub async fn set_disabled(&self, by: &Principal, name: &str, disabled: bool) -> Result<User> {
+        let u = self.changeable(by, name).await?;
+        if disabled && u.is_admin && !u.disabled {
+            self.keep_an_admin(&u).await?;
+        }
+        self.store.set_user_disabled(u.id, disabled).await?;
+        tracing::info!(user = u.username, by = by.username, disabled, "account changed");
+        Ok(User { disabled, ..u })
+    }
+
+    /// Makes an account an administrator or takes that away (administrators); the same
+    /// rules as [`Users::set_disabled`].
+    pub async fn set_admin(&self, by: &Principal, name: &str, is_admin: bool) -> Result<User> {
+        let u = self.changeable(by, name).await?;
+        if !is_admin && u.is_admin && !u.disabled {
+            self.keep_an_admin(&u).await?;
+        }
+        self.store.set_admin(u.id, is_admin).await?;
+        tracing::info!(user = u.username, by = by.username, is_admin, "account changed");
+        Ok(User { is_admin, ..u })
+    }
+
+    async fn changeable(&self, by: &Principal, name: &str) -> Result<User> {
+        if !by.is_admin {
+            return Err(Error::denied("only administrators change accounts"));
+        }
+        let u = self.named(name).await?;
+        if u.id == by.user_id {
+            return Err(Error::conflict("you cannot change your own account here; ask another administrator"));
+        }
+        Ok(u)
+    }
+
+    async fn keep_an_admin(&self, u: &User) -> Result<()> {
+        if self.store.active_admins().await? <= 1 {
+            return Err(Error::conflict(format!("{} is the last administrator; make another one first", u.username)));
+        }
+        Ok(())
     }
 }
 

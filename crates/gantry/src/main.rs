@@ -199,6 +199,10 @@ enum UserCmd {
     },
     /// List users.
     List,
+    /// Disable an account: its sessions end, its tokens are refused until it is enabled.
+    Disable { name: String },
+    /// Enable a disabled account again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -353,8 +357,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 AdminCmd::User { cmd: UserCmd::List } => {
                     for u in app.users.list().await? {
-                        gantry::out!("{}\t{}", u.username, if u.is_admin { "admin" } else { "user" });
+                        let role = if u.is_admin { "admin" } else { "user" };
+                        gantry::out!("{}\t{role}{}", u.username, if u.disabled { "\tdisabled" } else { "" });
                     }
+                }
+                AdminCmd::User { cmd: UserCmd::Disable { name } } => {
+                    app.users.set_disabled(&gantry_domain::Principal::operator(), &name, true).await?;
+                    gantry::out!("disabled {name}");
+                }
+                AdminCmd::User { cmd: UserCmd::Enable { name } } => {
+                    app.users.set_disabled(&gantry_domain::Principal::operator(), &name, false).await?;
+                    gantry::out!("enabled {name}");
                 }
                 AdminCmd::Token { cmd: TokenCmd::Create { user, name, scope, expires_days } } => {
                     let t = admin::create_token(&app, &user, &name, TokenScope::parse(&scope)?, expires_days).await?;

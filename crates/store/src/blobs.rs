@@ -35,6 +35,41 @@ pub struct GcCandidate {
 
 impl Store {
     /// Size of an available blob linked to the repository.
+    /// What each collection stores: repositories, manifests, and the bytes of the
+    /// distinct blobs linked into its repositories (a blob shared by two collections
+    /// counts in both); with the bytes stored in all.
+    pub async fn storage_use(&self) -> Result<(Vec<CollectionUse>, i64)> {
+        let rows = sqlx::query(
+            "SELECT c.name, \
+               (SELECT COUNT(*) FROM repositories r WHERE r.collection_id = c.id) AS repositories, \
+               (SELECT COUNT(*) FROM manifests m JOIN repositories r ON r.id = m.repo_id \
+                 WHERE r.collection_id = c.id) AS manifests, \
+               (SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b WHERE b.digest IN \
+                 (SELECT rb.digest FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id \
+                   WHERE r.collection_id = c.id)) AS bytes \
+             FROM collections c ORDER BY bytes DESC, c.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let used = rows
+            .iter()
+            .map(|r| {
+                Ok(CollectionUse {
+                    name: get(r, "name")?,
+                    repositories: get(r, "repositories")?,
+                    manifests: get(r, "manifests")?,
+                    bytes: get(r, "bytes")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let total = sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM blobs")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok((used, get(&total, "n")?))
+    }
+
     pub async fn blob_in_repo(&self, repo_id: i64, digest: &Digest) -> Result<Option<i64>> {
         let row = sqlx::query(
             "SELECT b.size FROM blobs b JOIN repo_blobs rb ON rb.digest = b.digest \
@@ -277,4 +312,13 @@ async fn link(tx: &mut sqlx::Transaction<'_, sqlx::Any>, repo_id: i64, digest: &
     .await
     .map_err(db_err)?;
     Ok(())
+}
+
+/// One collection's share of the storage, for the admin page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionUse {
+    pub name: String,
+    pub repositories: i64,
+    pub manifests: i64,
+    pub bytes: i64,
 }

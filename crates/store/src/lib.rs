@@ -17,7 +17,7 @@ pub mod testing;
 mod transfers;
 mod users;
 
-pub use blobs::{GcCandidate, Upload};
+pub use blobs::{CollectionUse, GcCandidate, Upload};
 pub use collections::{Collection, CollectionAccess, Member, Repo};
 pub use identity::{DeviceLogin, GroupMember, IdentityRow, LoginFlow, NewIdentity, SessionRow};
 pub use jobs::Job;

@@ -321,8 +321,10 @@ pub struct TaggedManifest {
 }
 
 impl Store {
-    /// Tagged manifests in repositories the caller may read whose repository name
-    /// contains `needle` (lower case), newest first, at most `limit`.
+    /// Tagged manifests in repositories the caller may read where `needle` (lower case)
+    /// is in the repository name, the manifest's searchable text (titles, labels,
+    /// definition file), the name of who pushed it or of an owner of its collection;
+    /// newest first, at most `limit`.
     pub async fn search_tagged(
         &self,
         user_id: Option<i64>,
@@ -340,7 +342,10 @@ impl Store {
              LEFT JOIN users u ON u.id = m.pushed_by \
              WHERE ($2 = 1 OR c.visibility = 'public' OR mb.role IS NOT NULL) \
                AND (r.name LIKE $3 ESCAPE '\\' OR EXISTS (SELECT 1 FROM manifest_texts x \
-                    WHERE x.manifest_id = m.id AND x.body LIKE $3 ESCAPE '\\')) \
+                    WHERE x.manifest_id = m.id AND x.body LIKE $3 ESCAPE '\\') \
+                    OR LOWER(u.username) LIKE $3 ESCAPE '\\' \
+                    OR EXISTS (SELECT 1 FROM members om JOIN users ou ON ou.id = om.user_id \
+                    WHERE om.collection_id = c.id AND om.role = 'owner' AND LOWER(ou.username) LIKE $3 ESCAPE '\\')) \
                AND ($4 IS NULL OR c.name = $4) \
                AND ($6 IS NULL OR EXISTS (SELECT 1 FROM manifest_labels l WHERE l.manifest_id = m.id \
                     AND l.name = $6 AND ($7 IS NULL OR l.value = $7))) \

@@ -8,9 +8,22 @@ pub struct User {
     pub username: String,
     pub is_admin: bool,
     pub created_at: i64,
+    /// Disabled by an administrator: nothing signs it in.
+    pub disabled: bool,
 }
 
 impl User {
+    /// The user, unless the account is disabled: every way of signing in asks this.
+    pub fn active(self) -> Result<User> {
+        if self.disabled {
+            return Err(Error::denied(format!(
+                "the account {:?} is disabled; ask an administrator of this Gantry to enable it",
+                self.username
+            )));
+        }
+        Ok(self)
+    }
+
     /// The user as a caller holding a credential of `scope`.
     pub fn principal(&self, scope: TokenScope) -> Principal {
         Principal { user_id: self.id, username: self.username.clone(), is_admin: self.is_admin, scope, grants: None }
@@ -22,6 +35,7 @@ impl User {
             username: get(r, "username")?,
             is_admin: get::<i64>(r, "is_admin")? != 0,
             created_at: get(r, "created_at")?,
+            disabled: get::<i64>(r, "disabled")? != 0,
         })
     }
 }
@@ -51,7 +65,7 @@ impl TokenRow {
     }
 }
 
-pub(crate) const USER_COLS: &str = "id, username, is_admin, created_at";
+pub(crate) const USER_COLS: &str = "id, username, is_admin, created_at, disabled";
 const TOKEN_COLS: &str = "id, user_id, name, scope, created_at, last_used_at, expires_at";
 
 impl Store {
@@ -100,6 +114,36 @@ impl Store {
         rows.iter().map(User::from_row).collect()
     }
 
+    /// Disables or enables an account; disabling also ends its web sessions. False
+    /// when there is no such user.
+    pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let r = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled as i64)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Administrators whose accounts are enabled.
+    pub async fn active_admins(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE is_admin = 1 AND disabled = 0")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        get(&row, "n")
+    }
+
     /// Stores a new API token; only its hash is kept.
     pub async fn create_token(
         &self,
@@ -129,7 +173,7 @@ impl Store {
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(TokenRow, User)>> {
         let row = sqlx::query(
             "SELECT t.id, t.user_id, t.name, t.scope, t.created_at, t.last_used_at, t.expires_at, \
-                    u.username, u.is_admin, u.created_at AS user_created_at \
+                    u.username, u.is_admin, u.created_at AS user_created_at, u.disabled \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
         )
         .bind(token_hash)
@@ -146,6 +190,7 @@ impl Store {
             username: get(&r, "username")?,
             is_admin: get::<i64>(&r, "is_admin")? != 0,
             created_at: get(&r, "user_created_at")?,
+            disabled: get::<i64>(&r, "disabled")? != 0,
         };
         Ok(Some((token, user)))
     }

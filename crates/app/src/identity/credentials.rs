@@ -140,7 +140,12 @@ impl Authenticator {
             .await?
             .filter(|t| t.user_id == user_id && t.expires_at.is_none_or(|e| e > now_unix()))
             .ok_or_else(|| Error::unauthorized("the API token behind this login was revoked; log in again"))?;
-        let user = self.store.user_by_id(user_id).await?.ok_or_else(|| Error::unauthorized("user no longer exists"))?;
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| Error::unauthorized("user no longer exists"))?
+            .active()?;
         let scope = if token.scope == TokenScope::Write && claims.s == TokenScope::Write {
             TokenScope::Write
         } else {
@@ -155,6 +160,7 @@ impl Authenticator {
             .token_by_hash(&hash_token(token))
             .await?
             .ok_or_else(|| Error::unauthorized("invalid, expired or revoked token"))?;
+        let u = u.active()?;
         let store = self.store.clone();
         tokio::spawn(async move {
             let _ = store.touch_token(t.id).await;
@@ -177,6 +183,7 @@ impl Authenticator {
                     .await?
                     .filter(|(_, u)| u.username == *username)
                     .ok_or_else(|| Error::unauthorized("invalid username or token"))?;
+                let u = u.active()?;
                 RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp, g }
             }
             Credentials::Bearer(b) if b.starts_with(API_TOKEN_PREFIX) => {
@@ -185,6 +192,7 @@ impl Authenticator {
                     .token_by_hash(&hash_token(b))
                     .await?
                     .ok_or_else(|| Error::unauthorized("invalid, expired or revoked token"))?;
+                let u = u.active()?;
                 RegistryClaims { u: Some(u.id), t: Some(t.id), s: t.scope, exp, g }
             }
             Credentials::Bearer(_) => {

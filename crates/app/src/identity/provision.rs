@@ -47,7 +47,8 @@ impl Provisioner {
             self.store.set_admin(user.id, true).await?;
             user.is_admin = true;
         }
-        Ok(user)
+        // A disabled account stays out, whichever identity of it signs in.
+        user.active()
     }
 
     async fn create_unique_user(&self, wanted: &str) -> Result<User> {

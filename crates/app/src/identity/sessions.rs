@@ -67,7 +67,7 @@ impl Sessions {
         let id_hash = hash_token(id);
         let Some(row) = self.store.session(&id_hash).await? else { return Ok(None) };
         let now = now_unix();
-        if row.expires_at <= now || row.last_seen_at + self.idle_secs as i64 <= now {
+        if row.user.disabled || row.expires_at <= now || row.last_seen_at + self.idle_secs as i64 <= now {
             self.store.delete_session(&id_hash).await?;
             return Ok(None);
         }
@@ -80,6 +80,7 @@ impl Sessions {
     /// Starts a session for `user`, keeping the sign-in's provider tokens sealed; returns
     /// the new session id (the cookie's value).
     pub async fn start(&self, user: &User, provider: &str, tokens: Option<&TokenResponse>) -> Result<String> {
+        let user = user.clone().active()?;
         self.store.purge_sessions(self.idle_secs as i64).await?;
         let id = random_token(32);
         let sealed = tokens.map(|t| self.sealer.seal(user.id, t)).transpose()?;

@@ -36,7 +36,8 @@ fn architecture_of(row: &ManifestRow) -> Option<String> {
     }
 }
 
-/// A search: text in the repository name, an optional label (`key` or `key=value`,
+/// A search: text in the repository name, titles, labels, definition file, the name of
+/// who pushed an image or of its collection's owners; an optional label (`key` or `key=value`,
 /// matched against SIF labels and manifest annotations) and collection.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
@@ -111,6 +112,7 @@ impl Registry {
                     size: m.total_size,
                     created: time::rfc3339(m.created_at),
                     pushed_by: m.pushed_by.clone(),
+                    architecture: architecture_of(m),
                 })
                 .collect(),
         })

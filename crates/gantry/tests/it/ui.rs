@@ -11,16 +11,28 @@ async fn signed_in_as(s: &TestServer, user: &str, admin: bool) -> Browser {
     let hash = gantry_app::identity::passwords::hash_password("a password for ui").unwrap();
     s.state.store().create_user(user, Some(&hash), admin).await.unwrap();
     let mut b = Browser::new();
-    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
-    let csrf = hidden(&page, "csrf");
-    let (st, _, _) = b
-        .post(
-            &format!("{}/login", s.url),
-            &[("username", user), ("password", "a password for ui"), ("csrf", &csrf), ("next", "/")],
-        )
-        .await;
+    let (st, _) = password_sign_in(&mut b, s, user).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     b
+}
+
+/// The sign-in form, filled in as a person would.
+async fn password_sign_in(b: &mut Browser, s: &TestServer, user: &str) -> (StatusCode, String) {
+    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    let form = [("username", user), ("password", "a password for ui"), ("csrf", &csrf), ("next", "/")];
+    let (st, page, _) = b.post(&format!("{}/login", s.url), &form).await;
+    (st, page)
+}
+
+/// alice signed in, with a write token and the CLI logged in with it.
+async fn alice_pushing(s: &TestServer) -> (Browser, String, crate::cli::Cli) {
+    let alice = signed_in(s, "alice").await;
+    let token =
+        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let cli = crate::cli::Cli::new(&s.url);
+    cli.login(&token).await;
+    (alice, token, cli)
 }
 
 fn token_form(csrf: &str) -> [(&'static str, &str); 4] {
@@ -184,11 +196,7 @@ async fn admin_runs_garbage_collection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_pages_offer_what_a_download_gives() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let mut alice = signed_in(&s, "alice").await;
-    let token =
-        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
-    let cli = crate::cli::Cli::new(&s.url);
-    cli.login(&token).await;
+    let (mut alice, token, cli) = alice_pushing(&s).await;
     std::fs::create_dir_all(cli.path("ds/raw")).unwrap();
     std::fs::write(cli.path("ds/raw/a.bin"), b"some data").unwrap();
     cli.ok(&["push", "ds", "lab/ds:v1"]).await;
@@ -213,4 +221,155 @@ async fn image_pages_offer_what_a_download_gives() {
     let sha = crate::harness::sha256(&std::fs::read(&sif).unwrap());
     let sha = sha.strip_prefix("sha256:").unwrap_or(&sha);
     assert!(page.contains(&format!("id=\"file-sha256\">{sha}<")), "the file's own SHA-256: {page}");
+}
+
+/// A collection lists its repositories once each with their tags; a repository's page
+/// has the tag table, and its owners delete tags and images from it (with their CSRF
+/// token), others cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_pages_list_tags_and_owners_delete() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (mut alice, _token, cli) = alice_pushing(&s).await;
+    let sif = crate::clients::make_sif(cli.home.path(), "app.sif", &[7u8; 3000]).await;
+    let sif = sif.to_str().unwrap();
+    for t in ["1.0", "latest"] {
+        cli.ok(&["push", sif, &format!("lab/app:{t}")]).await;
+    }
+    std::fs::write(cli.path("other.txt"), b"other").unwrap();
+    cli.ok(&["push", cli.path("other.txt").to_str().unwrap(), "lab/app:old"]).await;
+    cli.ok(&["push", cli.path("other.txt").to_str().unwrap(), "lab/notes:v1"]).await;
+    let coll = s.state.store().collection_access("lab", None).await.unwrap().unwrap().collection;
+    s.state.store().update_collection(coll.id, Some(gantry_domain::Visibility::Public), None).await.unwrap();
+
+    let (_, page, _) = alice.get(&format!("{}/c/lab", s.url)).await;
+    let table = page.split("id=\"repositories\"").nth(1).unwrap_or_else(|| panic!("{page}"));
+    assert_eq!(table.matches("href=\"/r/lab/app\"").count(), 1, "one row per repository: {table}");
+    assert!(table.contains("href=\"/i/lab/app:latest\"") && table.contains("href=\"/i/lab/app:old\""), "{table}");
+    assert!(table.contains("href=\"/r/lab/notes\""), "{table}");
+
+    let (st, page, _) = alice.get(&format!("{}/r/lab/app", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let tags = page.split("id=\"tags\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert_eq!(tags.matches("<tr><td><a href=\"/i/lab/app:").count(), 3, "{tags}");
+    assert!(tags.contains("<td>alice</td>"), "who pushed it: {tags}");
+    assert!(tags.contains("<td>amd64</td>"), "the SIF's architecture (siftool --partarch 2): {tags}");
+    let images = page.split("id=\"images\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert_eq!(images.matches("/i/lab/app@sha256:").count(), 2, "two images: {images}");
+    let csrf = hidden(&page, "csrf");
+
+    // Anyone may read a public repository, but its delete buttons are for owners.
+    let mut bob = signed_in(&s, "bob").await;
+    let (st, page, _) = bob.get(&format!("{}/r/lab/app", s.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(!page.contains("action=\"/images/delete\""), "{page}");
+    let (_, settings, _) = bob.get(&format!("{}/settings", s.url)).await;
+    let bob_csrf = hidden(&settings, "csrf");
+    fn del<'a>(csrf: &'a str, r: &'a str) -> [(&'static str, &'a str); 2] {
+        [("csrf", csrf), ("reference", r)]
+    }
+    let (st, _, _) = bob.post(&format!("{}/images/delete", s.url), &del(&bob_csrf, "lab/app:old")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "bob owns nothing here");
+    let (st, _, _) = alice.post(&format!("{}/images/delete", s.url), &del("forged", "lab/app:old")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let app_repo = s.state.store().repo_by_name("lab/app").await.unwrap().unwrap();
+    assert_eq!(s.state.store().tags_in_repo(app_repo.id).await.unwrap().len(), 3, "nothing deleted yet");
+
+    // A tag: the image stays under its other tags.
+    let (st, _, loc) = alice.post(&format!("{}/images/delete", s.url), &del(&csrf, "lab/app:1.0")).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/r/lab/app?deleted=lab%2Fapp%3A1%2E0")));
+    let (_, page, _) = alice.get(&format!("{}{}", s.url, loc.unwrap())).await;
+    assert!(page.contains("Deleted lab/app:1.0."), "{page}");
+    let left: Vec<_> = s.state.store().tags_in_repo(app_repo.id).await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(left, ["latest", "old"]);
+    // An image by digest: it goes with its tags.
+    let latest = s.state.store().tags_in_repo(app_repo.id).await.unwrap().remove(0).digest;
+    let (st, _, _) = alice.post(&format!("{}/images/delete", s.url), &del(&csrf, &format!("lab/app@{latest}"))).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let left: Vec<_> = s.state.store().tags_in_repo(app_repo.id).await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(left, ["old"]);
+    // Twice: it is not there any more, said so.
+    let (st, page, _) = alice.post(&format!("{}/images/delete", s.url), &del(&csrf, "lab/app:1.0")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(page.contains("not there any more"), "{page}");
+
+    // Search finds images by their collection owner's name.
+    let (_, page, _) = Browser::new().get(&format!("{}/?q=alic", s.url)).await;
+    assert!(page.contains("href=\"/i/lab/notes:v1\""), "found by owner: {page}");
+    let (_, page, _) = Browser::new().get(&format!("{}/?q=bob", s.url)).await;
+    assert!(!page.contains("href=\"/i/lab/notes:v1\""), "{page}");
+}
+
+/// Administrators disable and enable accounts and make administrators from the admin
+/// page: a disabled account's session, API token and password sign-in all stop working
+/// and say why; nobody changes their own account, the last administrator stays; the page
+/// shows each collection's storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_disable_accounts_and_see_storage() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (mut alice, token, cli) = alice_pushing(&s).await;
+    std::fs::write(cli.path("f.bin"), vec![1u8; 3000]).unwrap();
+    cli.ok(&["push", cli.path("f.bin").to_str().unwrap(), "lab/f:1"]).await;
+    let mut bob = signed_in(&s, "bob").await;
+    let (_, page, _) = bob.get(&format!("{}/settings", s.url)).await;
+    let bob_csrf = hidden(&page, "csrf");
+    let mut root = signed_in_as(&s, "root", true).await;
+    let (_, page, _) = root.get(&format!("{}/admin", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    let storage = page.split("id=\"storage\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert!(storage.contains("href=\"/c/lab\"") && storage.contains("<td>2.9 KiB</td>"), "{storage}");
+    let change = |who: &str, what: &str| format!("{}/admin/users/{who}/{what}", s.url);
+    let api = |t: String| {
+        let url = format!("{}/api/v1/collections/lab", s.url);
+        async move { crate::harness::http().get(url).bearer_auth(t).send().await.unwrap() }
+    };
+    assert_eq!(api(token.clone()).await.status(), StatusCode::OK);
+
+    // Not for users, not without the CSRF token.
+    let (st, _, _) = bob.post(&change("alice", "disable"), &[("csrf", &bob_csrf)]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, _) = root.post(&change("alice", "disable"), &[("csrf", "forged")]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, _) = root.post(&change("alice", "sudo"), &[("csrf", &csrf)]).await;
+    assert!(st.is_client_error(), "{st}");
+    assert_eq!(api(token.clone()).await.status(), StatusCode::OK, "nothing changed yet");
+
+    let (st, _, loc) = root.post(&change("alice", "disable"), &[("csrf", &csrf)]).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/admin?changed=alice#users")));
+    let (_, page, _) = root.get(&format!("{}/admin?changed=alice", s.url)).await;
+    assert!(page.contains("alice’s account was changed") && page.contains(">disabled</span>"), "{page}");
+    // Her session ended, her token is refused and says why, and she cannot sign in again.
+    let (st, _, loc) = alice.get(&format!("{}/settings", s.url)).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=%2Fsettings")));
+    let r = api(token.clone()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("is disabled"));
+    let (st, page) = password_sign_in(&mut Browser::new(), &s, "alice").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(page.contains("is disabled"), "{page}");
+    // Enabled again: the same token works.
+    let (st, _, _) = root.post(&change("alice", "enable"), &[("csrf", &csrf)]).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert_eq!(api(token.clone()).await.status(), StatusCode::OK);
+
+    // root cannot change their own account, nor leave the server without an administrator.
+    let (st, page, _) = root.post(&change("root", "remove-admin"), &[("csrf", &csrf)]).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{page}");
+    let (st, _, _) = root.post(&change("bob", "make-admin"), &[("csrf", &csrf)]).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert!(s.state.store().user_by_name("bob").await.unwrap().unwrap().is_admin);
+    let (st, _, _) = bob.get(&format!("{}/admin", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "bob administers now");
+    let (st, _, _) = bob.post(&change("root", "remove-admin"), &[("csrf", &bob_csrf)]).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, page, _) = root.get(&format!("{}/admin", s.url)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{page}");
+    let (st, page, _) = bob.post(&change("alice", "make-admin"), &[("csrf", &bob_csrf)]).await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let (st, _, _) = bob.post(&change("alice", "disable"), &[("csrf", &bob_csrf)]).await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "bob is still an administrator");
+    let (st, page, _) = bob.post(&change("nobody", "disable"), &[("csrf", &bob_csrf)]).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{page}");
+    // bob is the last enabled administrator: the operator cannot disable him either.
+    let e = s.state.users.set_disabled(&gantry_domain::Principal::operator(), "bob", true).await.unwrap_err();
+    assert_eq!(e.kind, gantry_domain::ErrorKind::Conflict, "{e}");
 }

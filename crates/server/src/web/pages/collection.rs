@@ -8,6 +8,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use gantry_api_types::ImageSummary;
 use gantry_app::App;
 use gantry_app::collections::Managed;
 use gantry_app::registry::images::Search;
@@ -23,7 +24,7 @@ struct CollectionPage {
     description: String,
     visibility: &'static str,
     role: Option<String>,
-    images: Vec<Card>,
+    repositories: Vec<RepoCard>,
     manage: bool,
     members: Vec<(String, String)>,
     groups: Vec<(String, String)>,
@@ -60,11 +61,35 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, Path(name):
             (Some(_), r) => r.map(|r| r.as_str().to_string()),
             (None, _) => None,
         },
-        images: found.iter().map(card).collect(),
+        repositories: repositories(&found),
         manage: seen.access >= Access::Manage,
         members,
         groups,
     })
+}
+
+/// A repository of a collection as its page lists it: the newest tag first.
+pub struct RepoCard {
+    pub name: String,
+    pub latest: Card,
+    /// Up to five tag names, newest first, and how many more there are.
+    pub tags: Vec<String>,
+    pub more: usize,
+}
+
+/// Search results (newest first) grouped by repository, keeping that order.
+fn repositories(found: &[ImageSummary]) -> Vec<RepoCard> {
+    let mut out: Vec<RepoCard> = vec![];
+    for i in found {
+        match out.iter_mut().find(|r| r.name == i.repository) {
+            Some(r) if r.tags.len() < 5 => r.tags.push(i.tag.clone()),
+            Some(r) => r.more += 1,
+            None => {
+                out.push(RepoCard { name: i.repository.clone(), latest: card(i), tags: vec![i.tag.clone()], more: 0 })
+            }
+        }
+    }
+    out
 }
 
 /// The collection a form manages: the visitor must be signed in, send the session's

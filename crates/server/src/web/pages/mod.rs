@@ -6,6 +6,7 @@ mod admin;
 mod collection;
 mod home;
 mod image;
+mod repository;
 mod settings;
 mod tasks;
 mod transfer;
@@ -37,6 +38,8 @@ pub fn routes() -> Router<App> {
         .route("/c/{name}/members", post(collection::give_role))
         .route("/c/{name}/{kind}/remove", post(collection::remove))
         .route("/i/{*reference}", get(image::show))
+        .route("/r/{*repository}", get(repository::show))
+        .route("/images/delete", post(repository::delete))
         .route("/settings", get(settings::show))
         .route("/settings/tokens", post(settings::create_token))
         .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
@@ -50,6 +53,7 @@ pub fn routes() -> Router<App> {
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/admin", get(admin::show))
         .route("/admin/gc", post(admin::gc))
+        .route("/admin/users/{name}/{change}", post(admin::change_user))
 }
 
 fn render(t: &impl Template) -> WebResult<Response> {
@@ -152,6 +156,7 @@ fn card(i: &ImageSummary) -> Card {
 }
 
 /// A collection as the lists show it.
+#[derive(Clone)]
 pub struct CollCard {
     pub name: String,
     pub visibility: &'static str,
