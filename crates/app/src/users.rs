@@ -10,7 +10,21 @@ use gantry_store::{IdentityRow, Store, User};
 pub struct Profile {
     pub identities: Vec<IdentityRow>,
     /// The Globus groups last seen at sign-in.
-    pub groups: Vec<String>,
+    pub groups: Vec<NamedGroup>,
+}
+
+/// A Globus group with the name Globus Groups last gave it, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedGroup {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+impl NamedGroup {
+    /// Its name, or its id when no name is known.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
 }
 
 #[derive(Clone)]
@@ -56,7 +70,14 @@ impl Users {
     }
 
     pub async fn profile(&self, id: i64) -> Result<Profile> {
-        Ok(Profile { identities: self.store.identities_of(id).await?, groups: self.store.user_groups(id).await? })
+        let groups = self.store.user_groups(id).await?;
+        Ok(Profile { identities: self.store.identities_of(id).await?, groups: self.named_groups(&groups).await? })
+    }
+
+    /// Globus groups with their names, when Globus Groups told them at a sign-in.
+    pub async fn named_groups(&self, groups: &[String]) -> Result<Vec<NamedGroup>> {
+        let mut names = self.store.group_names(groups).await?;
+        Ok(groups.iter().map(|id| NamedGroup { id: id.clone(), name: names.remove(id) }).collect())
     }
 
     pub async fn named(&self, name: &str) -> Result<User> {

@@ -446,6 +446,40 @@ impl Store {
         tx.commit().await.map_err(db_err)
     }
 
+    /// Records the names Globus Groups gave for groups (at a sign-in).
+    pub async fn set_group_names(&self, named: &[(String, String)]) -> Result<()> {
+        let now = now_unix();
+        for (id, name) in named {
+            sqlx::query(
+                "INSERT INTO group_names (group_id, name, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (group_id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// The known names of these groups (those never named are left out).
+    pub async fn group_names(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let row = sqlx::query("SELECT name FROM group_names WHERE group_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+            if let Some(r) = row {
+                out.insert(id.clone(), get(&r, "name")?);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn user_groups(&self, user_id: i64) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT group_id FROM user_groups WHERE user_id = $1 ORDER BY group_id")
             .bind(user_id)

@@ -247,7 +247,14 @@ impl SignIn {
         let token = tokens.for_server(GROUPS_RS)?.access_token.as_str();
         let globus = Globus::for_groups(self.http.clone(), groups_url);
         match globus.my_groups(token).await {
-            Ok(v) => Some(v.into_iter().map(|g| g.id).collect()),
+            Ok(v) => {
+                let named: Vec<(String, String)> =
+                    v.iter().filter_map(|g| Some((g.id.clone(), g.name.clone().filter(|n| !n.is_empty())?))).collect();
+                if let Err(e) = self.store.set_group_names(&named).await {
+                    tracing::warn!("the names of Globus groups were not kept: {e}");
+                }
+                Some(v.into_iter().map(|g| g.id).collect())
+            }
             Err(e) => {
                 tracing::warn!("Globus Groups did not list the groups: {e}");
                 None

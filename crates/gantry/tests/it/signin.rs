@@ -116,6 +116,19 @@ async fn globus_sign_in_links_identities_and_groups(b: Backend) {
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains("alice@uni.edu") && page.contains("alice@lab.gov"), "both identities are listed: {page}");
     assert!(page.contains(&group_id), "her Globus group is known: {page}");
+    assert!(page.contains("<li>Beamline Users <span"), "by the name Globus Groups gave it: {page}");
+    // She gives her group a role by choosing it by name, not by pasting its id.
+    let u = s.state.store().user_by_name("alice@uni.edu").await.unwrap().unwrap();
+    s.state.store().create_collection("beam", gantry_domain::Visibility::Private, "", Some(u.id)).await.unwrap();
+    let (_, coll, _) = alice.get(&format!("{}/c/beam", s.url)).await;
+    let chooser = coll.split("id=\"give-group\"").nth(1).unwrap_or_else(|| panic!("{coll}"));
+    assert!(chooser.contains(&format!("<option value=\"{group_id}\">Beamline Users</option>")), "{chooser}");
+    let csrf = hidden(&coll, "csrf");
+    let form = [("csrf", csrf.as_str()), ("kind", "group"), ("who", &group_id), ("role", "viewer")];
+    let (st, _, _) = alice.post(&format!("{}/c/beam/members", s.url), &form).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (_, coll, _) = alice.get(&format!("{}/c/beam", s.url)).await;
+    assert!(coll.contains("Globus group Beamline Users <code"), "named in the member list: {coll}");
     // Signing in with the linked identity reaches the same Gantry user.
     let mut again = Browser::new();
     sign_in(&mut again, &s, &g, "globus", "alice@lab.gov", "alice-lab-pass").await;

@@ -12,6 +12,7 @@ use gantry_api_types::ImageSummary;
 use gantry_app::App;
 use gantry_app::collections::Managed;
 use gantry_app::registry::images::Search;
+use gantry_app::users::NamedGroup;
 use gantry_domain::{Access, CollectionName, Role, Visibility};
 use serde::Deserialize;
 
@@ -27,7 +28,10 @@ struct CollectionPage {
     repositories: Vec<RepoCard>,
     manage: bool,
     members: Vec<(String, String)>,
-    groups: Vec<(String, String)>,
+    /// Groups holding a role, with the role.
+    groups: Vec<(NamedGroup, String)>,
+    /// The visitor's own Globus groups, to choose from when giving a role.
+    my_groups: Vec<NamedGroup>,
 }
 
 pub(super) async fn show(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>) -> WebResult<Response> {
@@ -37,12 +41,17 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, Path(name):
     let seen = app.collections.access(p.as_ref(), &cname, Access::Read).await?;
     let search = Search { collection: Some(cname.clone()), limit: 1000, ..Search::default() };
     let found = app.registry.search(p.as_ref(), &search).await?;
-    let (members, groups) = match app.collections.managed(p.as_ref(), &cname).await {
-        Ok(m) => (
-            app.collections.members(&m).await?.into_iter().map(|m| (m.username, m.role.as_str().to_string())).collect(),
-            app.collections.groups(&m).await?.into_iter().map(|g| (g.group_id, g.role.as_str().to_string())).collect(),
-        ),
-        Err(_) => (vec![], vec![]),
+    let (members, groups, my_groups) = match (app.collections.managed(p.as_ref(), &cname).await, &p) {
+        (Ok(m), Some(p)) => {
+            let members =
+                app.collections.members(&m).await?.into_iter().map(|m| (m.username, m.role.as_str().to_string()));
+            let held = app.collections.groups(&m).await?;
+            let ids: Vec<String> = held.iter().map(|g| g.group_id.clone()).collect();
+            let named = app.users.named_groups(&ids).await?;
+            let groups = named.into_iter().zip(held).map(|(n, g)| (n, g.role.as_str().to_string())).collect();
+            (members.collect(), groups, app.users.profile(p.user_id).await?.groups)
+        }
+        _ => (vec![], vec![], vec![]),
     };
     let c = seen.collection;
     render(&CollectionPage {
@@ -65,6 +74,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, Path(name):
         manage: seen.access >= Access::Manage,
         members,
         groups,
+        my_groups,
     })
 }
 

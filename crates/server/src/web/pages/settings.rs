@@ -42,7 +42,7 @@ struct SettingsPage {
     csrf: String,
     base: String,
     identities: Vec<IdentityRow>,
-    groups: Vec<String>,
+    groups: Vec<gantry_app::users::NamedGroup>,
     tokens: Vec<TokenView>,
     new_token: Option<(String, String)>,
     message: Option<String>,
