@@ -189,6 +189,19 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.getByRole("button", { name: "Copy the file's SHA-256" }).filter({ hasText: "Copied" }).waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), sha);
 
+  // Its repository: a tag table, where the owner deletes a tag (after saying yes).
+  cli(home, ["push", sif, "alice/tool:old"]);
+  await page.locator("#repository").click();
+  await page.locator("#tags").waitFor();
+  assert.equal(await page.locator("#tags tbody tr").count(), 2);
+  assert.match(await page.locator("#tags tbody tr", { hasText: "1.0" }).textContent(), /alice@uni\.edu/, "who pushed it");
+  await shot(page, "05b-repository");
+  page.once("dialog", (d) => { assert.match(d.message(), /Delete the tag old\?/); d.accept(); });
+  await page.getByRole("button", { name: "Delete tag old" }).click();
+  await page.locator("#deleted").waitFor();
+  assert.equal(await page.locator("#tags tbody tr").count(), 1, "the tag is gone, 1.0 stays");
+  await page.goto(urls.gantry + "/i/alice/tool:1.0");
+
   // Transfer it with Globus: connect first, then choose the demo cluster and a new folder.
   await page.getByRole("link", { name: "Transfer with Globus" }).click();
   await shot(page, "06-transfer-connect");
@@ -217,8 +230,25 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   assert.match(await page.locator("#mkdir-error").textContent(), /already here/);
   assert.match(await page.locator("#current-path").textContent(), /\/~\/$/);
   await assert.doesNotReject(page.getByRole("link", { name: "alice@uni.edu" }).waitFor());
+  // The folder as a file manager shows it: the new folder in a table, a path bar.
+  assert.match(await page.locator("#listing").textContent(), /images\//);
   await page.getByRole("link", { name: "images/" }).click();
   await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
+  assert.equal(await page.locator("#empty").textContent(), "(empty)");
+  assert.match(await page.locator("#path-bar").textContent(), /~\/images\//);
+  assert.match(await page.locator("#arriving").textContent(), /\/images\/tool_1\.0\.sif$/, "the name it arrives under");
+  assert.equal(await page.locator("#overwrite").count(), 0, "nothing to replace yet");
+  // Bookmark the folder at Globus; the bookmark is offered next time.
+  await page.getByText("Bookmark this folder").click();
+  await page.getByLabel("Name", { exact: true }).fill("cluster images");
+  await page.getByRole("button", { name: "Bookmark" }).click();
+  await page.locator("#bookmarked").waitFor();
+  assert.ok(await page.locator("#bookmarks").getByRole("link", { name: "cluster images" }).count(), "listed among the bookmarks");
+  // The transfer options are folded away until asked for.
+  assert.equal(await page.locator("#options").evaluate((d) => d.open), false);
+  await page.getByText("Transfer options").click();
+  assert.equal(await page.getByLabel("Verify checksums after the transfer").isChecked(), true, "verified by default");
+  await page.getByLabel("Keep the files' modification times").check();
   await shot(page, "07-transfer-choose");
   await page.locator("#submit-transfer").click();
   await page.waitForURL(/\/tasks\?submitted=[0-9a-f]+$/);
@@ -240,6 +270,10 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await shot(page, "08c-task-detail");
   await page.getByRole("link", { name: "Transfer again" }).click();
   await page.waitForFunction(() => document.querySelector("#current-path")?.textContent.endsWith("/images/"));
+  // The image is there now, with its size: sending again warns before replacing it.
+  assert.match(await page.locator("#listing").textContent(), /tool_1\.0\.sif/);
+  assert.match(await page.locator("#overwrite").textContent(), /tool_1\.0\.sif is already in this folder/);
+  await shot(page, "07b-transfer-overwrite");
 
   // Her collection: she owns it and makes it public.
   await page.goto(urls.gantry + "/c/alice");
@@ -278,6 +312,14 @@ test("bob cannot see the private collection", async () => {
   await page.goto(urls.gantry + "/i/alice/tool:1.0");
   await fitsTheScreen(page);
   await shot(page, "10b-image-phone");
+  // The header stays compact on a phone: brand and account on one line, search below.
+  const header = await page.locator("header.top").boundingBox();
+  assert.ok(header.height < 110, `the phone header is ${header.height}px high`);
+  for (const [path, name] of [["/r/alice/tool", "10c-repository-phone"], ["/c/alice", "10d-collection-phone"], ["/tasks", "10e-tasks-phone"], ["/settings", "10f-settings-phone"]]) {
+    await page.goto(urls.gantry + path);
+    await fitsTheScreen(page);
+    await shot(page, name);
+  }
   const r = await page.goto(urls.gantry + "/c/beamline");
   assert.equal(r.status(), 404);
   await shot(page, "11-bob-private-404");
@@ -316,5 +358,36 @@ test("a high-assurance collection asks for a fresh lab.gov sign-in, and says so"
   assert.ok(!/Globus answered|ClientError\.|^\s*EndpointPermissionDenied/m.test(after), `no raw Globus error: ${after}`);
   if (/permission/i.test(after)) assert.match(after, /Choose another folder or endpoint, or ask its owner for access/);
   await shot(page, "14-after-reauth");
+  await page.close();
+});
+
+test("alice, an administrator, disables bob's account and enables it again", async () => {
+  const page = watched(await browser.newPage({ viewport: { width: 1100, height: 800 } }));
+  await signInWithGlobus(page, "alice@uni.edu", "alice-pass");
+  const bob = watched(await browser.newPage({ viewport: { width: 390, height: 844 } }));
+  await signInWithGlobus(bob, "bob@uni.edu", "bob-pass");
+  await page.getByRole("link", { name: "Admin" }).click();
+  assert.match(await page.locator("#storage").textContent(), /alice/, "storage per collection");
+  await shot(page, "15-admin");
+  page.once("dialog", (d) => { assert.match(d.message(), /Disable bob@uni\.edu\?/); d.accept(); });
+  await page.getByRole("button", { name: "Disable bob@uni.edu" }).click();
+  await page.locator("#changed").waitFor();
+  assert.match(await page.locator("#user-table tr", { hasText: "bob@uni.edu" }).textContent(), /disabled/);
+  // bob's session ended; signing in again is refused, and says why.
+  await bob.goto(urls.gantry + "/settings");
+  await bob.waitForURL(/\/login\?next=/);
+  await bob.getByRole("link", { name: /Sign in with Globus/ }).click();
+  if (await bob.getByLabel("Password").count()) {
+    await bob.getByLabel("Username").fill("bob@uni.edu");
+    await bob.getByLabel("Password").fill("bob-pass");
+    await bob.getByRole("button", { name: "Sign in" }).click();
+  }
+  if (await bob.getByRole("button", { name: "Allow" }).count()) await bob.getByRole("button", { name: "Allow" }).click();
+  await bob.getByText(/is disabled/).first().waitFor();
+  await shot(bob, "16-disabled-phone");
+  await page.getByRole("button", { name: "Enable bob@uni.edu" }).click();
+  await page.locator("#changed").waitFor();
+  assert.doesNotMatch(await page.locator("#user-table tr", { hasText: "bob@uni.edu" }).textContent(), /disabled/);
+  await bob.close();
   await page.close();
 });

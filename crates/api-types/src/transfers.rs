@@ -75,6 +75,12 @@ pub struct NewTransfer {
     pub label: Option<String>,
     #[serde(default)]
     pub sync_level: Option<i64>,
+    /// Globus checks each file's checksum after it arrives (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_checksum: Option<bool>,
+    /// Arrived files keep the modification time they had at the source (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preserve_timestamp: Option<bool>,
 }
 
 /// A transfer, as `GET /api/v1/transfers/{id}` shows it.

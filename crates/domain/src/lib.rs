@@ -28,4 +28,4 @@ pub mod url;
 pub use error::{Error, ErrorKind, Result};
 pub use names::{CollectionName, Digest, ImageRef, RefTarget, RepoName, Tag};
 pub use perm::{Access, Grants, Principal, Role, TokenScope, Visibility};
-pub use status::{JobKind, LinkStatus, TransferStatus};
+pub use status::{JobKind, LinkStatus, SyncLevel, TransferStatus};

@@ -108,3 +108,47 @@ mod tests {
         assert!(!TransferStatus::Active.is_final() && TransferStatus::Failed.is_final());
     }
 }
+
+/// When Globus skips a file already at the destination (its `sync_level`): not when it
+/// does not exist there, when its size, its modification time or its checksum differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncLevel {
+    Exists = 0,
+    Size = 1,
+    Mtime = 2,
+    Checksum = 3,
+}
+
+impl SyncLevel {
+    pub const ALL: [SyncLevel; 4] = [SyncLevel::Exists, SyncLevel::Size, SyncLevel::Mtime, SyncLevel::Checksum];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncLevel::Exists => "exists",
+            SyncLevel::Size => "size",
+            SyncLevel::Mtime => "mtime",
+            SyncLevel::Checksum => "checksum",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        SyncLevel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| Error::invalid(format!("unknown sync level {s:?}: use exists, size, mtime or checksum")))
+    }
+    /// Globus's number for it.
+    pub fn level(self) -> i64 {
+        self as i64
+    }
+    /// What it means, for a form.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SyncLevel::Exists => "skip files already there",
+            SyncLevel::Size => "skip files of the same size",
+            SyncLevel::Mtime => "skip files not older than the source",
+            SyncLevel::Checksum => "skip files with the same checksum",
+        }
+    }
+}
+
+text_enum!(SyncLevel);

@@ -74,6 +74,15 @@ enum Cmd {
         target: String,
         #[arg(long)]
         label: Option<String>,
+        /// Skip files already at the destination: exists, size, mtime or checksum.
+        #[arg(long)]
+        sync: Option<gantry_domain::SyncLevel>,
+        /// Do not have Globus verify checksums after the transfer.
+        #[arg(long)]
+        no_verify: bool,
+        /// Keep the files' modification times.
+        #[arg(long)]
+        preserve_timestamps: bool,
         /// Wait for the transfer to end, with a progress bar.
         #[arg(long)]
         wait: bool,
@@ -318,8 +327,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 EndpointsCmd::Ls { target, json } => transfer_cmd::endpoints_ls(&target, json).await,
             };
         }
-        Cmd::Transfer { reference, target, label, wait } => {
-            return transfer_cmd::transfer(&reference, &target, label.as_deref(), wait).await;
+        Cmd::Transfer { reference, target, label, sync, no_verify, preserve_timestamps, wait } => {
+            let (endpoint_id, path) = transfer_cmd::split_target(&target);
+            let body = gantry_api_types::NewTransfer {
+                reference,
+                endpoint_id,
+                path,
+                label,
+                sync_level: sync.map(gantry_domain::SyncLevel::level),
+                verify_checksum: Some(!no_verify),
+                preserve_timestamp: Some(preserve_timestamps),
+            };
+            return transfer_cmd::transfer(&body, wait).await;
         }
         Cmd::Tasks { json } => return transfer_cmd::tasks(json).await,
         Cmd::Task { cmd: TaskCmd::Show { id } } => return transfer_cmd::task_show(&id).await,

@@ -116,17 +116,10 @@ fn describe(t: &TransferInfo) -> String {
     )
 }
 
-pub async fn transfer(reference: &str, target: &str, label: Option<&str>, wait: bool) -> anyhow::Result<()> {
+pub async fn transfer(body: &NewTransfer, wait: bool) -> anyhow::Result<()> {
     let c = client().await?;
-    let (ep, path) = split_target(target);
-    let body = NewTransfer {
-        reference: reference.to_string(),
-        endpoint_id: ep,
-        path,
-        label: label.map(str::to_string),
-        sync_level: None,
-    };
-    let r = c.send(c.req(Method::POST, "/api/v1/transfers").json(&body), "start the transfer").await?;
+    let reference = body.reference.as_str();
+    let r = c.send(c.req(Method::POST, "/api/v1/transfers").json(body), "start the transfer").await?;
     let t: TransferInfo = r.json().await?;
     crate::out!("transfer {} started (Globus task {})", t.id, t.task_id.as_deref().unwrap_or("pending"));
     if !wait {

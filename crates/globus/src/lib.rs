@@ -19,7 +19,7 @@ mod transfer;
 pub use auth::{Introspection, Policy};
 pub use groups::Group;
 pub use tokens::TokenResponse;
-pub use transfer::{Endpoint, Event, FatalError, FileEntry, FileList, Rule, Task, TaskState};
+pub use transfer::{Bookmark, Endpoint, Event, FatalError, FileEntry, FileList, Rule, Task, TaskState};
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, Copy)]

@@ -25,6 +25,16 @@ pub struct Endpoint {
     pub other: Map<String, Value>,
 }
 
+/// A place on an endpoint the user keeps (Transfer's bookmarks, as the Globus web app
+/// shows them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bookmark {
+    pub id: String,
+    pub name: String,
+    pub endpoint_id: String,
+    pub path: String,
+}
+
 /// One entry of a directory listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -167,6 +177,18 @@ impl Globus {
 
     pub async fn endpoint(&self, token: &str, id: &str) -> Result<Endpoint> {
         read(self.transfer(Method::GET, &format!("endpoint/{}", urlencode(id)), token, None).await?, "endpoint")
+    }
+
+    /// `GET bookmark_list`: the user's bookmarks.
+    pub async fn bookmarks(&self, token: &str) -> Result<Vec<Bookmark>> {
+        let v = self.transfer(Method::GET, "bookmark_list", token, None).await?;
+        Ok(read::<Page<Bookmark>>(v, "bookmark list")?.data)
+    }
+
+    /// `POST bookmark`: keeps `path` on `endpoint` under `name`.
+    pub async fn create_bookmark(&self, token: &str, name: &str, endpoint: &str, path: &str) -> Result<Bookmark> {
+        let body = json!({"DATA_TYPE": "bookmark", "name": name, "endpoint_id": endpoint, "path": path});
+        read(self.transfer(Method::POST, "bookmark", token, Some(&body)).await?, "bookmark")
     }
 
     pub async fn ls(&self, token: &str, endpoint: &str, path: &str) -> Result<FileList> {

@@ -51,6 +51,8 @@ pub struct TransferRow {
     pub path: String,
     pub label: Option<String>,
     pub sync_level: Option<i64>,
+    pub verify_checksum: bool,
+    pub preserve_timestamp: bool,
     pub status: TransferStatus,
     pub submission_id: Option<String>,
     pub task_id: Option<String>,
@@ -84,6 +86,8 @@ impl TransferRow {
             path: get(r, "path")?,
             label: get(r, "label")?,
             sync_level: get(r, "sync_level")?,
+            verify_checksum: get::<i64>(r, "verify_checksum")? != 0,
+            preserve_timestamp: get::<i64>(r, "preserve_timestamp")? != 0,
             status: parse_col(r, "status")?,
             submission_id: get(r, "submission_id")?,
             task_id: get(r, "task_id")?,
@@ -110,7 +114,7 @@ impl TransferRow {
 }
 
 const TRANSFER_COLS: &str = "id, user_id, image_ref, digest, endpoint_id, path, label, sync_level, export_id, \
-    created_at, updated_at, endpoint_name, status, submission_id, task_id, rule_id, files, bytes_transferred, \
+    created_at, updated_at, endpoint_name, verify_checksum, preserve_timestamp, status, submission_id, task_id, rule_id, files, bytes_transferred, \
     bytes_total, rate, faults, nice_status, error, events, cleaned, completed_at";
 
 /// What changes as a transfer goes on, in the order of the last 14 of TRANSFER_COLS and of
@@ -188,7 +192,7 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let q = sqlx::query(sql!(
             "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         ))
         .bind(&t.id)
         .bind(t.user_id)
@@ -201,7 +205,9 @@ impl Store {
         .bind(&t.export_id)
         .bind(t.created_at)
         .bind(t.updated_at)
-        .bind(&t.endpoint_name);
+        .bind(&t.endpoint_name)
+        .bind(t.verify_checksum as i64)
+        .bind(t.preserve_timestamp as i64);
         bind_progress(q, t).execute(&mut *tx).await.map_err(db_err)?;
         crate::jobs::insert_job(&mut *tx, JobKind::Transfer, &t.id, lease_until, Some(owner), lease_until).await?;
         tx.commit().await.map_err(db_err)

@@ -1,10 +1,10 @@
-//! Finding a destination: endpoint search, one endpoint, listing and making folders,
+//! Finding a destination: endpoint search, one endpoint, bookmarks, listing and making folders,
 //! each with the user's own Transfer token.
 
 use super::{Transfers, from_globus};
 use gantry_api_types::{DirEntry, EndpointInfo, Listing};
 use gantry_domain::{Error, Result};
-use gantry_globus::Endpoint;
+use gantry_globus::{Bookmark, Endpoint};
 
 /// The scopes of Globus's endpoint search.
 pub const SEARCH_SCOPES: &[&str] = &[
@@ -65,6 +65,25 @@ impl Transfers {
             .map(|e| DirEntry { name: e.name, kind: e.kind, size: e.size, last_modified: e.last_modified })
             .collect();
         Ok(Listing { path: v.path, entries })
+    }
+
+    /// The user's Globus bookmarks.
+    pub async fn bookmarks(&self, user_id: i64) -> Result<Vec<Bookmark>> {
+        let (_, token) = self.user_token(user_id).await?;
+        self.globus.bookmarks(&token).await.map_err(from_globus)
+    }
+
+    /// Bookmarks a folder at Globus, under a name of up to 128 characters.
+    pub async fn bookmark(&self, user_id: i64, name: &str, endpoint: &str, path: &str) -> Result<Bookmark> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("a bookmark's name is 1 to 128 characters, on one line"));
+        }
+        if !path.starts_with('/') {
+            return Err(Error::invalid("a bookmark's path is absolute at the endpoint"));
+        }
+        let (_, token) = self.user_token(user_id).await?;
+        self.globus.create_bookmark(&token, name, endpoint, path).await.map_err(from_globus)
     }
 
     pub async fn mkdir(&self, user_id: i64, endpoint: &str, path: &str) -> Result<()> {

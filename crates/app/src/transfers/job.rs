@@ -74,7 +74,7 @@ impl Transfers {
         let label = tr.label.clone().unwrap_or_else(|| format!("Gantry: {}", tr.image_ref));
         let mut doc = json!({"DATA_TYPE": "transfer", "submission_id": tr.submission_id,
             "source_endpoint": self.cfg.storage_collection, "destination_endpoint": tr.endpoint_id,
-            "verify_checksum": true, "label": label,
+            "verify_checksum": tr.verify_checksum, "preserve_timestamp": tr.preserve_timestamp, "label": label,
             "DATA": [{"DATA_TYPE": "transfer_item", "source_path": src, "destination_path": dst, "recursive": recursive}]});
         if let Some(l) = tr.sync_level {
             doc["sync_level"] = json!(l);

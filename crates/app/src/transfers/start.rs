@@ -57,6 +57,20 @@ fn export(root: &Path, files: &[(String, PathBuf)]) -> Result<()> {
 
 impl Transfers {
     /// Starts a transfer for `p`, who must be able to pull the image.
+    /// The name the image arrives under in the destination folder: `NAME_TAG.sif` for a
+    /// SIF image, the folder `NAME/` for a dataset (for the caller who may pull it).
+    pub async fn arriving_name(&self, p: &Principal, reference: &str) -> Result<String> {
+        let image = ImageRef::parse(reference)?;
+        let ctx = self.registry.repo(Some(p), &image.repo, Access::Read).await?;
+        let m = self.registry.manifest(&self.registry.resolve(&ctx, &image.target).await?).await?;
+        let files = files_of(&m, &image)?;
+        let first = files.first().map(|f| f.0.as_str()).unwrap_or_default();
+        Ok(match first.split_once('/') {
+            Some((dir, _)) => format!("{dir}/"),
+            None => first.to_string(),
+        })
+    }
+
     pub async fn start(&self, p: &Principal, body: &NewTransfer) -> Result<TransferRow> {
         let image = ImageRef::parse(&body.reference)?;
         // Only those who may pull an image may send it.
@@ -111,6 +125,8 @@ impl Transfers {
             path: body.path.clone(),
             label: body.label.clone(),
             sync_level: body.sync_level,
+            verify_checksum: body.verify_checksum.unwrap_or(true),
+            preserve_timestamp: body.preserve_timestamp.unwrap_or(false),
             status: TransferStatus::Preparing,
             submission_id: None,
             task_id: None,

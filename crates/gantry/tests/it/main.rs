@@ -25,5 +25,6 @@ mod process;
 mod resource_server;
 mod signin;
 mod tls;
+mod transfer_page;
 mod transfers;
 mod ui;

@@ -46,6 +46,7 @@ pub fn routes() -> Router<App> {
         .route("/settings/globus/disconnect", post(settings::disconnect_globus))
         .route("/transfer", get(transfer::show).post(transfer::submit))
         .route("/transfer/mkdir", post(transfer::mkdir))
+        .route("/transfer/bookmark", post(transfer::bookmark))
         .route("/transfer/chosen/{reference}", get(transfer::chosen))
         .route("/tasks", get(tasks::show))
         .route("/tasks/table", get(tasks::table))

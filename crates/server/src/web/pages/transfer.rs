@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gantry_api_types::NewTransfer;
 use gantry_app::App;
 use gantry_app::transfers::reauth_link;
-use gantry_domain::{Access, Error, ErrorKind, ImageRef};
+use gantry_domain::{Access, Error, ErrorKind, ImageRef, SyncLevel};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -35,7 +35,16 @@ struct TransferPage {
     endpoint: Option<(String, String)>,
     path: String,
     up: Option<String>,
-    folders: Vec<(String, String)>,
+    /// The path bar: each folder from the top, with its link.
+    crumbs: Vec<(String, String)>,
+    entries: Vec<Entry>,
+    bookmarks: Vec<(String, String)>,
+    /// The name the image arrives under, and whether something of that name is here.
+    arriving: String,
+    overwrites: bool,
+    sync_levels: Vec<(&'static str, &'static str)>,
+    /// A bookmark just made, by name.
+    bookmarked: Option<String>,
     /// The Globus web app's Browse Collections page, set up to come back here.
     choose_with_globus: String,
     mkdir_error: Option<&'static str>,
@@ -52,6 +61,32 @@ pub(super) struct TransferQuery {
     path: Option<String>,
     /// Set when making a folder here failed.
     mkdir: Option<MkdirProblem>,
+    /// Set when a bookmark was just made.
+    bookmarked: Option<String>,
+}
+
+/// A file or folder in the destination folder.
+pub struct Entry {
+    pub name: String,
+    /// The folder's link (files have none).
+    pub open: Option<String>,
+    pub size: String,
+    pub modified: Option<super::When>,
+}
+
+/// `/~/a/b/` → `[("~", "/~/"), ("a", "/~/a/"), ("b", "/~/a/b/")]`; `/` is `("/", "/")`.
+fn crumbs_of(path: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut at = String::from("/");
+    if !path.starts_with("/~") {
+        out.push(("/".to_string(), at.clone()));
+    }
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        at.push_str(part);
+        at.push('/');
+        out.push((part.to_string(), at.clone()));
+    }
+    out
 }
 
 /// `/a/b/` → `/a/`; the root and `/~/` have no parent shown.
@@ -106,12 +141,34 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
         endpoint: None,
         path: q.path.clone().unwrap_or_else(|| "/~/".into()),
         up: None,
-        folders: vec![],
+        crumbs: vec![],
+        entries: vec![],
+        bookmarks: vec![],
+        arriving: t.arriving_name(&p, &q.reference).await?,
+        overwrites: false,
+        sync_levels: SyncLevel::ALL.iter().map(|l| (l.as_str(), l.describe())).collect(),
+        bookmarked: q.bookmarked.clone().filter(|b| b.chars().count() <= 128),
         choose_with_globus,
         mkdir_error: q.mkdir.map(MkdirProblem::message),
     };
     if !connected {
         return render(&page);
+    }
+    // Bookmarks are a convenience: the page works without them.
+    if let Ok(marks) = t.bookmarks(p.user_id).await {
+        page.bookmarks = marks
+            .into_iter()
+            .take(50)
+            .map(|b| {
+                let link = format!(
+                    "/transfer?ref={}&endpoint={}&path={}",
+                    enc(&q.reference),
+                    enc(&b.endpoint_id),
+                    enc(&b.path)
+                );
+                (b.name, link)
+            })
+            .collect();
     }
     match t.endpoint_search(p.user_id, Some(q.q.trim()).filter(|x| !x.is_empty()), &scope, 25).await {
         Ok(eps) => {
@@ -135,11 +192,31 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
                 let base = listing.path.unwrap_or_else(|| page.path.clone());
                 page.path = if base.ends_with('/') { base } else { format!("{base}/") };
                 page.up = parent_of(&page.path).map(|u| enc(&u));
-                page.folders = listing
-                    .entries
-                    .iter()
-                    .filter(|e| e.kind == "dir")
-                    .map(|e| (e.name.clone(), enc(&format!("{}{}/", page.path, e.name))))
+                page.crumbs = crumbs_of(&page.path)
+                    .into_iter()
+                    .map(|(n, at)| {
+                        (n, format!("/transfer?ref={}&endpoint={}&path={}", page.reference_q, enc(ep), enc(&at)))
+                    })
+                    .collect();
+                let mut entries: Vec<&gantry_api_types::DirEntry> = listing.entries.iter().take(1000).collect();
+                entries.sort_by(|a, b| (b.kind == "dir").cmp(&(a.kind == "dir")).then_with(|| a.name.cmp(&b.name)));
+                let arriving = page.arriving.trim_end_matches('/');
+                page.overwrites = entries.iter().any(|e| e.name == arriving);
+                page.entries = entries
+                    .into_iter()
+                    .map(|e| Entry {
+                        open: (e.kind == "dir").then(|| {
+                            let to = format!("{}{}/", page.path, e.name);
+                            format!("/transfer?ref={}&endpoint={}&path={}", page.reference_q, enc(ep), enc(&to))
+                        }),
+                        size: if e.kind == "dir" {
+                            String::new()
+                        } else {
+                            e.size.map(super::human_size).unwrap_or_default()
+                        },
+                        modified: e.last_modified.as_deref().map(super::When::parse),
+                        name: e.name.clone(),
+                    })
                     .collect();
                 page.endpoint = Some((ep.clone(), name));
             }
@@ -205,7 +282,8 @@ pub(super) async fn chosen(
 }
 
 #[derive(Deserialize)]
-pub(super) struct MkdirForm {
+/// A form about the folder shown: making a folder in it, bookmarking it.
+pub(super) struct FolderForm {
     csrf: String,
     #[serde(rename = "ref")]
     reference: String,
@@ -254,7 +332,7 @@ impl MkdirProblem {
     }
 }
 
-pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<MkdirForm>) -> WebResult<Response> {
+pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<FolderForm>) -> WebResult<Response> {
     let s = form_session(&app, &headers, &f.csrf).await?;
     let name = f.name.trim();
     let here = format!("/transfer?ref={}&endpoint={}", enc(&f.reference), enc(&f.endpoint));
@@ -279,6 +357,14 @@ pub(super) struct SubmitForm {
     path: String,
     #[serde(default)]
     label: String,
+    /// A sync level's name, or empty to always copy.
+    #[serde(default)]
+    sync: String,
+    /// Checkboxes: present when ticked.
+    #[serde(default)]
+    verify_checksum: bool,
+    #[serde(default)]
+    preserve_timestamp: bool,
 }
 
 pub(super) async fn submit(State(app): State<App>, headers: HeaderMap, f: Form<SubmitForm>) -> WebResult<Response> {
@@ -288,8 +374,39 @@ pub(super) async fn submit(State(app): State<App>, headers: HeaderMap, f: Form<S
         endpoint_id: f.endpoint_id.clone(),
         path: f.path.clone(),
         label: Some(f.label.trim().to_string()).filter(|l| !l.is_empty()),
-        sync_level: None,
+        sync_level: match f.sync.as_str() {
+            "" => None,
+            l => Some(SyncLevel::parse(l)?.level()),
+        },
+        verify_checksum: Some(f.verify_checksum),
+        preserve_timestamp: Some(f.preserve_timestamp),
     };
     let started = app.transfers()?.start(&s.principal(), &body).await?;
     Ok(Redirect::to(&format!("/tasks?submitted={}", enc(&started.id))).into_response())
+}
+
+/// `POST /transfer/bookmark`: keeps this folder among the user's Globus bookmarks, and
+/// comes back to it.
+pub(super) async fn bookmark(State(app): State<App>, headers: HeaderMap, f: Form<FolderForm>) -> WebResult<Response> {
+    let s = form_session(&app, &headers, &f.csrf).await?;
+    let b = app.transfers()?.bookmark(s.user().id, &f.name, &f.endpoint, &f.path).await?;
+    let to = format!(
+        "/transfer?ref={}&endpoint={}&path={}&bookmarked={}",
+        enc(&f.reference),
+        enc(&b.endpoint_id),
+        enc(&b.path),
+        enc(&b.name)
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_bar() {
+        let names = |p: &str| super::crumbs_of(p).into_iter().map(|c| c.1).collect::<Vec<_>>();
+        assert_eq!(names("/~/a/b/"), ["/~/", "/~/a/", "/~/a/b/"]);
+        assert_eq!(names("/data/x/"), ["/", "/data/", "/data/x/"]);
+        assert_eq!(names("/"), ["/"]);
+    }
 }
