@@ -315,6 +315,13 @@ test("bob cannot see the private collection", async () => {
   // The header stays compact on a phone: brand and account on one line, search below.
   const header = await page.locator("header.top").boundingBox();
   assert.ok(header.height < 110, `the phone header is ${header.height}px high`);
+  // Tables of rows become cards on a phone: every value of a tag, down to who pushed it
+  // and when, is on the screen, under its column's name.
+  await page.goto(urls.gantry + "/r/alice/tool");
+  const cut = await page.evaluate(() =>
+    [...document.querySelectorAll("#tags td")].filter((td) => td.getBoundingClientRect().right > window.innerWidth + 1).length);
+  assert.equal(cut, 0, "no column of the tag table is cut off");
+  assert.equal(await page.locator('#tags td[data-label="Pushed by"]').first().isVisible(), true);
   for (const [path, name] of [["/r/alice/tool", "10c-repository-phone"], ["/c/alice", "10d-collection-phone"], ["/tasks", "10e-tasks-phone"], ["/settings", "10f-settings-phone"]]) {
     await page.goto(urls.gantry + path);
     await fitsTheScreen(page);

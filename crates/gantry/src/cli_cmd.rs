@@ -1,7 +1,7 @@
 //! The client commands of the CLI.
 
 use anyhow::Context;
-use gantry_api_types::{CollectionList, ImageDetail, ImageKind, ImageList, Me};
+use gantry_api_types::{CollectionList, ImageDetail, ImageKind, ImageList, Me, RepositoryInfo};
 use gantry_client::{Client, config, human_size, login, pull, push};
 use gantry_domain::ImageRef;
 use reqwest::Method;
@@ -101,6 +101,30 @@ pub async fn pull(reference: &str, out: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_images(v: &ImageList, json: bool) -> anyhow::Result<()> {
+    if json {
+        crate::out!("{}", serde_json::to_string_pretty(&v.images)?);
+        return Ok(());
+    }
+    crate::out!("{:<45} {:<8} {:>10}  PUSHED", "IMAGE", "KIND", "SIZE");
+    for i in &v.images {
+        let size = human_size(i.size.max(0) as u64);
+        crate::out!("{:<45} {:<8} {:>10}  {}", i.reference, i.kind.as_str(), size, i.created);
+    }
+    Ok(())
+}
+
+/// `gantry search TEXT`: what the web UI's search box finds, newest first.
+pub async fn search(text: &str, label: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let c = client().await?;
+    let mut q = format!("/api/v1/search?limit=500&q={}", gantry_domain::url::escape(text));
+    if let Some(l) = label {
+        q.push_str(&format!("&label={}", gantry_domain::url::escape(l)));
+    }
+    let v: ImageList = c.get(&q, "search").await?;
+    print_images(&v, json)
+}
+
 pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
     let c = client().await?;
     match collection {
@@ -116,17 +140,31 @@ pub async fn ls(collection: Option<&str>, json: bool) -> anyhow::Result<()> {
                 crate::out!("{:<30} {:<10} {role}", col.name, col.visibility.as_str());
             }
         }
-        Some(name) => {
-            let v: ImageList = c.get(&format!("/api/v1/collections/{name}/images"), &format!("list {name}")).await?;
+        Some(name) if name.contains('/') => {
+            let v: RepositoryInfo =
+                c.get(&format!("/api/v1/repositories/{name}"), &format!("list the tags of {name}")).await?;
             if json {
-                crate::out!("{}", serde_json::to_string_pretty(&v.images)?);
+                crate::out!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(());
             }
-            crate::out!("{:<45} {:<8} {:>10}  PUSHED", "IMAGE", "KIND", "SIZE");
-            for i in &v.images {
-                let size = human_size(i.size.max(0) as u64);
-                crate::out!("{:<45} {:<8} {:>10}  {}", i.reference, i.kind.as_str(), size, i.created);
+            crate::out!("{:<24} {:<19} {:<8} {:>10} {:<20} PUSHED", "TAG", "DIGEST", "KIND", "SIZE", "BY");
+            for t in &v.tags {
+                let m = v.manifests.iter().find(|m| m.digest == t.digest);
+                let short = t.digest.split_once(':').map_or(t.digest.as_str(), |(_, h)| &h[..h.len().min(12)]);
+                crate::out!(
+                    "{:<24} {:<19} {:<8} {:>10} {:<20} {}",
+                    t.name,
+                    format!("sha256:{short}"),
+                    m.map_or("", |m| m.kind.as_str()),
+                    m.map(|m| human_size(m.size.max(0) as u64)).unwrap_or_default(),
+                    m.and_then(|m| m.pushed_by.as_deref()).unwrap_or("-"),
+                    t.updated
+                );
             }
+        }
+        Some(name) => {
+            let v: ImageList = c.get(&format!("/api/v1/collections/{name}/images"), &format!("list {name}")).await?;
+            print_images(&v, json)?;
         }
     }
     Ok(())

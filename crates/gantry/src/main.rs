@@ -40,7 +40,19 @@ enum Cmd {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// List collections, or the images of one collection.
+    /// Search the images you may see: names, titles, labels, definition files, who
+    /// pushed them and who owns their collection.
+    Search {
+        #[arg(default_value = "")]
+        text: String,
+        /// Only images with this label (`key` or `key=value`).
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List collections, the images of one collection, or the tags of a repository
+    /// (COLLECTION/NAME).
     Ls {
         collection: Option<String>,
         #[arg(long)]
@@ -311,6 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return cli_cmd::pull(&reference, output.as_deref()).await;
         }
         Cmd::Ls { collection, json } => return cli_cmd::ls(collection.as_deref(), json).await,
+        Cmd::Search { text, label, json } => return cli_cmd::search(&text, label.as_deref(), json).await,
         Cmd::Inspect { reference, json } => return cli_cmd::inspect(&reference, json).await,
         Cmd::Tag { source, target } => return cli_cmd::tag(&source, &target).await,
         Cmd::Rm { reference } => return cli_cmd::rm(&reference).await,

@@ -117,6 +117,21 @@ async fn push_pull_and_friends(b: Backend) {
     cli.ok(&["tag", "lab/app:1.0", "lab/mirror:1.0"]).await;
     let v: Value = serde_json::from_str(&cli.ok(&["inspect", "lab/mirror:1.0", "--json"]).await).unwrap();
     assert_eq!(v["digest"], digest.as_str());
+    // A repository's tags, as a table and as JSON.
+    let tags = cli.ok(&["ls", "lab/app"]).await;
+    assert!(tags.starts_with("TAG ") && tags.contains("stable") && tags.contains("1.0"), "{tags}");
+    let v: Value = serde_json::from_str(&cli.ok(&["ls", "lab/app", "--json"]).await).unwrap();
+    assert_eq!(v["tags"].as_array().unwrap().len(), 2, "{v}");
+    // Search: by name, by label, and nothing for what nothing has.
+    let v: Value = serde_json::from_str(&cli.ok(&["search", "mirror", "--json"]).await).unwrap();
+    assert_eq!(
+        v.as_array().unwrap().iter().map(|i| i["ref"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["lab/mirror:1.0"]
+    );
+    let found = cli.ok(&["search", "--label", "maintainer=lab"]).await;
+    assert!(found.contains("lab/app:1.0") && !found.contains("lab/ds:v1"), "{found}");
+    let v: Value = serde_json::from_str(&cli.ok(&["search", "no-such-thing", "--json"]).await).unwrap();
+    assert_eq!(v, serde_json::json!([]));
     cli.ok(&["rm", "lab/app:stable"]).await;
     let (ok, _, err) = cli.run(&["inspect", "lab/app:stable"]).await;
     assert!(!ok && err.contains("not found"), "{err}");
@@ -127,7 +142,14 @@ async fn push_pull_and_friends(b: Backend) {
     let (ok, _, err) = cli.run(&["pull", "lab/absent:1"]).await;
     assert!(!ok && err.contains("not found"), "{err}");
     // A reader that stops early (`gantry ls | head -1`): the command ends quietly.
-    for args in [&["ls"][..], &["ls", "lab"], &["ls", "--json"], &["inspect", "lab/app:1.0"]] {
+    for args in [
+        &["ls"][..],
+        &["ls", "lab"],
+        &["ls", "lab/app"],
+        &["ls", "--json"],
+        &["search", "lab"],
+        &["inspect", "lab/app:1.0"],
+    ] {
         let mut child = cli
             .cmd()
             .args(args)

@@ -88,6 +88,6 @@ async fn the_destination_is_shown_bookmarked_and_sent_to_with_options() {
     // Now the folder holds the image, with its size, and the page warns before replacing it.
     let (_, page, _) = b.get(&page_at("/~/")).await;
     let listing = page.split("id=\"listing\"").nth(1).unwrap_or_else(|| panic!("{page}"));
-    assert!(listing.contains("<td>tool_1.0.sif</td><td>9 B</td>"), "{listing}");
+    assert!(listing.contains("<td data-label=\"Name\">tool_1.0.sif</td><td data-label=\"Size\">9 B</td>"), "{listing}");
     assert!(page.contains("id=\"overwrite\""), "{page}");
 }

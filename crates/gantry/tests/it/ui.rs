@@ -250,9 +250,12 @@ async fn repository_pages_list_tags_and_owners_delete() {
     let (st, page, _) = alice.get(&format!("{}/r/lab/app", s.url)).await;
     assert_eq!(st, StatusCode::OK, "{page}");
     let tags = page.split("id=\"tags\"").nth(1).unwrap().split("</table>").next().unwrap();
-    assert_eq!(tags.matches("<tr><td><a href=\"/i/lab/app:").count(), 3, "{tags}");
-    assert!(tags.contains("<td>alice</td>"), "who pushed it: {tags}");
-    assert!(tags.contains("<td>amd64</td>"), "the SIF's architecture (siftool --partarch 2): {tags}");
+    assert_eq!(tags.matches("<tr><td data-label=\"Tag\"><a href=\"/i/lab/app:").count(), 3, "{tags}");
+    assert!(tags.contains("<td data-label=\"Pushed by\">alice</td>"), "who pushed it: {tags}");
+    assert!(
+        tags.contains("<td data-label=\"Architecture\">amd64</td>"),
+        "the SIF's architecture (siftool --partarch 2): {tags}"
+    );
     let images = page.split("id=\"images\"").nth(1).unwrap().split("</table>").next().unwrap();
     assert_eq!(images.matches("/i/lab/app@sha256:").count(), 2, "two images: {images}");
     let csrf = hidden(&page, "csrf");

@@ -15,7 +15,8 @@ use serde::Deserialize;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct SearchQuery {
-    /// Text in the repository name.
+    /// Text in the repository name, titles, labels, the definition file, or the name of
+    /// who pushed the image or of its collection's owners.
     #[serde(default)]
     q: String,
     /// `key=value` (or just `key`) matched against SIF labels and annotations.
