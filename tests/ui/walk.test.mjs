@@ -4,7 +4,7 @@
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, copyFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import { join, resolve, dirname } from "node:path";
@@ -134,6 +134,7 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   await page.reload();
   assert.equal(await page.locator("#new-token").count(), 0);
   assert.equal(await page.locator("table.tokens tr", { hasText: "laptop" }).count(), 1);
+  assert.match(await page.locator("table.tokens thead").textContent(), /Expires/, "each token says when it expires");
   // Revoking asks first: declined, nothing happens.
   await page.getByLabel("Name").fill("spare");
   await page.getByRole("button", { name: "Create token" }).click();
@@ -153,6 +154,17 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   copyFileSync(join(root, "crates/gantry/assets/demo.sif"), sif);
   const out = cli(home, ["push", sif, "alice/tool:1.0"]);
   assert.match(out, /pushed alice\/tool:1.0/);
+
+  // A dataset's page offers its files, each downloadable; never the manifest as "the download".
+  mkdirSync(join(home, "run1/raw"), { recursive: true });
+  writeFileSync(join(home, "run1/raw/a.txt"), "counts");
+  cli(home, ["push", join(home, "run1"), "alice/run:1"]);
+  await page.goto(urls.gantry + "/i/alice/run:1");
+  assert.equal(await page.locator("#download").count(), 0);
+  const fileLink = page.getByRole("link", { name: "raw/a.txt" });
+  assert.equal(await (await page.request.get(await fileLink.getAttribute("href"))).text(), "counts");
+  await shot(page, "05c-dataset");
+  await page.goto(urls.gantry + "/");
 
   // Find it by search and open it.
   await page.getByRole("searchbox", { name: "Search images" }).fill("tool");
@@ -342,6 +354,10 @@ test("a high-assurance collection asks for a fresh lab.gov sign-in, and says so"
     await page.getByRole("button", { name: "Allow" }).click();
     await page.waitForURL(/\/transfer\?ref=/);
   }
+  // "All endpoints" with nothing typed says what to do, in plain words.
+  await page.getByLabel("Among").selectOption("all");
+  await page.getByRole("button", { name: "Search" }).last().click();
+  assert.match(await page.getByRole("alert").textContent(), /type part of an endpoint's name/);
   await page.getByLabel("Search endpoints").fill("archive");
   await page.getByLabel("Among").selectOption("all");
   await page.getByRole("button", { name: "Search" }).last().click();
@@ -396,5 +412,32 @@ test("alice, an administrator, disables bob's account and enables it again", asy
   await page.locator("#changed").waitFor();
   assert.doesNotMatch(await page.locator("#user-table tr", { hasText: "bob@uni.edu" }).textContent(), /disabled/);
   await bob.close();
+  await page.close();
+});
+
+test("an error page keeps the way on: sign in comes back, and the header stays", async () => {
+  const page = watched(await browser.newPage({ viewport: { width: 390, height: 844 } }));
+  // Not signed in, at a private page: "Sign in" comes back to it.
+  const r = await page.goto(urls.gantry + "/c/beamline");
+  assert.equal(r.status(), 401);
+  await shot(page, "17-sign-in-needed-phone");
+  await page.getByRole("link", { name: "Sign in" }).first().click();
+  await page.getByRole("link", { name: /Sign in with Globus/ }).click();
+  if (await page.getByLabel("Password").count()) {
+    await page.getByLabel("Username").fill("alice@uni.edu");
+    await page.getByLabel("Password").fill("alice-pass");
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  if (await page.getByRole("button", { name: "Allow" }).count()) await page.getByRole("button", { name: "Allow" }).click();
+  await page.waitForURL(urls.gantry + "/c/beamline");
+  // The demo's administrator is told what her role lets her do.
+  assert.match(await page.locator("main").textContent(), /as a server administrator, you manage this collection|server administrator \(you manage every collection\)/);
+  // A page that is not there, opened in the browser: a page with her header and a way back.
+  await page.goto(urls.gantry + "/no/such/page", { referer: urls.gantry + "/c/beamline" });
+  assert.equal(await page.getByRole("heading", { name: "Not found" }).count(), 1);
+  await page.getByRole("link", { name: "alice@uni.edu" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Back" }).getAttribute("href"), "/c/beamline");
+  await fitsTheScreen(page);
+  await shot(page, "18-not-found-phone");
   await page.close();
 });
