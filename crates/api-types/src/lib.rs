@@ -2,11 +2,13 @@
 //! shows and what the CLI reads, in one place. Times are RFC 3339 strings.
 
 pub mod collections;
+pub mod experiments;
 pub mod images;
 pub mod tokens;
 pub mod transfers;
 
 pub use collections::*;
+pub use experiments::*;
 pub use images::*;
 pub use tokens::*;
 pub use transfers::*;

@@ -16,6 +16,7 @@
 
 pub mod collections;
 pub mod config;
+pub mod facility;
 pub mod gc;
 pub mod identity;
 pub mod jobs;
@@ -63,6 +64,8 @@ pub struct App {
     pub provisioner: Provisioner,
     /// Set when Gantry sends images to Globus endpoints.
     pub transfers: Option<Arc<Transfers>>,
+    /// Set when a `[facility]` is configured: experiments and their data.
+    pub facility: Option<facility::Facility>,
     pub gc: gc::Gc,
     /// Long work with leases, shared with the other processes on the database.
     pub jobs: jobs::Jobs,
@@ -128,6 +131,10 @@ impl App {
             oidc: Arc::new(oidc),
             public_url: public_url.clone(),
         };
+        let facility = config
+            .facility
+            .clone()
+            .map(|f| facility::Facility::new(f, store.clone(), http.clone(), public_url.clone(), jobs.clone()));
         let transfers = match &config.transfers {
             Some(c) => {
                 let parts = transfers::Parts {
@@ -157,6 +164,7 @@ impl App {
             sessions,
             signin,
             transfers,
+            facility,
             config,
             public_url,
             store,
@@ -174,15 +182,30 @@ impl App {
         })
     }
 
-    /// The work that runs beside the requests until Gantry stops (the transfer follower).
+    /// The facility, or why there is none.
+    pub fn facility(&self) -> gantry_domain::Result<&facility::Facility> {
+        self.facility.as_ref().ok_or_else(|| {
+            gantry_domain::Error::new(gantry_domain::ErrorKind::Unsupported, "this server has no [facility] configured")
+        })
+    }
+
+    /// The work that runs beside the requests until Gantry stops: the transfer
+    /// follower, garbage collection, the experiment sync.
     pub async fn background(self) {
         let gc = self.clone().collect_garbage();
-        match self.transfers.clone() {
-            Some(t) => {
-                tokio::join!(t.follower(), gc);
+        let follow = async {
+            match self.transfers.clone() {
+                Some(t) => t.follower().await,
+                None => std::future::pending().await,
             }
-            None => gc.await,
-        }
+        };
+        let sync = async {
+            match self.facility.clone() {
+                Some(f) => f.keep_synced().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::join!(follow, gc, sync);
     }
 
     /// Collects garbage every `gc_interval_secs` (one collection at a time across the

@@ -72,6 +72,8 @@ pub enum JobKind {
     Transfer,
     /// Garbage collection (one at a time).
     Gc,
+    /// Syncing every linked user's experiments from the facility's user office.
+    FacilitySync,
 }
 
 impl JobKind {
@@ -79,12 +81,14 @@ impl JobKind {
         match self {
             JobKind::Transfer => "transfer",
             JobKind::Gc => "gc",
+            JobKind::FacilitySync => "facility-sync",
         }
     }
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "transfer" => Ok(JobKind::Transfer),
             "gc" => Ok(JobKind::Gc),
+            "facility-sync" => Ok(JobKind::FacilitySync),
             _ => Err(Error::invalid(format!("unknown job kind {s:?}"))),
         }
     }

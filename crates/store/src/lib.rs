@@ -10,6 +10,7 @@ macro_rules! sql {
 
 mod blobs;
 mod collections;
+mod experiments;
 mod identity;
 mod jobs;
 mod manifests;
@@ -19,6 +20,7 @@ mod users;
 
 pub use blobs::{CollectionUse, GcCandidate, Upload};
 pub use collections::{Collection, CollectionAccess, Member, Repo};
+pub use experiments::{ExperimentQuery, ExperimentRecord, ExperimentRow, ExperimentSessionRow, SyncRow};
 pub use identity::{DeviceLogin, GroupMember, IdentityRow, LoginFlow, NewIdentity, SessionRow};
 pub use jobs::Job;
 pub use manifests::{ManifestRow, NewManifest, TagRow, TaggedManifest};

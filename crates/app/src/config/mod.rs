@@ -6,9 +6,11 @@ use gantry_domain::Visibility;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod facility;
 mod limits;
 mod providers;
 
+pub use facility::FacilityConfig;
 pub use limits::Limits;
 pub use providers::{ProviderConfig, ProviderKind, ResourceServerConfig, TransferConfig};
 
@@ -64,6 +66,8 @@ pub struct Config {
     pub transfers: Option<TransferConfig>,
     /// Timeouts and caps per connection and per client.
     pub limits: Limits,
+    /// The facility's user office and experiment data.
+    pub facility: Option<FacilityConfig>,
 }
 
 impl Default for Config {
@@ -93,6 +97,7 @@ impl Default for Config {
             resource_server: None,
             transfers: None,
             limits: Limits::default(),
+            facility: None,
         }
     }
 }
@@ -112,6 +117,7 @@ impl std::fmt::Debug for Config {
             .field("resource_server", &self.resource_server)
             .field("transfers", &self.transfers)
             .field("limits", &self.limits)
+            .field("facility", &self.facility)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +147,13 @@ impl Config {
                     fig = fig.merge((key.as_str(), parse_env_value(v)));
                 } else if let Some(limit) = key.strip_prefix("limits_").filter(|l| Limits::KEYS.contains(l)) {
                     fig = fig.merge((format!("limits.{limit}"), parse_env_value(v)));
+                } else if let Some(k) = key.strip_prefix("facility_").filter(|k| FacilityConfig::KEYS.contains(k)) {
+                    // Paths and names stay text (a username of digits is still a name).
+                    let value = match k {
+                        "default_authorization" | "sync_secs" | "timeout_secs" | "max_pages" => parse_env_value(v),
+                        _ => v.to_string().into(),
+                    };
+                    fig = fig.merge((format!("facility.{k}"), value));
                 } else if let Some(base) = key.strip_suffix("_file").filter(|b| FILE_KEYS.contains(b)) {
                     let content =
                         std::fs::read_to_string(v).map_err(|e| anyhow::anyhow!("cannot read {k}={v}: {e}"))?;
@@ -170,6 +183,13 @@ impl Config {
             let s = std::fs::read_to_string(f)
                 .map_err(|e| anyhow::anyhow!("transfers: cannot read client_secret_file {}: {e}", f.display()))?;
             t.client_secret = Some(s.trim_end().to_string());
+        }
+        if let Some(f) = &mut cfg.facility
+            && let Some(path) = &f.password_file
+        {
+            let s = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("facility: cannot read password_file {}: {e}", path.display()))?;
+            f.password = Some(s.trim_end().to_string());
         }
         cfg.validate()?;
         Ok(cfg)
@@ -201,6 +221,16 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.limits.validate()?;
+        if let Some(f) = &self.facility {
+            f.validate()?;
+            for (what, id) in [("office_provider", &f.office_provider), ("umbrella_provider", &f.umbrella_provider)] {
+                if let Some(id) = id
+                    && self.provider(id).is_none()
+                {
+                    anyhow::bail!("facility: {what} {id:?} is not one of the configured providers");
+                }
+            }
+        }
         if let Some(u) = &self.public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
