@@ -120,6 +120,10 @@ impl App {
             Sessions::new(store.clone(), sealer.clone(), form_key, config.session_idle_secs, config.session_max_secs);
         let flows = Flows::new(store.clone());
         let jobs = jobs::Jobs::new(store.clone());
+        let facility = config
+            .facility
+            .clone()
+            .map(|f| facility::Facility::new(f, store.clone(), http.clone(), public_url.clone(), jobs.clone()));
         let signin = SignIn {
             store: store.clone(),
             config: config.clone(),
@@ -130,11 +134,8 @@ impl App {
             limiter: Arc::default(),
             oidc: Arc::new(oidc),
             public_url: public_url.clone(),
+            facility: facility.clone(),
         };
-        let facility = config
-            .facility
-            .clone()
-            .map(|f| facility::Facility::new(f, store.clone(), http.clone(), public_url.clone(), jobs.clone()));
         let transfers = match &config.transfers {
             Some(c) => {
                 let parts = transfers::Parts {

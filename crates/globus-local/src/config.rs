@@ -42,6 +42,10 @@ pub struct Identity {
     /// Whether this identity's provider performs MFA at sign-in.
     #[serde(default)]
     pub mfa: bool,
+    /// Claims its identity provider asserts besides the standard ones (for instance an
+    /// Umbrella `eaahash`), added to its ID tokens; they never replace a standard claim.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub claims: std::collections::BTreeMap<String, String>,
 }
 
 impl Identity {
@@ -254,6 +258,7 @@ impl GlobusConfig {
             password: pw.into(),
             linked: linked.iter().map(|s| s.to_string()).collect(),
             mfa: false,
+            claims: Default::default(),
         };
         let mut c = GlobusConfig {
             base_url: None,

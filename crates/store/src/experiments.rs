@@ -152,6 +152,16 @@ impl Store {
         r.map(|r| get(&r, "username")).transpose()
     }
 
+    /// The Gantry user bound to a facility username.
+    pub async fn user_of_facility_account(&self, username: &str) -> Result<Option<i64>> {
+        let r = sqlx::query("SELECT user_id FROM facility_accounts WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        r.map(|r| get(&r, "user_id")).transpose()
+    }
+
     /// Every bound facility username, for the periodic sync.
     pub async fn facility_usernames(&self) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT username FROM facility_accounts ORDER BY username")

@@ -18,12 +18,31 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+/// The running office. Its configuration can be changed while it runs (as a real
+/// office's records change): `set`.
 #[derive(Clone)]
 pub struct Office {
-    pub config: Arc<OfficeConfig>,
+    config: Arc<RwLock<OfficeConfig>>,
     pub base_url: Arc<str>,
+}
+
+impl Office {
+    pub fn new(config: OfficeConfig, base_url: &str) -> Office {
+        Office { config: Arc::new(RwLock::new(config)), base_url: base_url.trim_end_matches('/').into() }
+    }
+    /// What the office knows now.
+    pub fn config(&self) -> OfficeConfig {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Changes what the office knows (members, experiments, users).
+    pub fn set(&self, change: impl FnOnce(&mut OfficeConfig)) {
+        change(&mut self.config.write().unwrap_or_else(|e| e.into_inner()));
+    }
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, OfficeConfig> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 pub fn routes() -> Router<Office> {
@@ -46,7 +65,10 @@ fn client(o: &Office, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok());
-    let want = format!("{}:{}", o.config.client_username, o.config.client_password);
+    let want = {
+        let c = o.read();
+        format!("{}:{}", c.client_username, c.client_password)
+    };
     match sent {
         Some(s) if s == want => Ok(()),
         _ => {
@@ -59,7 +81,8 @@ fn client(o: &Office, headers: &HeaderMap) -> Result<(), Response> {
 
 async fn login(State(o): State<Office>, Form(f): Form<HashMap<String, String>>) -> Response {
     let (u, p) = (f.get("username").map(|s| s.trim()), f.get("password"));
-    match o.config.users.iter().find(|x| Some(x.username.as_str()) == u && Some(&x.password) == p) {
+    let cfg = o.read();
+    match cfg.users.iter().find(|x| Some(x.username.as_str()) == u && Some(&x.password) == p) {
         Some(x) => {
             Json(json!({"username": x.username, "id": x.username, "name": x.name, "email": x.email})).into_response()
         }
@@ -99,12 +122,12 @@ async fn experiments(
     if let Err(r) = client(&o, &headers) {
         return r;
     }
-    if !o.config.users.iter().any(|u| u.username == username) {
+    let cfg = o.read();
+    if !cfg.users.iter().any(|u| u.username == username) {
         return error(StatusCode::NOT_FOUND, "No such user.");
     }
     let needle = q.search.to_lowercase();
-    let mut found: Vec<&Experiment> = o
-        .config
+    let mut found: Vec<&Experiment> = cfg
         .experiments
         .iter()
         .filter(|e| e.members.contains(&username))
@@ -167,7 +190,8 @@ async fn umbrella(State(o): State<Office>, headers: HeaderMap, Form(f): Form<Has
         return r;
     }
     let hash = f.get("eaa_hash").map(|s| s.trim()).unwrap_or_default();
-    match o.config.users.iter().find(|u| !hash.is_empty() && u.eaa_hash.as_deref() == Some(hash)) {
+    let cfg = o.read();
+    match cfg.users.iter().find(|u| !hash.is_empty() && u.eaa_hash.as_deref() == Some(hash)) {
         Some(u) => Json(json!({ "login": u.username })).into_response(),
         None => error(StatusCode::NOT_FOUND, "No user has this Umbrella hash."),
     }
@@ -178,6 +202,6 @@ async fn authorized(State(o): State<Office>, headers: HeaderMap, Form(f): Form<H
         return r;
     }
     let login = f.get("login").map(|s| s.trim()).unwrap_or_default();
-    let result = o.config.users.iter().any(|u| u.username == login && u.authorized);
+    let result = o.read().users.iter().any(|u| u.username == login && u.authorized);
     Json(json!({ "result": result })).into_response()
 }

@@ -79,17 +79,27 @@ pub struct Session {
     pub files: BTreeMap<String, String>,
 }
 
-impl OfficeConfig {
-    /// The demo office: alice and bob share one experiment, alice has another.
-    pub fn demo() -> OfficeConfig {
-        let session = |n: i64, dir: &str, files: &[(&str, &str)]| Session {
+impl Session {
+    /// Session `n` of a beamtime, its raw data in `DIR/raw`.
+    pub fn new(n: i64, dir: &str) -> Session {
+        Session {
             session_number: n,
             subject: format!("Beamtime {n}"),
             body: String::new(),
             start_date: "2026-11-02T08:00:00Z".into(),
             end_date: "2026-11-04T08:00:00Z".into(),
             data_set_path: BTreeMap::from([("raw".to_string(), format!("{dir}/raw"))]),
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+impl OfficeConfig {
+    /// The demo office: alice and bob share one experiment, alice has another.
+    pub fn demo() -> OfficeConfig {
+        let session = |n: i64, dir: &str, files: &[(&str, &str)]| Session {
             files: files.iter().map(|(p, c)| (format!("{dir}/{p}"), c.to_string())).collect(),
+            ..Session::new(n, dir)
         };
         let user = |u: &str, name: &str, authorized: bool| OfficeUser {
             username: u.into(),

@@ -237,6 +237,22 @@ impl std::fmt::Debug for ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// A user office's password check at `url`.
+    pub fn user_office(id: &str, display_name: &str, url: &str) -> ProviderConfig {
+        ProviderConfig {
+            id: id.into(),
+            kind: ProviderKind::UserOffice,
+            display_name: display_name.into(),
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            scopes: vec![],
+            groups_url: None,
+            url: Some(url.into()),
+        }
+    }
+
     pub fn issuer(&self) -> String {
         match (&self.issuer, self.kind) {
             (Some(i), _) => i.trim_end_matches('/').to_string(),

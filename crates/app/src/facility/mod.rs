@@ -96,6 +96,11 @@ impl Facility {
         self.store.facility_account(user_id).await
     }
 
+    /// The Gantry user linked to a facility user.
+    pub async fn user_of_account(&self, username: &str) -> Result<Option<i64>> {
+        self.store.user_of_facility_account(username).await
+    }
+
     /// Links a Gantry user to the facility user `username` and syncs that user's
     /// experiments in the background (a failure there is recorded, not raised).
     pub async fn link(&self, user_id: i64, username: &str, by: LinkedBy) -> Result<()> {

@@ -9,6 +9,7 @@ use super::passwords;
 use super::provision::Provisioner;
 use super::sessions::{Sessions, WebSession};
 use crate::config::{Config, ProviderKind};
+use crate::facility::{Facility, LinkedBy};
 use gantry_domain::{Error, ErrorKind, Result};
 use gantry_globus::{Globus, TokenResponse};
 use gantry_store::{NewIdentity, Store, User};
@@ -31,6 +32,8 @@ pub struct SignIn {
     pub(crate) limiter: Arc<LoginLimiter>,
     pub(crate) oidc: Arc<BTreeMap<String, Arc<Oidc>>>,
     pub(crate) public_url: Arc<str>,
+    /// The facility, whose user office and Umbrella sign-ins name facility users.
+    pub(crate) facility: Option<Facility>,
 }
 
 /// A sign-in provider as the sign-in page offers it.
@@ -166,7 +169,11 @@ impl SignIn {
             email: s("email"),
         };
         self.limiter.succeeded(&account, from);
+        let facility_user = id.username.clone();
         let user = self.provisioner.provision(&[id], None).await?;
+        if let Some(f) = self.facility.as_ref().filter(|f| f.cfg.office_provider.as_deref() == Some(provider)) {
+            f.link(user.id, &facility_user, LinkedBy::Office).await?;
+        }
         self.session_for(user, provider, None, "/").await
     }
 
@@ -225,9 +232,40 @@ impl SignIn {
             groups = self.my_groups(&oidc.cfg.groups_url(), &done.tokens).await;
             kept = Some(done.tokens.clone());
         }
+        // Umbrella: the user office names the facility user behind the EAA hash; a
+        // Gantry user already linked to that facility user is the same person.
+        let umbrella = self.umbrella_login(provider, &claims).await?;
+        if let Some((f, login)) = &umbrella
+            && let Some(uid) = f.user_of_account(login).await?
+        {
+            self.store.link_identity(uid, &ids[0]).await?;
+        }
         let user = self.provisioner.provision(&ids, groups.as_deref()).await?;
+        if let Some((f, login)) = &umbrella {
+            f.link(user.id, login, LinkedBy::Umbrella).await?;
+        }
         tracing::info!(user = user.username, provider, "signed in");
         self.session_for(user, provider, kept.as_ref(), &done.return_to).await
+    }
+
+    /// For the Umbrella provider: the facility user the office names for the EAA hash
+    /// of the ID token (never anything the browser sent).
+    async fn umbrella_login(&self, provider: &str, claims: &Value) -> Result<Option<(Facility, String)>> {
+        let Some(f) = self.facility.as_ref().filter(|f| f.cfg.umbrella_provider.as_deref() == Some(provider)) else {
+            return Ok(None);
+        };
+        let claim = &f.cfg.eaa_hash_claim;
+        let hash = claims.get(claim).and_then(Value::as_str).map(str::trim).unwrap_or_default();
+        if hash.is_empty() || hash.len() > 512 {
+            return Err(Error::denied(format!("Umbrella sent no EAA hash (the {claim:?} claim) for this identity")));
+        }
+        match f.office().login_of_hash(hash).await? {
+            Some(login) => Ok(Some((f.clone(), login))),
+            None => Err(Error::denied(format!(
+                "{} does not know this Umbrella identity: link it to your account at the user office, then sign in again",
+                f.cfg.name
+            ))),
+        }
     }
 
     async fn session_for(

@@ -9,6 +9,7 @@ mod cli_login;
 mod clients;
 mod crash;
 mod demo;
+mod experiments;
 mod gc;
 mod globus;
 mod globus_bodies;

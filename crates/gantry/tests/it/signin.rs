@@ -358,30 +358,8 @@ async fn user_office() -> String {
 async fn other_providers_and_passwords(b: Backend) {
     let office = user_office().await;
     let (s, g) = pair(b, |c| {
-        c.providers.push(ProviderConfig {
-            id: "office".into(),
-            kind: ProviderKind::UserOffice,
-            display_name: "Facility user office".into(),
-            issuer: None,
-            client_id: None,
-            client_secret: None,
-            client_secret_file: None,
-            scopes: vec![],
-            groups_url: None,
-            url: Some(office),
-        });
-        c.providers.push(ProviderConfig {
-            id: "down".into(),
-            kind: ProviderKind::UserOffice,
-            display_name: "Closed office".into(),
-            issuer: None,
-            client_id: None,
-            client_secret: None,
-            client_secret_file: None,
-            scopes: vec![],
-            groups_url: None,
-            url: Some("http://127.0.0.1:9/check".into()),
-        });
+        c.providers.push(ProviderConfig::user_office("office", "Facility user office", &office));
+        c.providers.push(ProviderConfig::user_office("down", "Closed office", "http://127.0.0.1:9/check"));
     })
     .await;
 

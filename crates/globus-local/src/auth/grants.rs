@@ -226,6 +226,11 @@ impl Service {
         if let Some(n) = nonce {
             claims["nonce"] = json!(n);
         }
+        for (k, v) in &i.claims {
+            if claims.get(k).is_none() {
+                claims[k] = json!(v);
+            }
+        }
         self.keys.sign(&claims)
     }
 

@@ -40,3 +40,8 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// The answer for an error, as a plain function (for the ranged-body helpers).
+pub fn render(e: &Error) -> Response {
+    ApiError(e.clone()).into_response()
+}

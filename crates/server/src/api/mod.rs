@@ -7,6 +7,7 @@ mod collections;
 mod device;
 mod download;
 pub mod error;
+mod experiments;
 mod globus;
 mod images;
 mod openapi;
@@ -61,6 +62,11 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/transfers/{id}", get(transfers::show))
         .route("/api/v1/transfers/{id}/cancel", post(transfers::cancel))
         .route("/download/{*rest}", get(download::download).head(download::download))
+        .route("/api/v1/experiments", get(experiments::list))
+        .route("/api/v1/experiments/{id}", get(experiments::show))
+        .route("/api/v1/experiments/{id}/favorite", put(experiments::favorite).delete(experiments::unfavorite))
+        .route("/api/v1/experiments/{id}/sessions/{n}/files", get(experiments::files))
+        .route("/data/{id}/{n}/{*path}", get(experiments::data).head(experiments::data))
         .fallback(api_not_found)
 }
 

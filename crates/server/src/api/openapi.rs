@@ -3,7 +3,7 @@
 //! committed `crates/server/openapi.json` is its snapshot: a test fails when they differ
 //! (`GANTRY_UPDATE_OPENAPI=1` rewrites it).
 
-use super::{collections, device, download, globus, images, tokens, transfers};
+use super::{collections, device, download, experiments, globus, images, tokens, transfers};
 use std::sync::LazyLock;
 use utoipa::Modify;
 use utoipa::OpenApi;
@@ -31,6 +31,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         device::authorize, device::token, device::auth_info,
         globus::status, globus::disconnect, globus::search, globus::endpoint, globus::ls, globus::mkdir,
         transfers::list, transfers::create, transfers::show, transfers::cancel,
+        experiments::list, experiments::show, experiments::favorite, experiments::unfavorite,
+        experiments::files, experiments::data,
     ),
     modifiers(&Security),
     security(("token" = []), ("basic" = []), ("session" = [])),
@@ -41,6 +43,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         (name = "sign-in", description = "Signing in the command line"),
         (name = "globus", description = "The caller's Globus connection and endpoints"),
         (name = "transfers", description = "Sending images and datasets to Globus endpoints"),
+        (name = "experiments", description = "The facility's experiments and their data, served in place"),
         (name = "meta", description = "This document"),
     )
 )]

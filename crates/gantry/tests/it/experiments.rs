@@ -1,0 +1,243 @@
+//! The facility: experiments synced from a real (built-in) user office after a user
+//! office sign-in, seen only by their members (and administrators), favourites, search,
+//! access the office takes away, the stale marker when the office is down, and the data
+//! of a session served in place with Range, HEAD and ETag.
+
+use crate::harness::{Backend, Browser, TestServer, hidden, http};
+use gantry_app::config::{FacilityConfig, ProviderConfig};
+use gantry_user_office_local::config::{Experiment, OfficeUser, Session};
+use gantry_user_office_local::{Office, OfficeConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+crate::both_backends!(members_see_their_experiments_and_their_data);
+
+pub struct Facility {
+    pub s: TestServer,
+    pub office: Office,
+    pub stop_office: tokio::sync::oneshot::Sender<()>,
+    pub root: tempfile::TempDir,
+}
+
+pub fn office_config() -> OfficeConfig {
+    let user = |u: &str| OfficeUser {
+        username: u.into(),
+        password: format!("{u}-office-pass"),
+        name: format!("{u} at the facility"),
+        email: format!("{u}@fac.example"),
+        eaa_hash: Some(format!("eaa-{u}")),
+        authorized: u == "alice",
+    };
+    let exp = |id: &str, subject: &str, members: &[&str]| Experiment {
+        proposal_id: id.into(),
+        subject: subject.into(),
+        body: format!("about {subject}"),
+        beam_line: "BL13".into(),
+        uid: 1000,
+        gid: 2000,
+        members: members.iter().map(|m| m.to_string()).collect(),
+        sessions: vec![Session::new(1, &format!("2026/{id}/s1"))],
+    };
+    OfficeConfig {
+        name: "Test Light Source".into(),
+        base_url: None,
+        client_username: "gantry".into(),
+        client_password: "office-client-secret".into(),
+        users: vec![user("alice"), user("bob"), user("carol")],
+        experiments: vec![
+            exp("E1", "Lysozyme crystals", &["alice", "bob"]),
+            exp("E2", "Battery cathodes", &["alice"]),
+            exp("E3", "Carol's catalysts", &["carol"]),
+        ],
+    }
+}
+
+/// The built-in user office on loopback, its data under a datasets root, and Gantry
+/// with `[facility]` and the office as a sign-in provider.
+pub async fn facility(b: Backend, tweak: impl FnOnce(&mut gantry_server::Config)) -> Facility {
+    let root = tempfile::tempdir().unwrap();
+    for id in ["E1", "E2", "E3"] {
+        let raw = root.path().join(format!("2026/{id}/s1/raw"));
+        std::fs::create_dir_all(raw.join("sub")).unwrap();
+        std::fs::write(raw.join("scan.h5"), format!("{id} scan bytes: 0123456789")).unwrap();
+        std::fs::write(raw.join("sub/notes.txt"), format!("{id} notes")).unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop_office, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, office, fut) = gantry_user_office_local::start(office_config(), listener, async {
+        let _ = stopped.await;
+    })
+    .unwrap();
+    tokio::spawn(fut);
+    let (u, root_path) = (format!("http://{addr}"), root.path().to_path_buf());
+    let s = TestServer::start_with(b, move |c| {
+        c.providers.push(ProviderConfig::user_office(
+            "office",
+            "Test Light Source user office",
+            &format!("{u}/api/login/"),
+        ));
+        c.facility = Some(FacilityConfig {
+            name: "Test Light Source".into(),
+            experiments_url: format!("{u}/api/experiments/"),
+            hash_url: Some(format!("{u}/api/umbrella/")),
+            is_authorized_url: Some(format!("{u}/api/authorized/")),
+            default_authorization: false,
+            username: "gantry".into(),
+            password: Some("office-client-secret".into()),
+            password_file: None,
+            datasets_root: root_path,
+            output_root: None,
+            sync_secs: 900,
+            globus_collection: None,
+            office_provider: Some("office".into()),
+            umbrella_provider: None,
+            eaa_hash_claim: "eaahash".into(),
+            timeout_secs: 5,
+            max_pages: 50,
+        });
+        tweak(c);
+    })
+    .await;
+    Facility { s, office, stop_office, root }
+}
+
+/// Signs in at Gantry with the user office's password form.
+pub async fn office_sign_in(s: &TestServer, user: &str) -> Browser {
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&format!("{}/login", s.url)).await;
+    let csrf = hidden(&page, "csrf");
+    let pw = format!("{user}-office-pass");
+    let form = [("username", user), ("password", pw.as_str()), ("csrf", csrf.as_str())];
+    let (st, page, _) = b.post(&format!("{}/login/office", s.url), &form).await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    b
+}
+
+/// GET with a bearer token: status and JSON body.
+pub async fn get(url: &str, token: &str) -> (StatusCode, Value) {
+    let r = http().get(url).bearer_auth(token).send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The experiment list once the sync after sign-in has written it.
+pub async fn synced(s: &TestServer, token: &str, count: i64) -> Value {
+    for _ in 0..100 {
+        let (_, v) = get(&format!("{}/api/v1/experiments", s.url), token).await;
+        if v["count"] == count && v["synced"].is_string() {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the experiments were not synced");
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["results"].as_array().unwrap().iter().map(|e| e["proposal_id"].as_str().unwrap().to_string()).collect()
+}
+
+async fn members_see_their_experiments_and_their_data(b: Backend) {
+    let f = facility(b, |_| {}).await;
+    let s = &f.s;
+    office_sign_in(s, "alice").await;
+    office_sign_in(s, "bob").await;
+    let alice =
+        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let bob = gantry::admin::create_token(&s.state, "bob", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let v = synced(s, &alice, 2).await;
+    assert_eq!(ids(&v), ["E1", "E2"]);
+    assert_eq!((v["facility_username"].as_str(), v["stale"].as_bool()), (Some("alice"), Some(false)), "{v}");
+    let v = synced(s, &bob, 1).await;
+    assert_eq!(ids(&v), ["E1"]);
+
+    // One experiment: members only (404 for others, as for anything private), 401 anonymous.
+    let (st, e) = get(&format!("{}/api/v1/experiments/E1", s.url), &bob).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(e["sessions"][0]["volumes"], serde_json::json!(["raw"]), "{e}");
+    assert!(e.get("members").is_none(), "members are for administrators: {e}");
+    assert_eq!(get(&format!("{}/api/v1/experiments/E2", s.url), &bob).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&format!("{}/api/v1/experiments/E3", s.url), &alice).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        http().get(format!("{}/api/v1/experiments", s.url)).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // An administrator sees every synced experiment, with its members.
+    s.state.store().create_user("root", None, true).await.unwrap();
+    let root =
+        gantry::admin::create_token(&s.state, "root", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let (_, v) = get(&format!("{}/api/v1/experiments", s.url), &root).await;
+    assert_eq!(ids(&v), ["E1", "E2"]);
+    let (_, e) = get(&format!("{}/api/v1/experiments/E1", s.url), &root).await;
+    assert_eq!(e["members"], serde_json::json!(["alice", "bob"]));
+
+    // Search, ordering, paging, favourites.
+    let (_, v) = get(&format!("{}/api/v1/experiments?search=BATTERY", s.url), &alice).await;
+    assert_eq!(ids(&v), ["E2"]);
+    let (_, v) = get(&format!("{}/api/v1/experiments?ordering=-proposal_id&page_size=1&page=2", s.url), &alice).await;
+    assert_eq!((ids(&v), v["count"].as_i64()), (vec!["E1".to_string()], Some(2)));
+    let (st, v) = get(&format!("{}/api/v1/experiments?ordering=password", s.url), &alice).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let fav = |token: &str, id: &str, on: bool| {
+        let url = format!("{}/api/v1/experiments/{id}/favorite", s.url);
+        let req = if on { http().put(url) } else { http().delete(url) };
+        let t = token.to_string();
+        async move { req.bearer_auth(t).send().await.unwrap().status() }
+    };
+    assert_eq!(fav(&alice, "E2", true).await, StatusCode::NO_CONTENT);
+    assert_eq!(fav(&bob, "E2", true).await, StatusCode::NOT_FOUND, "not bob's");
+    let (_, v) = get(&format!("{}/api/v1/experiments?favorite=true", s.url), &alice).await;
+    assert_eq!(ids(&v), ["E2"]);
+    assert_eq!(v["results"][0]["favorite"], true);
+
+    // The data of a session, in place.
+    let (st, l) = get(&format!("{}/api/v1/experiments/E1/sessions/1/files", s.url), &bob).await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    assert_eq!(l["entries"][0]["name"], "raw");
+    let (_, l) = get(&format!("{}/api/v1/experiments/E1/sessions/1/files?path=raw", s.url), &bob).await;
+    let names: Vec<&str> = l["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sub", "scan.h5"], "folders first: {l}");
+    let url = l["entries"][1]["download_url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("{}/data/E1/1/raw/scan.h5", s.url));
+    let r = http().get(&url).bearer_auth(&bob).header("range", "bytes=3-6").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-range"], "bytes 3-6/25");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("scan.h5"));
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"scan");
+    let r = http().head(&url).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!((r.status(), r.headers()["content-length"].to_str().unwrap()), (StatusCode::OK, "25"));
+    let r = http().get(&url).bearer_auth(&bob).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = http().get(&url).bearer_auth(&bob).header("range", "bytes=99-").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    // Not bob's experiment, not a path inside the session, not there: refused.
+    let r = http().get(format!("{}/data/E2/1/raw/scan.h5", s.url)).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let (st, _) = get(&format!("{}/api/v1/experiments/E1/sessions/1/files?path=raw/../../../E2", s.url), &bob).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    std::os::unix::fs::symlink(
+        f.root.path().join("2026/E2/s1/raw/scan.h5"),
+        f.root.path().join("2026/E1/s1/raw/e2.h5"),
+    )
+    .unwrap();
+    let r = http().get(format!("{}/data/E1/1/raw/e2.h5", s.url)).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a link out of the session's data");
+    let r = http().get(format!("{}/data/E1/1/raw/absent", s.url)).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(http().get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The office takes bob off E1: the next sync takes his access away; alice keeps hers.
+    f.office.set(|c| c.experiments[0].members.retain(|m| m != "bob"));
+    s.state.facility.as_ref().unwrap().sync("bob").await.unwrap();
+    assert_eq!(synced(s, &bob, 0).await["count"], 0);
+    assert_eq!(get(&format!("{}/api/v1/experiments/E1", s.url), &bob).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&format!("{}/api/v1/experiments/E1", s.url), &alice).await.0, StatusCode::OK);
+
+    // The office goes down: what was synced is still served, marked stale.
+    let _ = f.stop_office.send(());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(s.state.facility.as_ref().unwrap().sync("alice").await.is_err());
+    let (_, v) = get(&format!("{}/api/v1/experiments", s.url), &alice).await;
+    assert_eq!(ids(&v), ["E1", "E2"], "nothing lost: {v}");
+    assert_eq!(v["stale"], true);
+    assert!(v["sync_error"].as_str().unwrap().contains("cannot reach"), "{v}");
+}
