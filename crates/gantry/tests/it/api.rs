@@ -392,6 +392,12 @@ async fn openapi_document(b: Backend) {
         ("post", "/api/v1/transfers"),
         ("get", "/api/v1/transfers/{id}"),
         ("post", "/api/v1/transfers/{id}/cancel"),
+        ("get", "/api/v1/experiments"),
+        ("get", "/api/v1/experiments/{id}"),
+        ("put", "/api/v1/experiments/{id}/favorite"),
+        ("delete", "/api/v1/experiments/{id}/favorite"),
+        ("get", "/api/v1/experiments/{id}/sessions/{n}/files"),
+        ("get", "/data/{id}/{n}/{path}"),
     ];
     let mut documented = vec![];
     for (path, ops) in doc["paths"].as_object().unwrap() {
@@ -410,7 +416,9 @@ async fn openapi_document(b: Backend) {
             .replace("{name}", "lab")
             .replace("{user}", "bob")
             .replace("{group}", "g1")
-            .replace("{reference}", "lab/x:v1");
+            .replace("{reference}", "lab/x:v1")
+            .replace("{n}", "1")
+            .replace("{path}", "raw/a");
         let r = http()
             .request(Method::from_bytes(m.to_uppercase().as_bytes()).unwrap(), format!("{}{path}", s.url))
             .header("content-type", "application/json")
