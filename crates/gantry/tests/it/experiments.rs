@@ -241,3 +241,79 @@ async fn members_see_their_experiments_and_their_data(b: Backend) {
     assert_eq!(v["stale"], true);
     assert!(v["sync_error"].as_str().unwrap().contains("cannot reach"), "{v}");
 }
+
+/// Every experiment route × {anonymous, member, another facility user, an unlinked user,
+/// administrator, a member's read-only token}: only members and administrators get
+/// anything, others a 404 (401 anonymous) that says nothing of what exists; writes need
+/// a write token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_permission_matrix_of_experiments() {
+    let f = facility(Backend::Sqlite, |_| {}).await;
+    let s = &f.s;
+    office_sign_in(s, "alice").await;
+    office_sign_in(s, "carol").await;
+    let token = |u: &'static str, scope| {
+        let st = s.state.clone();
+        async move { gantry::admin::create_token(&st, u, "t", scope, None).await.unwrap() }
+    };
+    use gantry_domain::TokenScope::{Read, Write};
+    let member = token("alice", Write).await;
+    synced(s, &member, 2).await;
+    let reader = token("alice", Read).await;
+    let other = token("carol", Write).await;
+    synced(s, &other, 1).await;
+    s.state.store().create_user("dave", None, false).await.unwrap();
+    let unlinked = token("dave", Write).await;
+    s.state.store().create_user("root", None, true).await.unwrap();
+    let admin = token("root", Write).await;
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Need {
+        Read,
+        Write,
+    }
+    let routes = [
+        ("GET", "/api/v1/experiments/E2", Need::Read),
+        ("GET", "/api/v1/experiments/E2/sessions/1/files", Need::Read),
+        ("GET", "/api/v1/experiments/E2/sessions/1/files?path=raw/sub", Need::Read),
+        ("GET", "/data/E2/1/raw/scan.h5", Need::Read),
+        ("HEAD", "/data/E2/1/raw/sub/notes.txt", Need::Read),
+        ("PUT", "/api/v1/experiments/E2/favorite", Need::Write),
+        ("DELETE", "/api/v1/experiments/E2/favorite", Need::Write),
+    ];
+    let callers: [(&str, Option<&str>, bool, bool); 6] = [
+        // name, token, sees E2, may write
+        ("anonymous", None, false, false),
+        ("member", Some(&member), true, true),
+        ("member, read token", Some(&reader), true, false),
+        ("another facility user", Some(&other), false, false),
+        ("an unlinked user", Some(&unlinked), false, false),
+        ("administrator", Some(&admin), true, true),
+    ];
+    for (method, path, need) in routes {
+        for (who, tok, sees, writes) in callers {
+            let mut req =
+                http().request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", s.url));
+            if let Some(t) = tok {
+                req = req.bearer_auth(t);
+            }
+            let st = req.send().await.unwrap().status();
+            let refused = match (tok, sees, need == Need::Write && !writes) {
+                (None, _, _) => Some(StatusCode::UNAUTHORIZED),
+                (_, false, _) => Some(StatusCode::NOT_FOUND),
+                (_, true, true) => Some(StatusCode::FORBIDDEN),
+                (_, true, false) => None,
+            };
+            match refused {
+                Some(want) => assert_eq!(st, want, "{who}: {method} {path}"),
+                None => assert!(st.is_success(), "{who}: {method} {path} answered {st}"),
+            }
+        }
+    }
+    // The listing: everyone signed in gets one, with only what they may see.
+    for (who, tok, sees, _) in callers.into_iter().skip(1) {
+        let (st, v) = get(&format!("{}/api/v1/experiments", s.url), tok.unwrap()).await;
+        assert_eq!(st, StatusCode::OK, "{who}");
+        assert_eq!(ids(&v).contains(&"E2".to_string()), sees, "{who}: {v}");
+    }
+}
