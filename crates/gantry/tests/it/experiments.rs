@@ -317,3 +317,112 @@ async fn the_permission_matrix_of_experiments() {
         assert_eq!(ids(&v).contains(&"E2".to_string()), sees, "{who}: {v}");
     }
 }
+
+/// What a broken or hostile user office can do to a sync.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Hostile {
+    Good,
+    Status500,
+    NotJson,
+    WrongShape,
+    EndlessPages,
+    NextElsewhere,
+    Slow,
+    BadRecords,
+}
+
+/// A user office that misbehaves as told, for alice only.
+async fn hostile_office(mode: std::sync::Arc<std::sync::Mutex<Hostile>>) -> String {
+    use axum::extract::{Query, State};
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let here = base.clone();
+    let good = serde_json::json!({"proposal_id": "E1", "subject": "Kept",
+        "sessions": [{"session_number": 1, "data_set_path": {"raw": "2026/E1/s1/raw"}}]});
+    let app = axum::Router::new()
+        .route(
+            "/api/experiments/alice/",
+            axum::routing::get(move |State(m): State<std::sync::Arc<std::sync::Mutex<Hostile>>>, Query(q): Query<std::collections::HashMap<String, String>>| {
+                let (here, good) = (here.clone(), good.clone());
+                async move {
+                    let mode = *m.lock().unwrap();
+                    let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                    let page_of = |results: Value, next: Option<String>| {
+                        axum::Json(serde_json::json!({"count": 1, "next": next, "previous": null, "results": results})).into_response()
+                    };
+                    match mode {
+                        Hostile::Good => page_of(serde_json::json!([good]), None),
+                        Hostile::Status500 => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+                        Hostile::NotJson => "<html>maintenance</html>".into_response(),
+                        Hostile::WrongShape => axum::Json(serde_json::json!({"results": "none"})).into_response(),
+                        Hostile::EndlessPages => page_of(serde_json::json!([]), Some(format!("{here}/api/experiments/alice/?page={}", page + 1))),
+                        Hostile::NextElsewhere => page_of(serde_json::json!([]), Some("http://127.0.0.2:9/api/experiments/alice/?page=2".into())),
+                        Hostile::Slow => {
+                            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                            page_of(serde_json::json!([good]), None)
+                        }
+                        Hostile::BadRecords => page_of(
+                            serde_json::json!([
+                                {"proposal_id": "E9", "subject": "Good too", "sessions": []},
+                                {"proposal_id": "../E8", "subject": "x"},
+                                {"proposal_id": "E7", "subject": 7},
+                                {"proposal_id": "E6", "subject": "up", "sessions": [{"session_number": 1, "data_set_path": {"raw": "../../etc"}}]},
+                                {"proposal_id": "E5", "subject": "abs", "sessions": [{"session_number": 1, "data_set_path": {"raw": "/etc"}}]},
+                                "not an object"
+                            ]),
+                            None,
+                        ),
+                    }
+                }
+            }),
+        )
+        .with_state(mode);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A user office that fails in every way a sync can meet: each failure is an error or
+/// a skipped record with its reason, and nothing already synced is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_user_office_loses_nothing() {
+    let mode = std::sync::Arc::new(std::sync::Mutex::new(Hostile::Good));
+    let office = hostile_office(mode.clone()).await;
+    let f = facility(Backend::Sqlite, |c| {
+        let fc = c.facility.as_mut().unwrap();
+        fc.experiments_url = format!("{office}/api/experiments/");
+        fc.timeout_secs = 1;
+        fc.max_pages = 20;
+    })
+    .await;
+    let s = &f.s;
+    let u = s.state.store().create_user("alice", None, false).await.unwrap();
+    s.state.store().bind_facility_account(u.id, "alice", "operator").await.unwrap();
+    let token =
+        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    let fac = s.state.facility.as_ref().unwrap();
+    assert_eq!(fac.sync("alice").await.unwrap().experiments, 1);
+    for (m, why) in [
+        (Hostile::Status500, "answered 500"),
+        (Hostile::NotJson, "not JSON"),
+        (Hostile::WrongShape, "without results"),
+        (Hostile::EndlessPages, "kept sending pages"),
+        (Hostile::NextElsewhere, "another server"),
+        (Hostile::Slow, "cannot reach"),
+    ] {
+        *mode.lock().unwrap() = m;
+        let e = fac.sync("alice").await.unwrap_err();
+        assert!(e.message.contains(why), "{m:?}: {}", e.message);
+        let (_, v) = get(&format!("{}/api/v1/experiments", s.url), &token).await;
+        assert_eq!(ids(&v), ["E1"], "{m:?}: nothing lost");
+        assert_eq!(v["stale"], true, "{m:?}");
+        assert_eq!(v["results"][0]["subject"], "Kept");
+    }
+    // Records that do not read are skipped, each with its reason; the good ones are kept.
+    *mode.lock().unwrap() = Hostile::BadRecords;
+    let r = fac.sync("alice").await.unwrap();
+    assert_eq!((r.experiments, r.skipped), (1, 5), "{r:?}");
+    let (_, v) = get(&format!("{}/api/v1/experiments", s.url), &token).await;
+    assert_eq!(ids(&v), ["E9"], "E1 is no longer alice's, E9 is: {v}");
+    assert_eq!(v["stale"], false);
+}
