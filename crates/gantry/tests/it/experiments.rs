@@ -55,6 +55,15 @@ pub fn office_config() -> OfficeConfig {
 /// The built-in user office on loopback, its data under a datasets root, and Gantry
 /// with `[facility]` and the office as a sign-in provider.
 pub async fn facility(b: Backend, tweak: impl FnOnce(&mut gantry_server::Config)) -> Facility {
+    facility_on(b, tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), tweak).await
+}
+
+/// [`facility`] on Gantry's listener bound beforehand.
+pub async fn facility_on(
+    b: Backend,
+    gantry: tokio::net::TcpListener,
+    tweak: impl FnOnce(&mut gantry_server::Config),
+) -> Facility {
     let root = tempfile::tempdir().unwrap();
     for id in ["E1", "E2", "E3"] {
         let raw = root.path().join(format!("2026/{id}/s1/raw"));
@@ -70,7 +79,7 @@ pub async fn facility(b: Backend, tweak: impl FnOnce(&mut gantry_server::Config)
     .unwrap();
     tokio::spawn(fut);
     let (u, root_path) = (format!("http://{addr}"), root.path().to_path_buf());
-    let s = TestServer::start_with(b, move |c| {
+    let s = TestServer::start_on(b, gantry, move |c| {
         c.providers.push(ProviderConfig::user_office(
             "office",
             "Test Light Source user office",
@@ -425,4 +434,69 @@ async fn a_hostile_user_office_loses_nothing() {
     let (_, v) = get(&format!("{}/api/v1/experiments", s.url), &token).await;
     assert_eq!(ids(&v), ["E9"], "E1 is no longer alice's, E9 is: {v}");
     assert_eq!(v["stale"], false);
+}
+
+/// Umbrella: an OpenID Connect provider (the built-in service) whose ID token carries
+/// the EAA hash; the office names the facility user behind it, and that is who the user
+/// is at Gantry, whatever the browser sends. A hash the office does not know is refused
+/// with a clear page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn umbrella_sign_in_binds_the_user_the_office_names() {
+    use crate::globus::{GATEWAY, GATEWAY_SECRET, GlobusServer};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gantry_url = format!("http://{}", listener.local_addr().unwrap());
+    let g = GlobusServer::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.clients.iter_mut().find(|c| c.name == GATEWAY).unwrap().redirect_uris =
+            vec![format!("{gantry_url}/auth/callback/umbrella")];
+        for i in &mut c.identities {
+            match i.username.as_str() {
+                "alice@uni.edu" => i.claims.insert("eaahash".into(), "eaa-alice".into()),
+                "bob@uni.edu" => i.claims.insert("eaahash".into(), "eaa-unknown".into()),
+                _ => None,
+            };
+        }
+    })
+    .await;
+    let (issuer, client) = (g.url.clone(), g.client_id(GATEWAY));
+    let f = facility_on(Backend::Sqlite, listener, move |c| {
+        c.providers.push(ProviderConfig {
+            id: "umbrella".into(),
+            kind: gantry_app::config::ProviderKind::Oidc,
+            display_name: "Umbrella".into(),
+            issuer: Some(issuer),
+            client_id: Some(client),
+            client_secret: Some(GATEWAY_SECRET.into()),
+            client_secret_file: None,
+            scopes: vec![],
+            groups_url: None,
+            url: None,
+        });
+        c.facility.as_mut().unwrap().umbrella_provider = Some("umbrella".into());
+    })
+    .await;
+    let s = &f.s;
+    // alice signed in with the office before: Umbrella reaches the same Gantry user.
+    office_sign_in(s, "alice").await;
+    let before: Vec<String> = s.state.store().list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    let mut b = Browser::new();
+    let (_, _, loc) = b.get(&format!("{}/login/umbrella?next=%2F", s.url)).await;
+    let callback = crate::signin::at_globus(&mut b, &g.url, &loc.unwrap(), "alice@uni.edu", "alice-pass").await;
+    // Whatever the browser adds to the callback is not who it is.
+    let (st, page, _) = b.get(&format!("{callback}&uid=bob&login=bob")).await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let me = b.json(&format!("{}/api/v1/me", s.url)).await;
+    assert_eq!(me["username"], "alice", "the office's user, not a new one: {me}");
+    let after: Vec<String> = s.state.store().list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(before, after, "no second account");
+    let v = b.json(&format!("{}/api/v1/experiments", s.url)).await;
+    assert_eq!(v["facility_username"], "alice", "{v}");
+
+    // An Umbrella identity the office does not know: a page that says so, no session.
+    let mut bob = Browser::new();
+    let (_, _, loc) = bob.get(&format!("{}/login/umbrella?next=%2F", s.url)).await;
+    let callback = crate::signin::at_globus(&mut bob, &g.url, &loc.unwrap(), "bob@uni.edu", "bob-pass").await;
+    let (st, page, _) = bob.get(&callback).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("does not know this Umbrella identity"), "{page}");
+    assert!(bob.cookies.get("gantry_session").is_none_or(|c| c.is_empty()));
 }

@@ -30,6 +30,17 @@ impl TestServer {
     }
 
     pub async fn start_with(b: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(b, listener, tweak).await
+    }
+
+    /// [`TestServer::start_with`] on a listener bound beforehand (when the URL has to be
+    /// known first, e.g. by a sign-in provider).
+    pub async fn start_on(
+        b: Backend,
+        listener: tokio::net::TcpListener,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         init();
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
@@ -40,7 +51,7 @@ impl TestServer {
         };
         config.database_url = Some(database_url(b, dir.path()).await);
         tweak(&mut config);
-        Self::start_config(b, config, dir).await
+        Self::start_listener(b, config, dir, listener).await
     }
 
     pub async fn start_config(b: Backend, config: Config, dir: tempfile::TempDir) -> TestServer {
