@@ -500,3 +500,70 @@ async fn umbrella_sign_in_binds_the_user_the_office_names() {
     assert!(page.contains("does not know this Umbrella identity"), "{page}");
     assert!(bob.cookies.get("gantry_session").is_none_or(|c| c.is_empty()));
 }
+
+/// The pages: the list with search and favourites, an experiment with its sessions and
+/// whether its member may launch resources, a session's data browser with download
+/// links; not-members get 404 pages; the stale marker when the office is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experiment_pages() {
+    let f = facility(Backend::Sqlite, |_| {}).await;
+    let s = &f.s;
+    let mut alice = office_sign_in(s, "alice").await;
+    let mut bob = office_sign_in(s, "bob").await;
+    let token =
+        gantry::admin::create_token(&s.state, "alice", "t", gantry_domain::TokenScope::Read, None).await.unwrap();
+    synced(s, &token, 2).await;
+    let (st, page, _) = alice.get(&format!("{}/experiments", s.url)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("href=\"/experiments\">Experiments</a>"), "the header links them: {page}");
+    assert!(page.contains("href=\"/experiments/E1\"") && page.contains("href=\"/experiments/E2\""), "{page}");
+    assert!(!page.contains("id=\"stale\""), "{page}");
+    let (_, found, _) = alice.get(&format!("{}/experiments?search=battery", s.url)).await;
+    assert!(found.contains("href=\"/experiments/E2\"") && !found.contains("href=\"/experiments/E1\""), "{found}");
+    // Favourites, with the session's CSRF token.
+    let csrf = hidden(&page, "csrf");
+    let (st, _, _) =
+        alice.post(&format!("{}/experiments/E1/favorite", s.url), &[("csrf", "forged"), ("on", "true")]).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, loc) =
+        alice.post(&format!("{}/experiments/E1/favorite", s.url), &[("csrf", &csrf), ("on", "true")]).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/experiments")));
+    let (_, favs, _) = alice.get(&format!("{}/experiments?favorite=true", s.url)).await;
+    assert!(favs.contains("href=\"/experiments/E1\"") && !favs.contains("href=\"/experiments/E2\""), "{favs}");
+    // One experiment: its sessions, and the office's word on launching.
+    let (st, one, _) = alice.get(&format!("{}/experiments/E1", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "{one}");
+    assert!(one.contains("id=\"authorized\">allowed<"), "{one}");
+    assert!(one.contains("href=\"/experiments/E1/sessions/1?path=raw\""), "{one}");
+    let (_, one, _) = bob.get(&format!("{}/experiments/E1", s.url)).await;
+    assert!(one.contains("id=\"authorized\">not allowed"), "bob may not launch: {one}");
+    // The data browser.
+    let (st, data, _) = bob.get(&format!("{}/experiments/E1/sessions/1?path=raw", s.url)).await;
+    assert_eq!(st, StatusCode::OK, "{data}");
+    assert!(data.contains(&format!("href=\"{}/data/E1/1/raw/scan.h5\" download>scan.h5<", s.url)), "{data}");
+    assert!(data.contains("href=\"/experiments/E1/sessions/1?path=raw%2Fsub\">sub/<"), "{data}");
+    let (_, sub, _) = bob.get(&format!("{}/experiments/E1/sessions/1?path=raw%2Fsub", s.url)).await;
+    assert!(sub.contains("notes.txt") && sub.contains("id=\"path-bar\""), "{sub}");
+    // Not bob's: a page that says so, as for anything private.
+    let (st, _, _) = bob.get(&format!("{}/experiments/E2", s.url)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _, _) = bob.get(&format!("{}/experiments/E2/sessions/1?path=raw", s.url)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Not signed in: sign in, and come back.
+    let (st, _, loc) = Browser::new().get(&format!("{}/experiments/E1", s.url)).await;
+    assert_eq!((st, loc.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=%2Fexperiments%2FE1")));
+    // A local user without a facility account is told how to get one.
+    s.state.store().create_user("dave", None, false).await.unwrap();
+    let id = s.state.store().user_by_name("dave").await.unwrap().unwrap();
+    let sid = s.state.sessions.start(&id, "password", None).await.unwrap();
+    let mut dave = Browser::new();
+    dave.cookies.insert("gantry_session".into(), sid);
+    let (_, page, _) = dave.get(&format!("{}/experiments", s.url)).await;
+    assert!(page.contains("id=\"not-linked\""), "{page}");
+    // The office is down and a sync fails: the list is still there, said to be stale.
+    let _ = f.stop_office.send(());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let _ = s.state.facility.as_ref().unwrap().sync("alice").await;
+    let (_, page, _) = alice.get(&format!("{}/experiments", s.url)).await;
+    assert!(page.contains("id=\"stale\"") && page.contains("href=\"/experiments/E2\""), "{page}");
+}

@@ -41,7 +41,7 @@ async fn page(State(app): State<App>, headers: HeaderMap, q: Query<CodeQuery>) -
         return Ok(to_login(&safe_next(Some(&here))));
     };
     let p = DevicePage {
-        who: Some(Who::of(&s)),
+        who: Some(Who::of(&app, &s)),
         username: s.user().username.clone(),
         csrf: s.csrf().to_string(),
         client_name: app.devices.client_name(&code).await?,
@@ -86,7 +86,7 @@ async fn decide(State(app): State<App>, headers: HeaderMap, f: Form<DecideForm>)
         ),
     };
     let p = DevicePage {
-        who: Some(Who::of(&s)),
+        who: Some(Who::of(&app, &s)),
         username: s.user().username.clone(),
         csrf: s.csrf().to_string(),
         code: normalize(&f.user_code),

@@ -28,11 +28,18 @@ pub struct Who {
     pub username: String,
     pub is_admin: bool,
     pub csrf: String,
+    /// The server has a facility: the header links its experiments.
+    pub facility: bool,
 }
 
 impl Who {
-    pub fn of(s: &WebSession) -> Who {
-        Who { username: s.user().username.clone(), is_admin: s.user().is_admin, csrf: s.csrf().to_string() }
+    pub fn of(app: &App, s: &WebSession) -> Who {
+        Who {
+            username: s.user().username.clone(),
+            is_admin: s.user().is_admin,
+            csrf: s.csrf().to_string(),
+            facility: app.facility.is_some(),
+        }
     }
 }
 
@@ -123,7 +130,7 @@ pub async fn pages(State(app): State<App>, req: Request, next: Next) -> Response
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
     let e = pe.error;
     let page = MessagePage {
-        who: session.as_ref().map(Who::of),
+        who: session.as_ref().map(|s| Who::of(&app, s)),
         title: title_of(e.kind),
         message: e.public_message(),
         links: links(&e, session.is_some(), &here, referer, &app),

@@ -95,7 +95,7 @@ pub(super) async fn show(
         None => vec![],
     };
     render(&AdminPage {
-        who: Some(Who::of(&s)),
+        who: Some(Who::of(&app, &s)),
         users,
         me: s.user().username.clone(),
         storage,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod collection;
+mod experiments;
 mod home;
 mod image;
 mod repository;
@@ -52,6 +53,10 @@ pub fn routes() -> Router<App> {
         .route("/tasks/table", get(tasks::table))
         .route("/tasks/{id}", get(tasks::detail))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/experiments", get(experiments::list))
+        .route("/experiments/{id}", get(experiments::show))
+        .route("/experiments/{id}/favorite", post(experiments::favorite))
+        .route("/experiments/{id}/sessions/{n}", get(experiments::data))
         .route("/admin", get(admin::show))
         .route("/admin/gc", post(admin::gc))
         .route("/admin/users/{name}/{change}", post(admin::change_user))
@@ -106,14 +111,15 @@ impl std::fmt::Display for When {
 /// The visitor's session, as a header and as a caller.
 struct Visitor {
     session: Option<WebSession>,
+    app: App,
 }
 
 impl Visitor {
     async fn of(app: &App, headers: &HeaderMap) -> WebResult<Visitor> {
-        Ok(Visitor { session: cookies::session(app, headers).await? })
+        Ok(Visitor { session: cookies::session(app, headers).await?, app: app.clone() })
     }
     fn who(&self) -> Option<Who> {
-        self.session.as_ref().map(Who::of)
+        self.session.as_ref().map(|s| Who::of(&self.app, s))
     }
     fn principal(&self) -> Option<Principal> {
         self.session.as_ref().map(WebSession::principal)

@@ -86,7 +86,7 @@ async fn page(
     };
     let profile = app.users.profile(u.id).await?;
     let mut r = render(&SettingsPage {
-        who: Some(Who::of(s)),
+        who: Some(Who::of(app, s)),
         user: u.clone(),
         provider: s.row.provider.clone(),
         csrf: s.csrf().to_string(),

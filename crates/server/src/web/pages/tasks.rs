@@ -93,7 +93,14 @@ pub(super) async fn show(
     // Said only for a transfer of the visitor's own that is in the list.
     let submitted =
         q.submitted.and_then(|id| rows.iter().find(|r| r.id == id)).map(|r| (r.id.clone(), r.reference.clone()));
-    render(&TasksPage { who: Some(Who::of(&s)), csrf: s.csrf().to_string(), rows, live, message: None, submitted })
+    render(&TasksPage {
+        who: Some(Who::of(&app, &s)),
+        csrf: s.csrf().to_string(),
+        rows,
+        live,
+        message: None,
+        submitted,
+    })
 }
 
 pub(super) async fn table(State(app): State<App>, headers: HeaderMap) -> WebResult<Response> {
@@ -138,7 +145,7 @@ pub(super) async fn detail(State(app): State<App>, headers: HeaderMap, Path(id):
     let again =
         format!("/transfer?ref={}&endpoint={}&path={}", enc(&info.reference), enc(&info.endpoint_id), enc(&info.path));
     render(&TaskPage {
-        who: Some(Who::of(&s)),
+        who: Some(Who::of(&app, &s)),
         csrf: s.csrf().to_string(),
         submitted: When::parse(&info.created),
         completed: info.completed.as_deref().map(When::parse),

@@ -119,7 +119,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
     let scope = q.scope.clone().unwrap_or_else(|| "my-endpoints".into());
     let choose_with_globus = browse_collections_link(&app, &t.cfg.app_url, &q.reference);
     let mut page = TransferPage {
-        who: Some(Who::of(&s)),
+        who: Some(Who::of(&app, &s)),
         csrf: s.csrf().to_string(),
         reference_q: enc(&q.reference),
         reference: q.reference.clone(),
