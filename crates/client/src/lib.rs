@@ -2,6 +2,7 @@
 //! pulls over the OCI API, and the REST API.
 
 pub mod config;
+pub mod experiments;
 pub mod login;
 pub mod pull;
 pub mod push;

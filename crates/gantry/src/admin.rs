@@ -62,3 +62,61 @@ pub async fn add_group(app: &App, collection: &str, group: &str, role: Role) -> 
     app.collections.set_group_role(&c, group, role).await?;
     Ok(())
 }
+
+/// `gantry admin experiments …`.
+pub enum Experiments {
+    Sync(Option<String>),
+    Import(std::path::PathBuf),
+    List(bool),
+    Link(String, String),
+}
+
+pub async fn experiments(app: &App, cmd: Experiments) -> anyhow::Result<()> {
+    let f = app.facility()?;
+    match cmd {
+        Experiments::Sync(Some(u)) => {
+            let r = f.sync(&u).await?;
+            crate::out!("synced {u}: {} experiments ({} skipped, see the log)", r.experiments, r.skipped);
+        }
+        Experiments::Sync(None) => {
+            let (ok, failed) = f.sync_all().await?;
+            crate::out!("synced {ok} facility users, {failed} failed (see the log)");
+            if failed > 0 {
+                anyhow::bail!("{failed} syncs failed");
+            }
+        }
+        Experiments::Import(file) => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let (e, m) = f.import(&text).await?;
+            crate::out!("imported {e} experiments with {m} memberships");
+        }
+        Experiments::List(json) => {
+            let op = gantry_domain::Principal::operator();
+            let mut all = vec![];
+            for page in 1.. {
+                let q = gantry_app::facility::ListQuery { page, page_size: 100, ..Default::default() };
+                let p = f.list(&op, &q).await?;
+                let n = p.results.len();
+                all.extend(p.results);
+                if n < 100 {
+                    break;
+                }
+            }
+            if json {
+                crate::out!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for e in all {
+                    crate::out!("{}\t{}\t{}", e.proposal_id, e.beam_line, e.subject);
+                }
+            }
+        }
+        Experiments::Link(user, facility_user) => {
+            let u = app.users.named(&user).await?;
+            f.link(u.id, &facility_user, gantry_app::facility::LinkedBy::Operator).await?;
+            let r = f.sync(&facility_user).await?;
+            crate::out!("linked {user} to the facility user {facility_user} ({} experiments)", r.experiments);
+        }
+    }
+    Ok(())
+}

@@ -3,5 +3,6 @@
 pub mod admin;
 pub mod cli_cmd;
 pub mod demo;
+pub mod experiment_cmd;
 pub mod output;
 pub mod transfer_cmd;

@@ -1,6 +1,6 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gantry::{admin, cli_cmd, transfer_cmd};
+use gantry::{admin, cli_cmd, experiment_cmd, transfer_cmd};
 use gantry_domain::{Role, TokenScope, Visibility};
 use gantry_server::Config;
 use std::io::Read;
@@ -99,6 +99,22 @@ enum Cmd {
         #[arg(long)]
         wait: bool,
     },
+    /// The facility's experiments you may see.
+    Experiments {
+        /// Text in the proposal id, title, description or beam line.
+        #[arg(long, default_value = "")]
+        search: String,
+        /// Only your favourites.
+        #[arg(long)]
+        favorite: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One experiment: show it, or pull a session's data.
+    Experiment {
+        #[command(subcommand)]
+        cmd: ExperimentCmd,
+    },
     /// List your transfers.
     Tasks {
         #[arg(long)]
@@ -176,6 +192,44 @@ enum EndpointsCmd {
 }
 
 #[derive(Subcommand)]
+enum AdminExperimentsCmd {
+    /// Sync from the user office: every linked user, or one facility user.
+    Sync {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Import experiments, sessions and members: proposal,member,session,path per line.
+    Import { file: PathBuf },
+    /// Every experiment.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Link a Gantry user to a facility user (and sync them).
+    Link { user: String, facility_user: String },
+}
+
+#[derive(Subcommand)]
+enum ExperimentCmd {
+    /// An experiment and its sessions.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A session's data into a directory (default ID_sSESSION); run again to resume.
+    Pull {
+        id: String,
+        session: i64,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Only this folder or file of the session (VOLUME/path).
+        #[arg(long)]
+        path: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum TaskCmd {
     Show { id: String },
     Cancel { id: String },
@@ -197,6 +251,11 @@ enum AdminCmd {
     Collection {
         #[command(subcommand)]
         cmd: CollectionCmd,
+    },
+    /// The facility's experiments: sync them from the user office, import a CSV, list.
+    Experiments {
+        #[command(subcommand)]
+        cmd: AdminExperimentsCmd,
     },
     /// Remove unreferenced blobs and expired uploads.
     Gc {
@@ -354,6 +413,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return transfer_cmd::transfer(&body, wait).await;
         }
         Cmd::Tasks { json } => return transfer_cmd::tasks(json).await,
+        Cmd::Experiments { search, favorite, json } => return experiment_cmd::list(&search, favorite, json).await,
+        Cmd::Experiment { cmd: ExperimentCmd::Show { id, json } } => return experiment_cmd::show(&id, json).await,
+        Cmd::Experiment { cmd: ExperimentCmd::Pull { id, session, output, path } } => {
+            return experiment_cmd::pull(&id, session, path.as_deref(), output.as_deref()).await;
+        }
         Cmd::Task { cmd: TaskCmd::Show { id } } => return transfer_cmd::task_show(&id).await,
         Cmd::Task { cmd: TaskCmd::Cancel { id } } => return transfer_cmd::task_cancel(&id).await,
         Cmd::Demo { listen, globus_listen, data } => {
@@ -393,6 +457,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         gantry::out!("{}\t{role}{}", u.username, if u.disabled { "\tdisabled" } else { "" });
                     }
                 }
+                AdminCmd::Experiments { cmd } => admin::experiments(&app, cmd.into()).await?,
                 AdminCmd::User { cmd: UserCmd::Disable { name } } => {
                     app.users.set_disabled(&gantry_domain::Principal::operator(), &name, true).await?;
                     gantry::out!("disabled {name}");
@@ -473,4 +538,15 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+impl From<AdminExperimentsCmd> for admin::Experiments {
+    fn from(c: AdminExperimentsCmd) -> Self {
+        match c {
+            AdminExperimentsCmd::Sync { user } => admin::Experiments::Sync(user),
+            AdminExperimentsCmd::Import { file } => admin::Experiments::Import(file),
+            AdminExperimentsCmd::List { json } => admin::Experiments::List(json),
+            AdminExperimentsCmd::Link { user, facility_user } => admin::Experiments::Link(user, facility_user),
+        }
+    }
 }

@@ -69,11 +69,16 @@ struct Ranged<'a> {
 }
 
 /// The range asked for, or the 416 answer (`render` with `Content-Range: bytes */SIZE`).
+/// With `If-Range` naming another version (ETag), the whole content is the answer.
 fn range_of(
     headers: &HeaderMap,
     size: u64,
+    etag: &str,
     render: fn(&Error) -> Response,
 ) -> std::result::Result<Option<Range<u64>>, Box<Response>> {
+    if headers.get(header::IF_RANGE).is_some_and(|v| v.as_bytes() != etag.as_bytes()) {
+        return Ok(None);
+    }
     parse_range(headers.get(header::RANGE), size).map_err(|e| {
         let mut r = render(&e);
         r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
@@ -118,7 +123,7 @@ pub async fn serve_blob(
     if let Some(r) = not_modified(headers, &etag) {
         return Ok(r);
     }
-    let range = match range_of(headers, size, render) {
+    let range = match range_of(headers, size, &etag, render) {
         Ok(r) => r,
         Err(r) => return Ok(*r),
     };
@@ -149,7 +154,7 @@ pub async fn serve_file(
     if let Some(r) = not_modified(headers, etag) {
         return Ok(r);
     }
-    let range = match range_of(headers, size, render) {
+    let range = match range_of(headers, size, etag, render) {
         Ok(r) => r,
         Err(r) => return Ok(*r),
     };

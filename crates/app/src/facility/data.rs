@@ -42,6 +42,7 @@ fn not_found(what: &str) -> Error {
 
 fn io(e: std::io::Error, what: &str) -> Error {
     match e.kind() {
+        std::io::ErrorKind::NotADirectory => Error::invalid(format!("{what} is a file, not a folder")),
         std::io::ErrorKind::NotFound => not_found(what),
         std::io::ErrorKind::PermissionDenied => Error::denied(format!("{what} cannot be read by Gantry")),
         _ => Error::internal(format!("{what}: {e}")),

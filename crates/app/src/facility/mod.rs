@@ -3,9 +3,11 @@
 //! administrators see all), favourites, and the experiments' data served in place.
 //!
 //! - [`office`]: the user office's REST contract, checked field by field;
-//! - [`data`]: paths under the datasets root, listings and files.
+//! - [`data`]: paths under the datasets root, listings and files;
+//! - [`import`]: experiments and members from a CSV file.
 
 pub mod data;
+pub mod import;
 pub mod office;
 
 use crate::config::FacilityConfig;
@@ -127,6 +129,14 @@ impl Facility {
                 Err(e)
             }
         }
+    }
+
+    /// Imports experiments, sessions and members from CSV text (see [`import`]); returns
+    /// how many experiments and memberships it holds.
+    pub async fn import(&self, text: &str) -> Result<(usize, usize)> {
+        let found = import::parse(text)?;
+        self.store.import_experiments(&found).await?;
+        Ok((found.len(), found.iter().map(|f| f.1.len()).sum()))
     }
 
     /// Syncs every linked facility user (one run at a time across processes).
@@ -325,13 +335,23 @@ impl Facility {
             });
         }
         let (volume, dir, path) = self.locate(p, proposal_id, session, path).await?;
-        let (list, truncated) = tokio::task::spawn_blocking(move || data::list(&volume, &dir))
-            .await
-            .map_err(|e| Error::internal(format!("listing stopped: {e}")))??;
+        // A file lists as itself (as `ls FILE` does).
+        let (folder, (list, truncated)) = tokio::task::spawn_blocking(move || match data::file(dir.clone()) {
+            Ok(f) => {
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let modified = (f.modified_nanos / 1_000_000_000) as i64;
+                Ok((false, (vec![data::DataEntry { name, is_dir: false, size: f.size, modified }], false)))
+            }
+            Err(_) => data::list(&volume, &dir).map(|l| (true, l)),
+        })
+        .await
+        .map_err(|e| Error::internal(format!("listing stopped: {e}")))??;
+        let parent =
+            if folder { path.clone() } else { path.rsplit_once('/').map(|p| p.0.to_string()).unwrap_or_default() };
         let entries = list
             .into_iter()
             .map(|e| {
-                let at = format!("{path}/{}", e.name);
+                let at = format!("{parent}/{}", e.name);
                 DataEntryInfo {
                     download_url: (!e.is_dir).then(|| format!("{base}/{}", gantry_domain::url::escape_path(&at))),
                     kind: if e.is_dir { "dir" } else { "file" }.into(),

@@ -567,3 +567,64 @@ async fn experiment_pages() {
     let (_, page, _) = alice.get(&format!("{}/experiments", s.url)).await;
     assert!(page.contains("id=\"stale\"") && page.contains("href=\"/experiments/E2\""), "{page}");
 }
+
+/// The command line: the list, one experiment, pulling a session (resumed, skipped when
+/// unchanged, fetched again when the file changed); and an operator's CSV import that
+/// gives a member access a sync does not take away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_lists_shows_and_pulls_and_imports_add_members() {
+    let f = facility(Backend::Sqlite, |_| {}).await;
+    let s = &f.s;
+    office_sign_in(s, "bob").await;
+    let token =
+        gantry::admin::create_token(&s.state, "bob", "t", gantry_domain::TokenScope::Write, None).await.unwrap();
+    synced(s, &token, 1).await;
+    let cli = crate::cli::Cli::new(&s.url);
+    cli.login(&token).await;
+    let v: Value = serde_json::from_str(&cli.ok(&["experiments", "--json"]).await).unwrap();
+    assert_eq!(v.as_array().unwrap().iter().map(|e| e["proposal_id"].as_str().unwrap()).collect::<Vec<_>>(), ["E1"]);
+    let table = cli.ok(&["experiments", "--search", "lyso"]).await;
+    assert!(table.starts_with("PROPOSAL") && table.contains("Lysozyme crystals"), "{table}");
+    let shown = cli.ok(&["experiment", "show", "E1"]).await;
+    assert!(shown.contains("E1  Lysozyme crystals") && shown.contains("raw"), "{shown}");
+    let (ok, _, err) = cli.run(&["experiment", "show", "E2"]).await;
+    assert!(!ok && err.contains("no experiment"), "{err}");
+
+    let out = cli.ok(&["experiment", "pull", "E1", "1", "-o", "e1"]).await;
+    assert!(out.contains("2 files fetched"), "{out}");
+    let served = f.root.path().join("2026/E1/s1/raw");
+    assert_eq!(std::fs::read(cli.path("e1/raw/scan.h5")).unwrap(), std::fs::read(served.join("scan.h5")).unwrap());
+    assert_eq!(std::fs::read(cli.path("e1/raw/sub/notes.txt")).unwrap(), b"E1 notes");
+    let again = cli.ok(&["experiment", "pull", "E1", "1", "-o", "e1"]).await;
+    assert!(again.contains("0 files fetched"), "unchanged files are not fetched again: {again}");
+    // An interrupted download resumes from its .part file.
+    std::fs::remove_file(cli.path("e1/raw/scan.h5")).unwrap();
+    std::fs::write(cli.path("e1/raw/scan.h5.part"), b"E1 scan").unwrap();
+    let resumed = cli.ok(&["experiment", "pull", "E1", "1", "-o", "e1", "--path", "raw/scan.h5"]).await;
+    assert!(resumed.contains("1 files fetched, 18 B"), "only the rest is fetched: {resumed}");
+    assert_eq!(std::fs::read(cli.path("e1/raw/scan.h5")).unwrap(), std::fs::read(served.join("scan.h5")).unwrap());
+    // A file that changed at the facility is fetched again, whole (If-Range).
+    std::fs::write(served.join("sub/notes.txt"), b"E1 notes, revised").unwrap();
+    std::fs::write(cli.path("e1/raw/sub/notes.txt.part"), b"E1 no").unwrap();
+    let changed = cli.ok(&["experiment", "pull", "E1", "1", "-o", "e1"]).await;
+    assert!(changed.contains("1 files fetched"), "{changed}");
+    assert_eq!(std::fs::read(cli.path("e1/raw/sub/notes.txt")).unwrap(), b"E1 notes, revised");
+
+    // An operator imports bob into E2: he sees it, and the next sync keeps it.
+    let (e, m) = s
+        .state
+        .facility
+        .as_ref()
+        .unwrap()
+        .import("proposal,member,session,path\nE2,bob,1,2026/E2/s1/raw\n")
+        .await
+        .unwrap();
+    assert_eq!((e, m), (1, 1));
+    s.state.facility.as_ref().unwrap().sync("bob").await.unwrap();
+    let (st, e2) = get(&format!("{}/api/v1/experiments/E2", s.url), &token).await;
+    assert_eq!(st, StatusCode::OK, "{e2}");
+    assert_eq!(e2["sessions"][0]["volumes"], serde_json::json!(["data"]));
+    let (_, l) = get(&format!("{}/api/v1/experiments/E2/sessions/1/files?path=data", s.url), &token).await;
+    assert!(l["entries"].to_string().contains("scan.h5"), "{l}");
+    assert!(s.state.facility.as_ref().unwrap().import("E2,bob,1,../../etc").await.is_err());
+}
