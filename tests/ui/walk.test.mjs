@@ -327,6 +327,12 @@ test("bob cannot see the private collection", async () => {
   // The header stays compact on a phone: brand and account on one line, search below.
   const header = await page.locator("header.top").boundingBox();
   assert.ok(header.height < 110, `the phone header is ${header.height}px high`);
+  // Its page links fold behind "Menu".
+  assert.equal(await page.getByRole("link", { name: "Transfers" }).isVisible(), false);
+  await page.getByRole("button", { name: "Menu" }).click();
+  assert.equal(await page.getByRole("button", { name: "Menu" }).getAttribute("aria-expanded"), "true");
+  await page.getByRole("link", { name: "Transfers" }).click();
+  await page.waitForURL(/\/tasks$/);
   // Tables of rows become cards on a phone: every value of a tag, down to who pushed it
   // and when, is on the screen, under its column's name.
   await page.goto(urls.gantry + "/r/alice/tool");
@@ -439,5 +445,37 @@ test("an error page keeps the way on: sign in comes back, and the header stays",
   assert.equal(await page.getByRole("link", { name: "Back" }).getAttribute("href"), "/c/beamline");
   await fitsTheScreen(page);
   await shot(page, "18-not-found-phone");
+  await page.close();
+});
+
+test("alice signs in with the user office and finds her experiments and their data", async () => {
+  const page = watched(await browser.newPage({ viewport: { width: 1100, height: 800 } }));
+  await page.goto(urls.gantry + "/login");
+  const office = page.locator("fieldset", { hasText: "Example Light Source user office" });
+  await office.getByLabel("Username").fill("alice");
+  await office.getByLabel("Password").fill("alice-office-pass");
+  await office.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Experiments" }).click();
+  // The sync after sign-in runs in the background: the list fills in.
+  for (let i = 0; i < 50 && !(await page.locator("#experiments").count()); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    await page.reload();
+  }
+  assert.match(await page.locator("#experiments").textContent(), /Lysozyme crystals/);
+  assert.match(await page.locator("#experiments").textContent(), /Operando battery cathodes/);
+  await page.getByRole("button", { name: "Add 20260002 to favourites" }).click();
+  await page.getByRole("button", { name: "Remove 20260002 from favourites" }).waitFor();
+  await shot(page, "19-experiments");
+  await page.getByRole("link", { name: "20260001" }).click();
+  assert.equal(await page.locator("#authorized").textContent(), "allowed");
+  await shot(page, "20-experiment");
+  await page.getByRole("link", { name: "raw/" }).click();
+  const file = page.getByRole("link", { name: "notes.txt" });
+  assert.equal(await (await page.request.get(await file.getAttribute("href"))).text(), "beam stable; 12.4 keV\n");
+  await shot(page, "21-session-data");
+  // On a phone, every column of the data is on the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await fitsTheScreen(page);
+  await shot(page, "21b-session-data-phone");
   await page.close();
 });

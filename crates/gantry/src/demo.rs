@@ -1,6 +1,7 @@
-//! `gantry demo`: the gateway and the built-in Globus service in one process, with
-//! demo identities (two institutions, one with a high-assurance policy), a group, two
-//! endpoints, a public and a private collection holding a small SIF image.
+//! `gantry demo`: the gateway, the built-in Globus service and a built-in user office in
+//! one process, with demo identities (two institutions, one with a high-assurance
+//! policy), a group, two endpoints, a public and a private collection holding a small SIF
+//! image, and the facility's experiments (see `demo_facility`).
 
 use anyhow::Context;
 use gantry_app::App;
@@ -53,12 +54,28 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
     std::fs::create_dir_all(&gdir).with_context(|| format!("cannot create {}", gdir.display()))?;
     let secret = kept_secret(&o.data.join("gateway-client-secret"))?;
 
+    // One shutdown signal stops every server.
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let office = crate::demo_facility::start_office(&o.data, stop(rx.clone())).await?;
+
     let mut gcfg = GlobusConfig::default_for(&gdir);
     gcfg.base_url = Some(globus_url.clone());
+    crate::demo_facility::umbrella_claims(&mut gcfg, &office.config);
     gcfg.clients.push(Client::confidential(
         GATEWAY,
         &secret,
-        vec![format!("{gantry_url}/auth/callback/globus"), format!("{gantry_url}/globus/callback")],
+        vec![
+            format!("{gantry_url}/auth/callback/globus"),
+            format!("{gantry_url}/globus/callback"),
+            format!("{gantry_url}/auth/callback/umbrella"),
+        ],
         vec![ClientScope { suffix: "all".into(), dependent_scopes: vec![TRANSFER.into(), GROUPS.into()] }],
     ));
     gcfg.clients.push(Client::native(NATIVE));
@@ -76,19 +93,12 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
     let client_id = |name: &str| gcfg.clients.iter().find(|c| c.name == name).map(|c| c.id.clone()).unwrap_or_default();
     let (gw_id, native_id) = (client_id(GATEWAY), client_id(NATIVE));
 
-    // One shutdown signal stops both servers.
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|v| *v).await;
-    };
     let (_, globus_fut) = gantry_globus_local::start(gcfg.clone(), gdir.clone(), gl, stop(rx.clone())).await?;
     let globus_task = tokio::spawn(globus_fut);
 
-    let config = Config {
+    let (office_providers, facility) =
+        crate::demo_facility::gantry_side(&office, &o.data, &globus_url, (&gw_id, &secret));
+    let mut config = Config {
         listen: gantry_url.trim_start_matches("http://").into(),
         data_dir: o.data.join("gantry"),
         log: "info".into(),
@@ -126,15 +136,19 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
             app_url: globus_url.clone(),
         }),
         admin_identities: vec!["globus:alice@uni.edu".into()],
+        facility: Some(facility),
         ..Config::default()
     };
+    config.providers.extend(office_providers);
     let (running, gantry_fut) = gantry_server::start(config, gx, stop(rx)).await?;
     let gantry_task = tokio::spawn(gantry_fut);
     let group = gcfg.groups.first().context("the demo has a group")?;
     seed(&running.app, &gantry_url, &group.id).await?;
-    println!("{}", banner(&gcfg, &gantry_url, &globus_url, &o.data, &group.name));
+    let facility = crate::demo_facility::banner(&office);
+    println!("{}", banner(&gcfg, &gantry_url, &globus_url, &o.data, &group.name, &facility));
     gantry_task.await??;
     globus_task.await??;
+    office.task.await??;
     Ok(())
 }
 
@@ -179,7 +193,7 @@ async fn seed(app: &App, url: &str, group: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str) -> String {
+fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str, facility: &str) -> String {
     let cluster = g.endpoints.first().map(|e| e.id.as_str()).unwrap_or("ENDPOINT");
     let mut s = format!(
         "\nGantry demo is running.\n\n  Gantry               {gantry}\n  Globus (built-in)    {globus}\n\n\
@@ -206,7 +220,8 @@ fn banner(g: &GlobusConfig, gantry: &str, globus: &str, data: &Path, group: &str
         s.push_str(&format!("  {}  {}  (owner {})\n", e.id, e.display_name, e.owner));
     }
     s.push_str(&format!(
-        "\nCollections: demo (public), beamline (private; members of the Globus group \"{group}\" may view it)\n\n\
+        "\nCollections: demo (public), beamline (private; members of the Globus group \"{group}\" may view it)\n\
+         {facility}\n\
          Command line:\n  gantry login {gantry}            approve a code in the browser\n  \
          gantry login {gantry} --globus   sign in with Globus\n  \
          GANTRY_URL={gantry} gantry pull demo/hello:latest   (public: no sign-in needed)\n  \

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod cli_cmd;
 pub mod demo;
+pub mod demo_facility;
 pub mod experiment_cmd;
 pub mod output;
 pub mod transfer_cmd;

@@ -15,3 +15,15 @@ document.addEventListener("click", async (e) => {
   b.textContent = "Copied";
   setTimeout(() => (b.textContent = was), 1500);
 });
+
+// On a phone the header folds its page links behind "Menu" (shown only when this script
+// runs: without it the links simply wrap).
+document.documentElement.classList.add("js");
+document.addEventListener("click", (e) => {
+  const b = e.target.closest && e.target.closest("button.menu-toggle");
+  if (!b) return;
+  const more = document.getElementById(b.getAttribute("aria-controls"));
+  const open = b.getAttribute("aria-expanded") !== "true";
+  b.setAttribute("aria-expanded", String(open));
+  if (more) more.classList.toggle("open", open);
+});
