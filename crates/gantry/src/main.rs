@@ -148,6 +148,17 @@ enum Cmd {
         #[arg(long = "config")]
         globus_config: Option<PathBuf>,
     },
+    /// Run the built-in user office (experiments, Umbrella hashes, authorization).
+    UserOfficeLocal {
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: String,
+        /// Where its configuration is kept (written with the demo's on first start).
+        #[arg(long, default_value = "./user-office-data")]
+        data: PathBuf,
+        /// Its configuration (users, experiments, members).
+        #[arg(long = "config")]
+        office_config: Option<PathBuf>,
+    },
     /// Administer users, tokens, collections and storage.
     Admin {
         #[command(subcommand)]
@@ -423,6 +434,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Demo { listen, globus_listen, data } => {
             init_logging("warn");
             return gantry::demo::run(gantry::demo::Options { listen, globus_listen, data }, shutdown_signal()).await;
+        }
+        Cmd::UserOfficeLocal { listen, data, office_config } => {
+            init_logging("info");
+            let (cfg, made) = gantry_user_office_local::config::load(&data, office_config.as_deref())?;
+            if let Some(p) = made {
+                eprintln!("wrote the demo user office's configuration to {}", p.display());
+            }
+            cfg.write_files(&data.join("experiments"))?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            let (addr, _, fut) = gantry_user_office_local::start(cfg, listener, shutdown_signal())?;
+            eprintln!("user office at http://{addr} (datasets under {})", data.join("experiments").display());
+            return fut.await;
         }
         Cmd::GlobusLocal { listen, data, globus_config } => {
             init_logging("info");
