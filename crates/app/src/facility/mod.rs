@@ -270,6 +270,15 @@ impl Facility {
         }
     }
 
+    /// A session of an experiment the caller may see.
+    async fn session_of(&self, p: &Principal, proposal_id: &str, session: i64) -> Result<ExperimentSessionRow> {
+        let s = self.seen(p, proposal_id).await?;
+        s.sessions
+            .into_iter()
+            .find(|x| x.session_number == session)
+            .ok_or_else(|| Error::not_found(format!("experiment {proposal_id} has no session {session}")))
+    }
+
     /// The session's volume directory and the canonical path of `path` (`VOLUME/sub…`)
     /// under it, for a caller who may see the experiment.
     async fn locate(
@@ -279,15 +288,10 @@ impl Facility {
         session: i64,
         path: &str,
     ) -> Result<(std::path::PathBuf, std::path::PathBuf, String)> {
-        let s = self.seen(p, proposal_id).await?;
-        let sess = s
-            .sessions
-            .iter()
-            .find(|x| x.session_number == session)
-            .ok_or_else(|| Error::not_found(format!("experiment {proposal_id} has no session {session}")))?;
+        let sess = self.session_of(p, proposal_id, session).await?;
         let path = path.trim_matches('/');
         let (vol, sub) = path.split_once('/').unwrap_or((path, ""));
-        let rel = volumes_of(sess)
+        let rel = volumes_of(&sess)
             .into_iter()
             .find(|v| v.0 == vol)
             .map(|v| v.1)
@@ -309,13 +313,8 @@ impl Facility {
         let path = path.trim_matches('/');
         let base = format!("{}/data/{proposal_id}/{session}", self.public_url);
         if path.is_empty() {
-            let s = self.seen(p, proposal_id).await?;
-            let sess = s
-                .sessions
-                .iter()
-                .find(|x| x.session_number == session)
-                .ok_or_else(|| Error::not_found(format!("experiment {proposal_id} has no session {session}")))?;
-            let entries = volumes_of(sess)
+            let sess = self.session_of(p, proposal_id, session).await?;
+            let entries = volumes_of(&sess)
                 .into_iter()
                 .map(|(v, _)| DataEntryInfo {
                     path: v.clone(),
