@@ -116,6 +116,17 @@ after(async () => {
   demo?.kill("SIGTERM");
 });
 
+/** Connect Globus as alice from a page that offers it (signing in at Globus if asked). */
+async function connectGlobus(page) {
+  await page.getByRole("link", { name: "Connect Globus" }).click();
+  if (await page.getByLabel("Username").count()) {
+    await page.getByLabel("Username").fill("alice@uni.edu");
+    await page.getByLabel("Password").fill("alice-pass");
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  await page.getByRole("button", { name: "Allow" }).click();
+}
+
 test("alice signs in with Globus, makes a token, pushes with the CLI, finds the image, signs out", async () => {
   const page = watched(await browser.newPage({ viewport: { width: 1100, height: 800 } }));
   await page.goto(urls.gantry + "/");
@@ -217,13 +228,7 @@ test("alice signs in with Globus, makes a token, pushes with the CLI, finds the 
   // Transfer it with Globus: connect first, then choose the demo cluster and a new folder.
   await page.getByRole("link", { name: "Transfer with Globus" }).click();
   await shot(page, "06-transfer-connect");
-  await page.getByRole("link", { name: "Connect Globus" }).click();
-  if (await page.getByLabel("Username").count()) {
-    await page.getByLabel("Username").fill("alice@uni.edu");
-    await page.getByLabel("Password").fill("alice-pass");
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
-  await page.getByRole("button", { name: "Allow" }).click();
+  await connectGlobus(page);
   await page.waitForURL(/\/transfer\?ref=/);
   await page.getByRole("link", { name: "University Cluster" }).click();
   await page.waitForSelector("#current-path");
@@ -477,5 +482,19 @@ test("alice signs in with the user office and finds her experiments and their da
   await page.setViewportSize({ width: 390, height: 844 });
   await fitsTheScreen(page);
   await shot(page, "21b-session-data-phone");
+  await page.setViewportSize({ width: 1100, height: 800 });
+  // The folder goes to the cluster with Globus, as images do: connect, choose, send.
+  await page.getByRole("link", { name: "Send raw with Globus" }).click();
+  await connectGlobus(page);
+  await page.waitForURL(/\/transfer\?experiment=20260001&session=1&source_path=raw/);
+  assert.match(await page.locator("h1").textContent(), /Transfer 20260001 session 1: raw/);
+  await page.getByRole("link", { name: "University Cluster" }).click();
+  await page.waitForSelector("#current-path");
+  assert.match(await page.locator("#arriving").textContent(), /\/raw\/$/, "the folder arrives as itself");
+  await shot(page, "21c-session-send");
+  await page.locator("#submit-transfer").click();
+  await page.waitForURL(/\/tasks\?submitted=[0-9a-f]+$/);
+  await page.locator('.status[data-status="SUCCEEDED"]').waitFor({ timeout: 30000 });
+  assert.match(await page.locator("#tasks").textContent(), /20260001 session 1: raw/);
   await page.close();
 });

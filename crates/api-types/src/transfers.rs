@@ -65,10 +65,20 @@ pub struct PathBody {
 }
 
 /// `POST /api/v1/transfers`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewTransfer {
-    #[serde(rename = "ref")]
+    /// The image to send; or, instead, `experiment` and `session` (and `source_path`).
+    #[serde(rename = "ref", default, skip_serializing_if = "String::is_empty")]
     pub reference: String,
+    /// Experiment data to send: the proposal id...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// ...its session number...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<i64>,
+    /// ...and a folder or file of it (`VOLUME/sub…`; empty or absent for the whole session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_path: Option<String>,
     pub endpoint_id: String,
     pub path: String,
     #[serde(default)]
@@ -87,8 +97,16 @@ pub struct NewTransfer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferInfo {
     pub id: String,
+    /// The image sent (empty when experiment data are sent).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// For experiment data: the proposal id, the session and the folder or file sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_path: Option<String>,
     pub digest: String,
     pub endpoint_id: String,
     pub endpoint_name: Option<String>,
@@ -111,6 +129,24 @@ pub struct TransferInfo {
     pub completed: Option<String>,
     /// With real Globus, the task's page in the Globus web app.
     pub globus_url: Option<String>,
+}
+
+impl TransferInfo {
+    /// What is sent, in words: the image reference, or the experiment data.
+    pub fn what(&self) -> String {
+        match (&self.experiment, self.session) {
+            (Some(e), Some(n)) => data_label(e, n, self.source_path.as_deref().unwrap_or_default()),
+            _ => self.reference.clone(),
+        }
+    }
+}
+
+/// `E1 session 2` (`E1 session 2: raw/sub` for a folder of it).
+pub fn data_label(experiment: &str, session: i64, path: &str) -> String {
+    match path.trim_matches('/') {
+        "" => format!("{experiment} session {session}"),
+        p => format!("{experiment} session {session}: {p}"),
+    }
 }
 
 /// `GET /api/v1/transfers`.

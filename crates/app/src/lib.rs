@@ -147,6 +147,7 @@ impl App {
                     http: http.clone(),
                     public_url: public_url.clone(),
                     data_dir: config.data_dir.clone(),
+                    facility: facility.clone(),
                 };
                 Some(Arc::new(Transfers::new(c.clone(), parts)?))
             }

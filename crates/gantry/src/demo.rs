@@ -89,6 +89,7 @@ pub async fn run(o: Options, shutdown: impl Future<Output = ()> + Send + 'static
         default_directory: "/".into(),
         ..gantry_globus_local::config::Endpoint::at(REGISTRY, &owner, exports)
     });
+    crate::demo_facility::data_collection(&mut gcfg, &office.config, &o.data, &owner);
     gcfg.complete()?;
     let client_id = |name: &str| gcfg.clients.iter().find(|c| c.name == name).map(|c| c.id.clone()).unwrap_or_default();
     let (gw_id, native_id) = (client_id(GATEWAY), client_id(NATIVE));

@@ -42,6 +42,22 @@ pub fn umbrella_claims(g: &mut GlobusConfig, office: &OfficeConfig) {
     }
 }
 
+/// The name of the Globus collection of the facility's raw data.
+fn collection_name(office: &OfficeConfig) -> String {
+    format!("{} raw data", office.name)
+}
+
+/// The facility's raw data as a collection of the built-in Globus service, managed by
+/// Gantry's client (`owner`), so that sessions can be sent with Globus.
+pub fn data_collection(g: &mut GlobusConfig, office: &OfficeConfig, data: &Path, owner: &str) {
+    g.endpoints.push(gantry_globus_local::config::Endpoint {
+        description: "The facility's experiment data; Gantry gives members read access per transfer".into(),
+        keywords: vec!["facility".into()],
+        default_directory: "/".into(),
+        ..gantry_globus_local::config::Endpoint::at(&collection_name(office), owner, datasets_root(data))
+    });
+}
+
 /// The sign-in providers (the office, Umbrella) and `[facility]` Gantry gets.
 pub fn gantry_side(
     office: &DemoOffice,
@@ -82,7 +98,7 @@ pub fn gantry_side(
         datasets_root: datasets_root(data),
         output_root: Some(data.join("facility").join("output")),
         sync_secs: 300,
-        globus_collection: None,
+        globus_collection: Some(gantry_globus_local::config::uuid_for("endpoint", &collection_name(&office.config))),
         office_provider: Some("office".into()),
         umbrella_provider: Some("umbrella".into()),
         eaa_hash_claim: "eaahash".into(),

@@ -82,22 +82,8 @@ enum Cmd {
     /// as PATH/NAME/….
     Transfer {
         reference: String,
-        /// ENDPOINT_ID[:PATH] (the path defaults to /~/)
-        target: String,
-        #[arg(long)]
-        label: Option<String>,
-        /// Skip files already at the destination: exists, size, mtime or checksum.
-        #[arg(long)]
-        sync: Option<gantry_domain::SyncLevel>,
-        /// Do not have Globus verify checksums after the transfer.
-        #[arg(long)]
-        no_verify: bool,
-        /// Keep the files' modification times.
-        #[arg(long)]
-        preserve_timestamps: bool,
-        /// Wait for the transfer to end, with a progress bar.
-        #[arg(long)]
-        wait: bool,
+        #[command(flatten)]
+        to: TransferTo,
     },
     /// The facility's experiments you may see.
     Experiments {
@@ -220,6 +206,44 @@ enum AdminExperimentsCmd {
     Link { user: String, facility_user: String },
 }
 
+/// Where a transfer goes, and how.
+#[derive(clap::Args)]
+struct TransferTo {
+    /// ENDPOINT_ID[:PATH] (the path defaults to /~/)
+    target: String,
+    #[arg(long)]
+    label: Option<String>,
+    /// Skip files already at the destination: exists, size, mtime or checksum.
+    #[arg(long)]
+    sync: Option<gantry_domain::SyncLevel>,
+    /// Do not have Globus verify checksums after the transfer.
+    #[arg(long)]
+    no_verify: bool,
+    /// Keep the files' modification times.
+    #[arg(long)]
+    preserve_timestamps: bool,
+    /// Wait for the transfer to end, with a progress bar.
+    #[arg(long)]
+    wait: bool,
+}
+
+impl TransferTo {
+    /// Sends what `what` names (an image or experiment data) where this says.
+    async fn send(self, what: gantry_api_types::NewTransfer) -> anyhow::Result<()> {
+        let (endpoint_id, path) = transfer_cmd::split_target(&self.target);
+        let body = gantry_api_types::NewTransfer {
+            endpoint_id,
+            path,
+            label: self.label,
+            sync_level: self.sync.map(gantry_domain::SyncLevel::level),
+            verify_checksum: Some(!self.no_verify),
+            preserve_timestamp: Some(self.preserve_timestamps),
+            ..what
+        };
+        transfer_cmd::transfer(&body, self.wait).await
+    }
+}
+
 #[derive(Subcommand)]
 enum ExperimentCmd {
     /// An experiment and its sessions.
@@ -237,6 +261,17 @@ enum ExperimentCmd {
         /// Only this folder or file of the session (VOLUME/path).
         #[arg(long)]
         path: Option<String>,
+    },
+    /// Send a session's data (or a folder or file of it) to a Globus endpoint: the
+    /// session arrives as PATH/ID-SESSION/VOLUME/…, a folder as PATH/FOLDER/….
+    Send {
+        id: String,
+        session: i64,
+        /// Only this folder or file of the session (VOLUME/path).
+        #[arg(long)]
+        path: Option<String>,
+        #[command(flatten)]
+        to: TransferTo,
     },
 }
 
@@ -410,18 +445,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 EndpointsCmd::Ls { target, json } => transfer_cmd::endpoints_ls(&target, json).await,
             };
         }
-        Cmd::Transfer { reference, target, label, sync, no_verify, preserve_timestamps, wait } => {
-            let (endpoint_id, path) = transfer_cmd::split_target(&target);
-            let body = gantry_api_types::NewTransfer {
-                reference,
-                endpoint_id,
-                path,
-                label,
-                sync_level: sync.map(gantry_domain::SyncLevel::level),
-                verify_checksum: Some(!no_verify),
-                preserve_timestamp: Some(preserve_timestamps),
+        Cmd::Transfer { reference, to } => {
+            return to.send(gantry_api_types::NewTransfer { reference, ..Default::default() }).await;
+        }
+        Cmd::Experiment { cmd: ExperimentCmd::Send { id, session, path, to } } => {
+            let what = gantry_api_types::NewTransfer {
+                experiment: Some(id),
+                session: Some(session),
+                source_path: path,
+                ..Default::default()
             };
-            return transfer_cmd::transfer(&body, wait).await;
+            return to.send(what).await;
         }
         Cmd::Tasks { json } => return transfer_cmd::tasks(json).await,
         Cmd::Experiments { search, favorite, json } => return experiment_cmd::list(&search, favorite, json).await,

@@ -107,7 +107,7 @@ fn describe(t: &TransferInfo) -> String {
         "{}  {}  {} -> {}:{}  {} of {}{}",
         t.id,
         t.status.as_str(),
-        t.reference,
+        t.what(),
         t.endpoint_name.as_deref().unwrap_or(&t.endpoint_id),
         t.path,
         human_size(t.bytes_transferred.max(0) as u64),
@@ -118,14 +118,13 @@ fn describe(t: &TransferInfo) -> String {
 
 pub async fn transfer(body: &NewTransfer, wait: bool) -> anyhow::Result<()> {
     let c = client().await?;
-    let reference = body.reference.as_str();
     let r = c.send(c.req(Method::POST, "/api/v1/transfers").json(body), "start the transfer").await?;
     let t: TransferInfo = r.json().await?;
     crate::out!("transfer {} started (Globus task {})", t.id, t.task_id.as_deref().unwrap_or("pending"));
     if !wait {
         return Ok(());
     }
-    let bar = c.bar(t.bytes_total.max(0) as u64, reference);
+    let bar = c.bar(t.bytes_total.max(0) as u64, &t.what());
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let now: TransferInfo = c.get(&format!("/api/v1/transfers/{}", t.id), "follow the transfer").await?;

@@ -53,6 +53,15 @@ pub struct TransferRow {
     pub sync_level: Option<i64>,
     pub verify_checksum: bool,
     pub preserve_timestamp: bool,
+    /// For experiment data: the experiment, its session and the folder or file chosen
+    /// (relative to the session, empty for all of it).
+    pub experiment: Option<String>,
+    pub session_number: Option<i64>,
+    pub source_path: Option<String>,
+    /// The facility's Globus collection the data are sent from.
+    pub source_collection: Option<String>,
+    /// JSON list of what is sent from the source collection, with the rule of each.
+    pub sources: String,
     pub status: TransferStatus,
     pub submission_id: Option<String>,
     pub task_id: Option<String>,
@@ -88,6 +97,11 @@ impl TransferRow {
             sync_level: get(r, "sync_level")?,
             verify_checksum: get::<i64>(r, "verify_checksum")? != 0,
             preserve_timestamp: get::<i64>(r, "preserve_timestamp")? != 0,
+            experiment: get(r, "experiment")?,
+            session_number: get(r, "session_number")?,
+            source_path: get(r, "source_path")?,
+            source_collection: get(r, "source_collection")?,
+            sources: get(r, "sources")?,
             status: parse_col(r, "status")?,
             submission_id: get(r, "submission_id")?,
             task_id: get(r, "task_id")?,
@@ -114,10 +128,11 @@ impl TransferRow {
 }
 
 const TRANSFER_COLS: &str = "id, user_id, image_ref, digest, endpoint_id, path, label, sync_level, export_id, \
-    created_at, updated_at, endpoint_name, verify_checksum, preserve_timestamp, status, submission_id, task_id, rule_id, files, bytes_transferred, \
-    bytes_total, rate, faults, nice_status, error, events, cleaned, completed_at";
+    created_at, updated_at, endpoint_name, verify_checksum, preserve_timestamp, experiment, session_number, \
+    source_path, source_collection, status, submission_id, task_id, rule_id, files, bytes_transferred, \
+    bytes_total, rate, faults, nice_status, error, events, cleaned, completed_at, sources";
 
-/// What changes as a transfer goes on, in the order of the last 14 of TRANSFER_COLS and of
+/// What changes as a transfer goes on, in the order of the last 15 of TRANSFER_COLS and of
 /// the SET list of `update_transfer`.
 fn bind_progress<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
@@ -137,6 +152,7 @@ fn bind_progress<'q>(
         .bind(&t.events)
         .bind(t.cleaned as i64)
         .bind(t.completed_at)
+        .bind(&t.sources)
 }
 
 impl Store {
@@ -192,7 +208,7 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let q = sqlx::query(sql!(
             "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)"
         ))
         .bind(&t.id)
         .bind(t.user_id)
@@ -207,7 +223,11 @@ impl Store {
         .bind(t.updated_at)
         .bind(&t.endpoint_name)
         .bind(t.verify_checksum as i64)
-        .bind(t.preserve_timestamp as i64);
+        .bind(t.preserve_timestamp as i64)
+        .bind(&t.experiment)
+        .bind(t.session_number)
+        .bind(&t.source_path)
+        .bind(&t.source_collection);
         bind_progress(q, t).execute(&mut *tx).await.map_err(db_err)?;
         crate::jobs::insert_job(&mut *tx, JobKind::Transfer, &t.id, lease_until, Some(owner), lease_until).await?;
         tx.commit().await.map_err(db_err)
@@ -218,7 +238,7 @@ impl Store {
         let q = sqlx::query(
             "UPDATE transfers SET status = $1, submission_id = $2, task_id = $3, rule_id = $4, files = $5, \
              bytes_transferred = $6, bytes_total = $7, rate = $8, faults = $9, nice_status = $10, error = $11, \
-             events = $12, cleaned = $13, completed_at = $14, updated_at = $15 WHERE id = $16",
+             events = $12, cleaned = $13, completed_at = $14, sources = $15, updated_at = $16 WHERE id = $17",
         );
         bind_progress(q, t).bind(now_unix()).bind(&t.id).execute(&self.pool).await.map_err(db_err)?;
         Ok(())

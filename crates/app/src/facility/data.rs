@@ -135,6 +135,78 @@ pub fn file(path: PathBuf) -> Result<DataFile> {
     Ok(DataFile { path, size: meta.len(), modified_nanos })
 }
 
+/// A folder or file of a session to send with Globus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataItem {
+    /// Its path on the facility's collection (a folder's ends with '/').
+    pub source: String,
+    /// Where it arrives, relative to the destination folder (a folder's ends with '/').
+    pub dest: String,
+    pub is_dir: bool,
+    /// The folder a read rule must cover (a file's own folder).
+    pub rule_path: String,
+    /// Its files and bytes, when counted.
+    pub tally: Option<(i64, i64)>,
+}
+
+impl DataItem {
+    /// `at` (canonical, inside `root`) arriving as `dest`.
+    pub fn of(root: &Path, at: &Path, dest: String) -> Result<DataItem> {
+        let is_dir = std::fs::metadata(at).map_err(|e| io(e, "these data"))?.is_dir();
+        let source = collection_path(root, at, is_dir)?;
+        let rule_path = if is_dir { source.clone() } else { collection_path(root, at.parent().unwrap_or(root), true)? };
+        let dest = if is_dir { format!("{dest}/") } else { dest };
+        Ok(DataItem { source, dest, is_dir, rule_path, tally: tally(at) })
+    }
+}
+
+/// Entries counted at most when totalling what a Globus transfer will send.
+pub const MAX_TALLIED: usize = 200_000;
+
+/// The path of `at` (canonical, inside `root`) on a Globus collection whose root is the
+/// datasets root: `/2026/E1/s1/raw/` for a folder, `/…/scan.h5` for a file.
+pub fn collection_path(root: &Path, at: &Path, is_dir: bool) -> Result<String> {
+    let root = std::fs::canonicalize(root).map_err(|e| io(e, "the datasets root"))?;
+    let rel = at.strip_prefix(&root).map_err(|_| Error::denied("these data lie outside the datasets root"))?;
+    let mut out = String::from("/");
+    for c in rel.components() {
+        let c = c.as_os_str().to_str().ok_or_else(|| Error::invalid("a folder name here is not UTF-8"))?;
+        out.push_str(c);
+        out.push('/');
+    }
+    if !is_dir && out.len() > 1 {
+        out.pop();
+    }
+    Ok(out)
+}
+
+/// Files and bytes under `at` (itself when a file), not following links; `None` when
+/// there are more than [`MAX_TALLIED`] entries (the total is then left unknown).
+pub fn tally(at: &Path) -> Option<(i64, i64)> {
+    let meta = std::fs::symlink_metadata(at).ok()?;
+    if meta.is_file() {
+        return Some((1, meta.len() as i64));
+    }
+    let (mut files, mut bytes, mut seen) = (0i64, 0i64, 0usize);
+    let mut dirs = vec![at.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            seen += 1;
+            if seen > MAX_TALLIED {
+                return None;
+            }
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                dirs.push(e.path());
+            } else if m.is_file() {
+                files += 1;
+                bytes += m.len() as i64;
+            }
+        }
+    }
+    Some((files, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +247,12 @@ mod tests {
         let f = file(resolve(&v, "sub/a.dat").unwrap()).unwrap();
         assert_eq!(f.size, 1);
         assert!(file(v.clone()).is_err(), "a folder is not a file");
+        assert_eq!(collection_path(&root, &v, true).unwrap(), "/e1/raw/");
+        let a = resolve(&v, "sub/a.dat").unwrap();
+        assert_eq!(collection_path(&root, &a, false).unwrap(), "/e1/raw/sub/a.dat");
+        assert_eq!(collection_path(&root, d.path(), true).unwrap_err().kind, gantry_domain::ErrorKind::Denied);
+        // Links are not followed: the file one leads to is not counted twice.
+        assert_eq!(tally(&v), Some((1, 1)));
+        assert_eq!(tally(&a), Some((1, 1)));
     }
 }

@@ -364,6 +364,40 @@ impl Facility {
         Ok(DataListing { proposal_id: proposal_id.into(), session_number: session, path, entries, truncated })
     }
 
+    /// What of a session goes with Globus, for a caller who may see it: every volume
+    /// (arriving as `ID-SESSION/VOLUME/`) when `path` is empty, otherwise that folder
+    /// (arriving as `FOLDER/`) or file. Paths are on the facility's collection, whose root
+    /// is the datasets root.
+    pub async fn globus_items(
+        &self,
+        p: &Principal,
+        proposal_id: &str,
+        session: i64,
+        path: &str,
+    ) -> Result<Vec<data::DataItem>> {
+        let mut found = vec![];
+        if path.trim_matches('/').is_empty() {
+            let sess = self.session_of(p, proposal_id, session).await?;
+            for (vol, _) in volumes_of(&sess) {
+                let (_, at, _) = self.locate(p, proposal_id, session, &vol).await?;
+                found.push((at, format!("{proposal_id}-{session}/{vol}")));
+            }
+            if found.is_empty() {
+                return Err(Error::not_found(format!("session {session} of {proposal_id} has no data")));
+            }
+        } else {
+            let (_, at, _) = self.locate(p, proposal_id, session, path).await?;
+            let name = at.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            found.push((at, name));
+        }
+        let root = self.cfg.datasets_root.clone();
+        tokio::task::spawn_blocking(move || {
+            found.into_iter().map(|(at, dest)| data::DataItem::of(&root, &at, dest)).collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("looking at the data stopped: {e}")))?
+    }
+
     /// One file of a session's data, to stream.
     pub async fn file(&self, p: &Principal, proposal_id: &str, session: i64, path: &str) -> Result<data::DataFile> {
         let (_, at, _) = self.locate(p, proposal_id, session, path).await?;

@@ -41,41 +41,29 @@ async fn remove_dir(dir: PathBuf) -> Result<()> {
 }
 
 impl Transfers {
-    /// Gives the rule, gets a submission id (stored first) and submits. Safe to repeat.
+    /// Gives the rules, gets a submission id (stored first) and submits. Safe to repeat.
     pub(super) async fn submit(&self, tr: &mut TransferRow) -> Result<()> {
         let (identity, token) = self.user_token(tr.user_id).await?;
-        if tr.rule_id.is_none() {
-            let manager = self.manager_token().await?;
-            let path = format!("/{}/", tr.export_id);
-            let rule = self
-                .globus
-                .add_identity_rule(&manager, &self.cfg.storage_collection, &identity, &path, "r")
-                .await
-                .map_err(|e| {
-                    Error::new(ErrorKind::Unavailable, format!("cannot give read access on Gantry's collection: {e}"))
-                })?;
-            tr.rule_id = Some(rule);
-            self.store.update_transfer(tr).await?;
-        }
+        let (source_endpoint, items) = match tr.source_collection.clone() {
+            Some(collection) => {
+                self.give_data_rules(tr, &collection, &identity).await?;
+                let items = super::data::transfer_items(tr, &super::data::items_of(tr)?);
+                (collection, items)
+            }
+            None => {
+                self.give_export_rule(tr, &identity).await?;
+                (self.cfg.storage_collection.clone(), vec![self.export_item(tr)?])
+            }
+        };
         if tr.submission_id.is_none() {
             tr.submission_id = Some(self.globus.submission_id(&token).await.map_err(from_globus)?);
             self.store.update_transfer(tr).await?;
         }
-        let first = std::fs::read_dir(self.exports.join(&tr.export_id))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if e.path().is_dir() { format!("{name}/") } else { name }
-            })
-            .ok_or_else(|| Error::internal("the export is empty"))?;
-        let (src, dst, recursive) = source(tr, &first);
-        let label = tr.label.clone().unwrap_or_else(|| format!("Gantry: {}", tr.image_ref));
+        let label = tr.label.clone().unwrap_or_else(|| format!("Gantry: {}", self.info(tr).what()));
         let mut doc = json!({"DATA_TYPE": "transfer", "submission_id": tr.submission_id,
-            "source_endpoint": self.cfg.storage_collection, "destination_endpoint": tr.endpoint_id,
+            "source_endpoint": source_endpoint, "destination_endpoint": tr.endpoint_id,
             "verify_checksum": tr.verify_checksum, "preserve_timestamp": tr.preserve_timestamp, "label": label,
-            "DATA": [{"DATA_TYPE": "transfer_item", "source_path": src, "destination_path": dst, "recursive": recursive}]});
+            "DATA": items});
         if let Some(l) = tr.sync_level {
             doc["sync_level"] = json!(l);
         }
@@ -87,6 +75,39 @@ impl Transfers {
         Ok(())
     }
 
+    /// The read rule on an image's export directory (safe to repeat).
+    async fn give_export_rule(&self, tr: &mut TransferRow, identity: &str) -> Result<()> {
+        if tr.rule_id.is_none() {
+            let manager = self.manager_token().await?;
+            let path = format!("/{}/", tr.export_id);
+            let rule = self
+                .globus
+                .add_identity_rule(&manager, &self.cfg.storage_collection, identity, &path, "r")
+                .await
+                .map_err(|e| {
+                    Error::new(ErrorKind::Unavailable, format!("cannot give read access on Gantry's collection: {e}"))
+                })?;
+            tr.rule_id = Some(rule);
+            self.store.update_transfer(tr).await?;
+        }
+        Ok(())
+    }
+
+    /// The one transfer item of an image: its export's file or folder.
+    fn export_item(&self, tr: &TransferRow) -> Result<serde_json::Value> {
+        let first = std::fs::read_dir(self.exports.join(&tr.export_id))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() { format!("{name}/") } else { name }
+            })
+            .ok_or_else(|| Error::internal("the export is empty"))?;
+        let (src, dst, recursive) = source(tr, &first);
+        Ok(json!({"DATA_TYPE": "transfer_item", "source_path": src, "destination_path": dst, "recursive": recursive}))
+    }
+
     /// Ends a transfer that could not be submitted, and cleans up.
     pub(super) async fn fail(&self, tr: &mut TransferRow, why: &str) -> Result<()> {
         tr.status = TransferStatus::Failed;
@@ -96,8 +117,11 @@ impl Transfers {
         self.cleanup(tr).await
     }
 
-    /// Removes the rule and the export of a finished transfer.
+    /// Removes the rules and the export of a finished transfer.
     async fn cleanup(&self, tr: &mut TransferRow) -> Result<()> {
+        if let Some(collection) = tr.source_collection.clone() {
+            self.remove_data_rules(tr, &collection).await?;
+        }
         if let Some(rule) = &tr.rule_id {
             let manager = self.manager_token().await?;
             self.globus

@@ -8,17 +8,22 @@
 //!   the user's identity. When the task ends, however it ends, the rule and the links go.
 //!   Public images are exposed the same way: there is no standing rule, only rules for
 //!   the identity of a transfer under way.
+//! - Experiment data are sent from the facility's own collection (`data`), whose root is
+//!   the datasets root: the user's identity gets a read rule on each folder sent for the
+//!   duration of the task, in the same way.
 //! - Each transfer is a persisted job (`job`): its submission id is stored before
 //!   submitting, so a retry (or a restart) can never start a second task; the follower
 //!   polls the task with backoff and cleans up at the end; at start-up a reconciler
 //!   removes rules and exports that no unfinished transfer owns.
 
 pub mod connection;
+pub mod data;
 pub mod endpoints;
 pub mod job;
 pub mod start;
 
 use crate::config::{ProviderConfig, ProviderKind, TransferConfig};
+use crate::facility::Facility;
 use crate::identity::flow::Flows;
 use crate::identity::oidc::Oidc;
 use crate::identity::sealer::Sealer;
@@ -53,6 +58,10 @@ pub struct Transfers {
     flows: Flows,
     jobs: Jobs,
     public_url: Arc<str>,
+    facility: Option<Facility>,
+    /// Rules on the facility's collection are given and removed one at a time (two
+    /// transfers of the same folder share one).
+    rules_lock: tokio::sync::Mutex<()>,
 }
 
 /// Maps a Globus error to what the user should be told (and do).
@@ -128,6 +137,7 @@ pub struct Parts {
     pub http: reqwest::Client,
     pub public_url: Arc<str>,
     pub data_dir: PathBuf,
+    pub facility: Option<Facility>,
 }
 
 impl Transfers {
@@ -162,7 +172,16 @@ impl Transfers {
             flows: p.flows,
             jobs: p.jobs,
             public_url: p.public_url,
+            facility: p.facility,
+            rules_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The facility whose data may be sent, or why there is none.
+    fn facility(&self) -> Result<&Facility> {
+        self.facility
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::Unsupported, "this server has no [facility] configured"))
     }
 
     fn secret(&self) -> &str {
@@ -230,6 +249,9 @@ impl Transfers {
         TransferInfo {
             id: tr.id.clone(),
             reference: tr.image_ref.clone(),
+            experiment: tr.experiment.clone(),
+            session: tr.session_number,
+            source_path: tr.source_path.clone(),
             digest: tr.digest.clone(),
             endpoint_id: tr.endpoint_id.clone(),
             endpoint_name: tr.endpoint_name.clone(),

@@ -2,6 +2,7 @@
 //! that makes it a job, and the first submission.
 
 use super::Transfers;
+use super::data::Item;
 use crate::registry::check_relative_path;
 use gantry_api_types::NewTransfer;
 use gantry_domain::manifest::{self, Manifest};
@@ -55,29 +56,131 @@ fn export(root: &Path, files: &[(String, PathBuf)]) -> Result<()> {
     Ok(())
 }
 
+/// What a transfer sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An image (a SIF or a dataset) of the registry.
+    Image(String),
+    /// A session of an experiment, or a folder or file of it (`VOLUME/sub…`).
+    Data { experiment: String, session: i64, path: String },
+}
+
+impl Source {
+    /// What a request names: an image `ref`, or `experiment` and `session`.
+    pub fn of(body: &NewTransfer) -> Result<Source> {
+        match (&body.experiment, body.session, body.reference.is_empty()) {
+            (Some(e), Some(n), true) => Ok(Source::Data {
+                experiment: e.clone(),
+                session: n,
+                path: body.source_path.clone().unwrap_or_default().trim_matches('/').to_string(),
+            }),
+            (None, None, false) if body.source_path.is_none() => Ok(Source::Image(body.reference.clone())),
+            (None, None, true) => Err(Error::invalid("say what to send: ref, or experiment and session")),
+            (Some(_), None, true) | (None, Some(_), true) => {
+                Err(Error::invalid("experiment data are named by both experiment and session"))
+            }
+            _ => Err(Error::invalid("send an image (ref) or experiment data (experiment, session), not both")),
+        }
+    }
+}
+
+/// What a transfer is made of, once the caller's access is checked.
+struct Prepared {
+    image_ref: String,
+    digest: String,
+    files: i64,
+    bytes: i64,
+    /// Blobs to link under the export (images).
+    export: Vec<(String, PathBuf)>,
+    /// Experiment data: the experiment, session and path, the collection and the items.
+    data: Option<(String, i64, String, String, Vec<Item>)>,
+}
+
 impl Transfers {
-    /// Starts a transfer for `p`, who must be able to pull the image.
-    /// The name the image arrives under in the destination folder: `NAME_TAG.sif` for a
-    /// SIF image, the folder `NAME/` for a dataset (for the caller who may pull it).
-    pub async fn arriving_name(&self, p: &Principal, reference: &str) -> Result<String> {
-        let image = ImageRef::parse(reference)?;
-        let ctx = self.registry.repo(Some(p), &image.repo, Access::Read).await?;
-        let m = self.registry.manifest(&self.registry.resolve(&ctx, &image.target).await?).await?;
-        let files = files_of(&m, &image)?;
-        let first = files.first().map(|f| f.0.as_str()).unwrap_or_default();
+    /// The name what `source` names arrives under in the destination folder: `NAME_TAG.sif`
+    /// for a SIF image, the folder `NAME/` for a dataset, `ID-SESSION/` for a session,
+    /// `FOLDER/` or `FILE` for a part of one (for the caller who may read it).
+    pub async fn arriving_name(&self, p: &Principal, source: &Source) -> Result<String> {
+        let first = match source {
+            Source::Image(reference) => {
+                let image = ImageRef::parse(reference)?;
+                let ctx = self.registry.repo(Some(p), &image.repo, Access::Read).await?;
+                let m = self.registry.manifest(&self.registry.resolve(&ctx, &image.target).await?).await?;
+                files_of(&m, &image)?.into_iter().next().map(|f| f.0).unwrap_or_default()
+            }
+            Source::Data { experiment, session, path } => {
+                let items = self.facility()?.globus_items(p, experiment, *session, path).await?;
+                items.into_iter().next().map(|i| i.dest).unwrap_or_default()
+            }
+        };
         Ok(match first.split_once('/') {
             Some((dir, _)) => format!("{dir}/"),
-            None => first.to_string(),
+            None => first,
         })
     }
 
-    pub async fn start(&self, p: &Principal, body: &NewTransfer) -> Result<TransferRow> {
-        let image = ImageRef::parse(&body.reference)?;
+    /// An image's files, for a caller who may pull it.
+    async fn prepare_image(&self, p: &Principal, reference: &str) -> Result<Prepared> {
+        let image = ImageRef::parse(reference)?;
         // Only those who may pull an image may send it.
         let ctx = self.registry.repo(Some(p), &image.repo, Access::Read).await?;
         let row = self.registry.resolve(&ctx, &image.target).await?;
         let m = self.registry.manifest(&row).await?;
         let files = files_of(&m, &image)?;
+        let export = files
+            .iter()
+            .map(|(rel, d)| {
+                let src = self.registry.blobs().local_path(d).ok_or_else(|| {
+                    Error::new(ErrorKind::Unsupported, "Globus transfers need blobs on the local disk")
+                })?;
+                Ok((rel.clone(), src))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared {
+            image_ref: image.to_string(),
+            digest: row.digest.clone(),
+            files: files.len() as i64,
+            bytes: m.layers.iter().map(|l| l.size).sum(),
+            export,
+            data: None,
+        })
+    }
+
+    /// A session's data (or a part of it), for a member of the experiment, from the
+    /// facility's Globus collection.
+    async fn prepare_data(&self, p: &Principal, experiment: &str, session: i64, path: &str) -> Result<Prepared> {
+        let facility = self.facility()?;
+        let items = facility.globus_items(p, experiment, session, path).await?;
+        let collection = facility.cfg.globus_collection.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "this facility's data are not on a Globus collection: download them over HTTPS instead",
+            )
+        })?;
+        let tallies: Option<Vec<(i64, i64)>> = items.iter().map(|i| i.tally).collect();
+        let (files, bytes) = tallies.map_or((0, 0), |t| t.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)));
+        Ok(Prepared {
+            image_ref: String::new(),
+            digest: String::new(),
+            files,
+            bytes,
+            export: vec![],
+            data: Some((
+                experiment.to_string(),
+                session,
+                path.to_string(),
+                collection,
+                items.iter().map(Item::of).collect(),
+            )),
+        })
+    }
+
+    /// Starts a transfer for `p`, who must be able to read what it sends.
+    pub async fn start(&self, p: &Principal, body: &NewTransfer) -> Result<TransferRow> {
+        let prepared = match Source::of(body)? {
+            Source::Image(r) => self.prepare_image(p, &r).await?,
+            Source::Data { experiment, session, path } => self.prepare_data(p, &experiment, session, &path).await?,
+        };
         if !body.path.starts_with('/') {
             return Err(Error::invalid("path must be absolute at the endpoint, e.g. /~/images/"));
         }
@@ -103,23 +206,14 @@ impl Transfers {
             }
             Err(_) => None,
         };
-        let sources = files
-            .iter()
-            .map(|(rel, d)| {
-                let src = self.registry.blobs().local_path(d).ok_or_else(|| {
-                    Error::new(ErrorKind::Unsupported, "Globus transfers need blobs on the local disk")
-                })?;
-                Ok((rel.clone(), src))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let now = time::now_unix();
         let export_id = crate::secrets::random_hex(16);
-        let size: i64 = m.layers.iter().map(|l| l.size).sum();
+        let data = prepared.data.as_ref();
         let mut tr = TransferRow {
             id: crate::secrets::random_hex(16),
             user_id: p.user_id,
-            image_ref: image.to_string(),
-            digest: row.digest.clone(),
+            image_ref: prepared.image_ref.clone(),
+            digest: prepared.digest.clone(),
             endpoint_id: body.endpoint_id.clone(),
             endpoint_name,
             path: body.path.clone(),
@@ -127,14 +221,20 @@ impl Transfers {
             sync_level: body.sync_level,
             verify_checksum: body.verify_checksum.unwrap_or(true),
             preserve_timestamp: body.preserve_timestamp.unwrap_or(false),
+            experiment: data.map(|d| d.0.clone()),
+            session_number: data.map(|d| d.1),
+            source_path: data.map(|d| d.2.clone()),
+            source_collection: data.map(|d| d.3.clone()),
+            sources: serde_json::to_string(&data.map(|d| d.4.clone()).unwrap_or_default())
+                .map_err(|e| Error::internal(format!("sources: {e}")))?,
             status: TransferStatus::Preparing,
             submission_id: None,
             task_id: None,
             rule_id: None,
             export_id,
-            files: files.len() as i64,
+            files: prepared.files,
             bytes_transferred: 0,
-            bytes_total: size,
+            bytes_total: prepared.bytes,
             rate: 0,
             faults: 0,
             nice_status: None,
@@ -154,7 +254,8 @@ impl Transfers {
             .await?
             .ok_or_else(|| Error::internal("the new transfer's job is held elsewhere"))?;
         let root = self.exports.join(&tr.export_id);
-        let exported = tokio::task::spawn_blocking(move || export(&root, &sources))
+        let export_files = prepared.export;
+        let exported = tokio::task::spawn_blocking(move || export(&root, &export_files))
             .await
             .map_err(|e| Error::internal(format!("export stopped: {e}")))
             .and_then(|r| r);

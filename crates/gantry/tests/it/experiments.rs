@@ -64,6 +64,24 @@ pub async fn facility_on(
     gantry: tokio::net::TcpListener,
     tweak: impl FnOnce(&mut gantry_server::Config),
 ) -> Facility {
+    let root = datasets_root();
+    let (u, office, stop_office) = start_office().await;
+    let root_path = root.path().to_path_buf();
+    let s = TestServer::start_on(b, gantry, move |c| {
+        c.providers.push(ProviderConfig::user_office(
+            "office",
+            "Test Light Source user office",
+            &format!("{u}/api/login/"),
+        ));
+        c.facility = Some(facility_config(&u, root_path));
+        tweak(c);
+    })
+    .await;
+    Facility { s, office, stop_office, root }
+}
+
+/// A datasets root with a session of each experiment: `2026/ID/s1/raw/{scan.h5,sub/notes.txt}`.
+pub fn datasets_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     for id in ["E1", "E2", "E3"] {
         let raw = root.path().join(format!("2026/{id}/s1/raw"));
@@ -71,6 +89,11 @@ pub async fn facility_on(
         std::fs::write(raw.join("scan.h5"), format!("{id} scan bytes: 0123456789")).unwrap();
         std::fs::write(raw.join("sub/notes.txt"), format!("{id} notes")).unwrap();
     }
+    root
+}
+
+/// The built-in user office on loopback: its URL, its handle, and what stops it.
+pub async fn start_office() -> (String, Office, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (stop_office, stopped) = tokio::sync::oneshot::channel::<()>();
     let (addr, office, fut) = gantry_user_office_local::start(office_config(), listener, async {
@@ -78,36 +101,30 @@ pub async fn facility_on(
     })
     .unwrap();
     tokio::spawn(fut);
-    let (u, root_path) = (format!("http://{addr}"), root.path().to_path_buf());
-    let s = TestServer::start_on(b, gantry, move |c| {
-        c.providers.push(ProviderConfig::user_office(
-            "office",
-            "Test Light Source user office",
-            &format!("{u}/api/login/"),
-        ));
-        c.facility = Some(FacilityConfig {
-            name: "Test Light Source".into(),
-            experiments_url: format!("{u}/api/experiments/"),
-            hash_url: Some(format!("{u}/api/umbrella/")),
-            is_authorized_url: Some(format!("{u}/api/authorized/")),
-            default_authorization: false,
-            username: "gantry".into(),
-            password: Some("office-client-secret".into()),
-            password_file: None,
-            datasets_root: root_path,
-            output_root: None,
-            sync_secs: 900,
-            globus_collection: None,
-            office_provider: Some("office".into()),
-            umbrella_provider: None,
-            eaa_hash_claim: "eaahash".into(),
-            timeout_secs: 5,
-            max_pages: 50,
-        });
-        tweak(c);
-    })
-    .await;
-    Facility { s, office, stop_office, root }
+    (format!("http://{addr}"), office, stop_office)
+}
+
+/// `[facility]` for the office at `u` and data under `root`.
+pub fn facility_config(u: &str, root: std::path::PathBuf) -> FacilityConfig {
+    FacilityConfig {
+        name: "Test Light Source".into(),
+        experiments_url: format!("{u}/api/experiments/"),
+        hash_url: Some(format!("{u}/api/umbrella/")),
+        is_authorized_url: Some(format!("{u}/api/authorized/")),
+        default_authorization: false,
+        username: "gantry".into(),
+        password: Some("office-client-secret".into()),
+        password_file: None,
+        datasets_root: root,
+        output_root: None,
+        sync_secs: 900,
+        globus_collection: None,
+        office_provider: Some("office".into()),
+        umbrella_provider: None,
+        eaa_hash_claim: "eaahash".into(),
+        timeout_secs: 5,
+        max_pages: 50,
+    }
 }
 
 /// Signs in at Gantry with the user office's password form.

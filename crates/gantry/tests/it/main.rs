@@ -9,6 +9,7 @@ mod cli_login;
 mod clients;
 mod crash;
 mod demo;
+mod experiment_transfers;
 mod experiments;
 mod gc;
 mod globus;

@@ -33,6 +33,16 @@ pub async fn setup_with(
     faults: Option<&FaultProxy>,
     tweak: impl FnOnce(&mut gantry_globus_local::GlobusConfig),
 ) -> Setup {
+    setup_full(b, faults, tweak, |_| {}).await
+}
+
+/// [`setup_with`], and `config` changes Gantry's configuration.
+pub async fn setup_full(
+    b: Backend,
+    faults: Option<&FaultProxy>,
+    tweak: impl FnOnce(&mut gantry_globus_local::GlobusConfig),
+    config_tweak: impl FnOnce(&mut gantry_server::Config),
+) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gantry_url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -82,6 +92,7 @@ pub async fn setup_with(
         ..Default::default()
     };
     config.database_url = Some(crate::harness::database_url(b, dir.path()).await);
+    config_tweak(&mut config);
     let s = TestServer::start_listener(b, config, dir, listener).await;
     Setup { s, g, storage }
 }
@@ -110,6 +121,13 @@ pub async fn connected(s: &TestServer, g: &GlobusServer, user: &str, globus_user
 
 /// Gantry's client's own Transfer token, to look at the storage collection's rules.
 pub async fn rules(g: &GlobusServer, storage: &str) -> Vec<Value> {
+    let tok = manager_token(g).await;
+    let v = crate::harness::json_of(&format!("{}/v0.10/endpoint/{storage}/access_list", g.url), Some(&tok)).await;
+    v["DATA"].as_array().cloned().unwrap_or_default()
+}
+
+/// A Transfer token of Gantry's own client (the manager of its collections).
+pub async fn manager_token(g: &GlobusServer) -> String {
     let t: Value = http()
         .post(format!("{}/v2/oauth2/token", g.url))
         .basic_auth(g.client_id(GATEWAY), Some(GATEWAY_SECRET))
@@ -120,9 +138,13 @@ pub async fn rules(g: &GlobusServer, storage: &str) -> Vec<Value> {
         .json()
         .await
         .unwrap();
-    let tok = t["access_token"].as_str().unwrap();
-    let v = crate::harness::json_of(&format!("{}/v0.10/endpoint/{storage}/access_list", g.url), Some(tok)).await;
-    v["DATA"].as_array().cloned().unwrap_or_default()
+    t["access_token"].as_str().unwrap().to_string()
+}
+
+/// A Globus user's transfer tasks, as Transfer lists them.
+pub async fn transfer_tasks(g: &GlobusServer, user: &str, pw: &str) -> Value {
+    let tok = crate::globus::user_token(g, user, pw, "urn:globus:auth:scope:transfer.api.globus.org:all").await;
+    crate::harness::json_of(&format!("{}/v0.10/task_list?filter=type:TRANSFER", g.url), Some(&tok)).await
 }
 
 pub async fn wait_done(s: &TestServer, token: &str, id: &str) -> Value {
@@ -136,7 +158,7 @@ pub async fn wait_done(s: &TestServer, token: &str, id: &str) -> Value {
     panic!("transfer {id} did not end");
 }
 
-async fn post_transfer(s: &TestServer, token: &str, body: Value) -> (StatusCode, Value) {
+pub async fn post_transfer(s: &TestServer, token: &str, body: Value) -> (StatusCode, Value) {
     let r = http().post(format!("{}/api/v1/transfers", s.url)).bearer_auth(token).json(&body).send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
@@ -444,14 +466,7 @@ async fn globus_faults_lose_nothing() {
     assert!(rules(&g, &storage).await.is_empty(), "no rule is left behind");
     assert!(proxy.injected.load(std::sync::atomic::Ordering::SeqCst) >= 5, "faults were injected");
     // Exactly one Globus task per transfer: retries never submitted twice.
-    let tok = crate::globus::user_token(
-        &g,
-        "alice@uni.edu",
-        "alice-pass",
-        "urn:globus:auth:scope:transfer.api.globus.org:all",
-    )
-    .await;
-    let tasks = crate::harness::json_of(&format!("{}/v0.10/task_list?filter=type:TRANSFER", g.url), Some(&tok)).await;
+    let tasks = transfer_tasks(&g, "alice@uni.edu", "alice-pass").await;
     assert_eq!(tasks["total"], 2, "{tasks}");
 }
 

@@ -152,6 +152,8 @@ struct DataPage {
     crumbs: Vec<(String, String)>,
     entries: Vec<Row>,
     listing: DataListing,
+    /// The transfer page for what is shown, when the data can go with Globus.
+    send: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -193,5 +195,7 @@ pub(super) async fn data(
             modified: (!e.modified.is_empty()).then(|| When::parse(&e.modified)),
         })
         .collect();
-    render(&DataPage { who: Some(Who::of(&app, &s)), proposal: id, session: n, crumbs, entries, listing })
+    let globus = app.transfers.is_some() && app.facility()?.cfg.globus_collection.is_some();
+    let send = globus.then(|| super::transfer::page_of_data(&id, n, &listing.path));
+    render(&DataPage { who: Some(Who::of(&app, &s)), proposal: id, session: n, crumbs, entries, listing, send })
 }

@@ -49,6 +49,8 @@ pub fn routes() -> Router<App> {
         .route("/transfer/mkdir", post(transfer::mkdir))
         .route("/transfer/bookmark", post(transfer::bookmark))
         .route("/transfer/chosen/{reference}", get(transfer::chosen))
+        .route("/transfer/chosen/data/{experiment}/{session}", get(transfer::chosen_data))
+        .route("/transfer/chosen/data/{experiment}/{session}/{*source_path}", get(transfer::chosen_data))
         .route("/tasks", get(tasks::show))
         .route("/tasks/table", get(tasks::table))
         .route("/tasks/{id}", get(tasks::detail))

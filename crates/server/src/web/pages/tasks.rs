@@ -15,7 +15,8 @@ use gantry_domain::Error;
 
 pub struct TaskRow {
     pub id: String,
-    pub reference: String,
+    /// What is sent, in words.
+    pub what: String,
     pub endpoint: String,
     pub path: String,
     pub status: String,
@@ -50,11 +51,11 @@ struct TasksTable {
 
 fn row_of(t: gantry_api_types::TransferInfo) -> TaskRow {
     TaskRow {
+        what: t.what(),
         submitted: When::parse(&t.created),
         globus_url: t.globus_url,
         active: !t.status.is_final(),
         id: t.id,
-        reference: t.reference,
         endpoint: t.endpoint_name.unwrap_or(t.endpoint_id),
         path: t.path,
         status: t.status.as_str().to_string(),
@@ -91,8 +92,7 @@ pub(super) async fn show(
     let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login("/tasks")) };
     let (rows, live) = rows(&app, &s).await?;
     // Said only for a transfer of the visitor's own that is in the list.
-    let submitted =
-        q.submitted.and_then(|id| rows.iter().find(|r| r.id == id)).map(|r| (r.id.clone(), r.reference.clone()));
+    let submitted = q.submitted.and_then(|id| rows.iter().find(|r| r.id == id)).map(|r| (r.id.clone(), r.what.clone()));
     render(&TasksPage {
         who: Some(Who::of(&app, &s)),
         csrf: s.csrf().to_string(),
@@ -133,6 +133,9 @@ struct TaskPage {
     percent: Option<i64>,
     events: Vec<(When, gantry_api_types::TransferEvent)>,
     again: String,
+    /// "Image" or "Data", and the page of what is sent.
+    kind: &'static str,
+    source_link: String,
 }
 
 pub(super) async fn detail(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> WebResult<Response> {
@@ -143,7 +146,11 @@ pub(super) async fn detail(State(app): State<App>, headers: HeaderMap, Path(id):
     let row = row_of(info.clone());
     let percent = (info.bytes_total > 0).then(|| (info.bytes_transferred * 100 / info.bytes_total).clamp(0, 100));
     let again =
-        format!("/transfer?ref={}&endpoint={}&path={}", enc(&info.reference), enc(&info.endpoint_id), enc(&info.path));
+        format!("{}&endpoint={}&path={}", super::transfer::page_of(&info), enc(&info.endpoint_id), enc(&info.path));
+    let (kind, source_link) = match (&info.experiment, info.session) {
+        (Some(e), Some(n)) => ("Data", format!("/experiments/{}/sessions/{n}", enc(e))),
+        _ => ("Image", format!("/i/{}", info.reference)),
+    };
     render(&TaskPage {
         who: Some(Who::of(&app, &s)),
         csrf: s.csrf().to_string(),
@@ -152,6 +159,8 @@ pub(super) async fn detail(State(app): State<App>, headers: HeaderMap, Path(id):
         events: info.events.iter().map(|e| (When::parse(&e.time), e.clone())).collect(),
         percent,
         again,
+        kind,
+        source_link,
         row,
         t: info,
     })

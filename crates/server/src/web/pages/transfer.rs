@@ -1,5 +1,6 @@
-//! `/transfer`: send an image with Globus — connect, find an endpoint by scope (or with
-//! the Globus web app's Browse Collections page), browse its folders, make one, and submit.
+//! `/transfer`: send an image, or an experiment's data, with Globus — connect, find an
+//! endpoint by scope (or with the Globus web app's Browse Collections page), browse its
+//! folders, make one, and submit.
 
 use super::render;
 use crate::web::{WebResult, Who, cookies, enc, form_session, to_login};
@@ -11,7 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gantry_api_types::NewTransfer;
 use gantry_app::App;
 use gantry_app::transfers::reauth_link;
-use gantry_domain::{Access, Error, ErrorKind, ImageRef, SyncLevel};
+use gantry_app::transfers::start::Source;
+use gantry_domain::{Error, ErrorKind, ImageRef, SyncLevel};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -19,8 +21,10 @@ use serde::Deserialize;
 struct TransferPage {
     who: Option<Who>,
     csrf: String,
-    reference: String,
-    reference_q: String,
+    /// What is sent, in words, as a query and as hidden form fields.
+    title: String,
+    what_q: String,
+    hidden: Vec<(&'static str, String)>,
     here_q: String,
     connected: bool,
     error: Option<String>,
@@ -50,10 +54,111 @@ struct TransferPage {
     mkdir_error: Option<&'static str>,
 }
 
+/// What the page sends: an image (`ref`), or experiment data (`experiment`, `session`
+/// and `source_path`); strings, as queries and forms carry them.
+#[derive(Deserialize, Default, Clone, Debug)]
+pub(super) struct What {
+    #[serde(rename = "ref", default)]
+    reference: String,
+    #[serde(default)]
+    experiment: String,
+    #[serde(default)]
+    session: String,
+    #[serde(default)]
+    source_path: String,
+}
+
+impl What {
+    fn of_data(experiment: &str, session: i64, source_path: &str) -> What {
+        What {
+            reference: String::new(),
+            experiment: experiment.into(),
+            session: session.to_string(),
+            source_path: source_path.trim_matches('/').into(),
+        }
+    }
+
+    fn source(&self) -> Result<Source, Error> {
+        if self.experiment.is_empty() {
+            ImageRef::parse(&self.reference)?;
+            return Ok(Source::Image(self.reference.clone()));
+        }
+        let session = self.session.parse().map_err(|_| Error::invalid("session is a number"))?;
+        Ok(Source::Data { experiment: self.experiment.clone(), session, path: self.source_path.clone() })
+    }
+
+    /// The form fields that carry it.
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        if self.experiment.is_empty() {
+            return vec![("ref", self.reference.clone())];
+        }
+        let mut f = vec![("experiment", self.experiment.clone()), ("session", self.session.clone())];
+        if !self.source_path.is_empty() {
+            f.push(("source_path", self.source_path.clone()));
+        }
+        f
+    }
+
+    /// `ref=…`, or `experiment=…&session=…[&source_path=…]`.
+    fn query(&self) -> String {
+        self.fields().iter().map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
+    }
+
+    fn title(&self) -> String {
+        match self.session.parse() {
+            Ok(n) if !self.experiment.is_empty() => {
+                gantry_api_types::data_label(&self.experiment, n, &self.source_path)
+            }
+            _ => self.reference.clone(),
+        }
+    }
+
+    /// Where Browse Collections comes back to (what is sent is in the path: a GET form
+    /// replaces the query).
+    fn chosen_path(&self) -> String {
+        if self.experiment.is_empty() {
+            return format!("/transfer/chosen/{}", enc(&self.reference));
+        }
+        let mut p = format!("/transfer/chosen/data/{}/{}", enc(&self.experiment), enc(&self.session));
+        if !self.source_path.is_empty() {
+            p.push('/');
+            p.push_str(&gantry_domain::url::escape_path(&self.source_path));
+        }
+        p
+    }
+
+    /// A request body for it.
+    fn body(&self) -> Result<NewTransfer, Error> {
+        Ok(match self.source()? {
+            Source::Image(reference) => NewTransfer { reference, ..Default::default() },
+            Source::Data { experiment, session, path } => NewTransfer {
+                experiment: Some(experiment),
+                session: Some(session),
+                source_path: Some(path).filter(|p| !p.is_empty()),
+                ..Default::default()
+            },
+        })
+    }
+}
+
+/// The transfer page for what `info` sent (to send it again).
+pub(super) fn page_of(info: &gantry_api_types::TransferInfo) -> String {
+    let what = match (&info.experiment, info.session) {
+        (Some(e), Some(n)) => What::of_data(e, n, info.source_path.as_deref().unwrap_or_default()),
+        _ => What { reference: info.reference.clone(), ..Default::default() },
+    };
+    format!("/transfer?{}", what.query())
+}
+
+/// The transfer page for a session's data, or a folder or file of it.
+pub(super) fn page_of_data(experiment: &str, session: i64, source_path: &str) -> String {
+    format!("/transfer?{}", What::of_data(experiment, session, source_path).query())
+}
+
 #[derive(Deserialize)]
 pub(super) struct TransferQuery {
-    #[serde(rename = "ref")]
-    reference: String,
+    #[serde(flatten)]
+    what: What,
     #[serde(default)]
     q: String,
     scope: Option<String>,
@@ -99,7 +204,8 @@ fn parent_of(path: &str) -> Option<String> {
 }
 
 pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<TransferQuery>) -> WebResult<Response> {
-    let here = format!("/transfer?ref={}", enc(&q.reference));
+    let what_q = q.what.query();
+    let here = format!("/transfer?{what_q}");
     // Where this page is, with the endpoint and folder chosen: signing in or connecting
     // Globus comes back to exactly that.
     let mut here_full = here.clone();
@@ -111,18 +217,18 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
     }
     let Some(s) = cookies::session(&app, &headers).await? else { return Ok(to_login(&here_full)) };
     let p = s.principal();
-    // Only those who may pull the image get this far.
-    let image = ImageRef::parse(&q.reference)?;
-    app.registry.repo(Some(&p), &image.repo, Access::Read).await?;
     let t = app.transfers()?;
+    // Only those who may read what is sent get past this (it says 404 otherwise).
+    let arriving = t.arriving_name(&p, &q.what.source()?).await?;
     let connected = t.is_connected(p.user_id).await?;
     let scope = q.scope.clone().unwrap_or_else(|| "my-endpoints".into());
-    let choose_with_globus = browse_collections_link(&app, &t.cfg.app_url, &q.reference);
+    let choose_with_globus = browse_collections_link(&app, &t.cfg.app_url, &q.what);
     let mut page = TransferPage {
         who: Some(Who::of(&app, &s)),
         csrf: s.csrf().to_string(),
-        reference_q: enc(&q.reference),
-        reference: q.reference.clone(),
+        title: q.what.title(),
+        hidden: q.what.fields(),
+        what_q: what_q.clone(),
         here_q: enc(&here_full),
         connected,
         error: None,
@@ -144,7 +250,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
         crumbs: vec![],
         entries: vec![],
         bookmarks: vec![],
-        arriving: t.arriving_name(&p, &q.reference).await?,
+        arriving,
         overwrites: false,
         sync_levels: SyncLevel::ALL.iter().map(|l| (l.as_str(), l.describe())).collect(),
         bookmarked: q.bookmarked.clone().filter(|b| b.chars().count() <= 128),
@@ -160,12 +266,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
             .into_iter()
             .take(50)
             .map(|b| {
-                let link = format!(
-                    "/transfer?ref={}&endpoint={}&path={}",
-                    enc(&q.reference),
-                    enc(&b.endpoint_id),
-                    enc(&b.path)
-                );
+                let link = format!("/transfer?{what_q}&endpoint={}&path={}", enc(&b.endpoint_id), enc(&b.path));
                 (b.name, link)
             })
             .collect();
@@ -194,9 +295,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
                 page.up = parent_of(&page.path).map(|u| enc(&u));
                 page.crumbs = crumbs_of(&page.path)
                     .into_iter()
-                    .map(|(n, at)| {
-                        (n, format!("/transfer?ref={}&endpoint={}&path={}", page.reference_q, enc(ep), enc(&at)))
-                    })
+                    .map(|(n, at)| (n, format!("/transfer?{}&endpoint={}&path={}", page.what_q, enc(ep), enc(&at))))
                     .collect();
                 let mut entries: Vec<&gantry_api_types::DirEntry> = listing.entries.iter().take(1000).collect();
                 entries.sort_by(|a, b| (b.kind == "dir").cmp(&(a.kind == "dir")).then_with(|| a.name.cmp(&b.name)));
@@ -207,7 +306,7 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
                     .map(|e| Entry {
                         open: (e.kind == "dir").then(|| {
                             let to = format!("{}{}/", page.path, e.name);
-                            format!("/transfer?ref={}&endpoint={}&path={}", page.reference_q, enc(ep), enc(&to))
+                            format!("/transfer?{}&endpoint={}&path={}", page.what_q, enc(ep), enc(&to))
                         }),
                         size: if e.kind == "dir" {
                             String::new()
@@ -233,17 +332,17 @@ pub(super) async fn show(State(app): State<App>, headers: HeaderMap, q: Query<Tr
     render(&page)
 }
 
-/// Browse Collections, asked to come back to `/transfer/chosen/REF` with one folder (by
+/// Browse Collections, asked to come back to `/transfer/chosen/…` with one folder (by
 /// GET: the choice only fills in the form, it changes nothing).
-fn browse_collections_link(app: &App, app_url: &str, reference: &str) -> String {
+fn browse_collections_link(app: &App, app_url: &str, what: &What) -> String {
     let public = app.public_url.trim_end_matches('/');
-    let action = format!("{public}/transfer/chosen/{}", enc(reference));
-    let cancel = format!("{public}/transfer?ref={}", enc(reference));
+    let action = format!("{public}{}", what.chosen_path());
+    let cancel = format!("{public}/transfer?{}", what.query());
     format!(
         "{}/helpers/browse-collections?action={}&method=GET&folderlimit=1&filelimit=0&label={}&cancelurl={}",
         app_url.trim_end_matches('/'),
         enc(&action),
-        enc(&format!("Gantry {reference}")),
+        enc(&format!("Gantry {}", what.title())),
         enc(&cancel)
     )
 }
@@ -261,9 +360,27 @@ pub(super) struct Chosen {
 /// on Globus's page, shown in the transfer form (which checks everything again).
 pub(super) async fn chosen(
     axum::extract::Path(reference): axum::extract::Path<String>,
-    Query(c): Query<Chosen>,
+    q: Query<Chosen>,
 ) -> WebResult<Response> {
-    ImageRef::parse(&reference)?;
+    chosen_for(What { reference, ..Default::default() }, q.0)
+}
+
+/// `GET /transfer/chosen/data/ID/SESSION[/PATH]?…`: the same, for experiment data.
+pub(super) async fn chosen_data(
+    axum::extract::Path(at): axum::extract::Path<std::collections::HashMap<String, String>>,
+    q: Query<Chosen>,
+) -> WebResult<Response> {
+    let what = What {
+        reference: String::new(),
+        experiment: at.get("experiment").cloned().unwrap_or_default(),
+        session: at.get("session").cloned().unwrap_or_default(),
+        source_path: at.get("source_path").cloned().unwrap_or_default(),
+    };
+    chosen_for(what, q.0)
+}
+
+fn chosen_for(what: What, c: Chosen) -> WebResult<Response> {
+    what.source()?;
     let id_ok = !c.endpoint_id.is_empty()
         && c.endpoint_id.len() <= 64
         && c.endpoint_id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
@@ -277,7 +394,7 @@ pub(super) async fn chosen(
         }
         path = format!("{path}{f}/");
     }
-    let to = format!("/transfer?ref={}&endpoint={}&path={}", enc(&reference), enc(&c.endpoint_id), enc(&path));
+    let to = format!("/transfer?{}&endpoint={}&path={}", what.query(), enc(&c.endpoint_id), enc(&path));
     Ok(Redirect::to(&to).into_response())
 }
 
@@ -285,8 +402,8 @@ pub(super) async fn chosen(
 /// A form about the folder shown: making a folder in it, bookmarking it.
 pub(super) struct FolderForm {
     csrf: String,
-    #[serde(rename = "ref")]
-    reference: String,
+    #[serde(flatten)]
+    what: What,
     endpoint: String,
     path: String,
     name: String,
@@ -335,7 +452,7 @@ impl MkdirProblem {
 pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<FolderForm>) -> WebResult<Response> {
     let s = form_session(&app, &headers, &f.csrf).await?;
     let name = f.name.trim();
-    let here = format!("/transfer?ref={}&endpoint={}", enc(&f.reference), enc(&f.endpoint));
+    let here = format!("/transfer?{}&endpoint={}", f.what.query(), enc(&f.endpoint));
     let problem = if name.is_empty() || name.contains('/') || name == "." || name == ".." {
         MkdirProblem::Name
     } else {
@@ -351,8 +468,8 @@ pub(super) async fn mkdir(State(app): State<App>, headers: HeaderMap, f: Form<Fo
 #[derive(Deserialize)]
 pub(super) struct SubmitForm {
     csrf: String,
-    #[serde(rename = "ref")]
-    reference: String,
+    #[serde(flatten)]
+    what: What,
     endpoint_id: String,
     path: String,
     #[serde(default)]
@@ -370,7 +487,6 @@ pub(super) struct SubmitForm {
 pub(super) async fn submit(State(app): State<App>, headers: HeaderMap, f: Form<SubmitForm>) -> WebResult<Response> {
     let s = form_session(&app, &headers, &f.csrf).await?;
     let body = NewTransfer {
-        reference: f.reference.clone(),
         endpoint_id: f.endpoint_id.clone(),
         path: f.path.clone(),
         label: Some(f.label.trim().to_string()).filter(|l| !l.is_empty()),
@@ -380,6 +496,7 @@ pub(super) async fn submit(State(app): State<App>, headers: HeaderMap, f: Form<S
         },
         verify_checksum: Some(f.verify_checksum),
         preserve_timestamp: Some(f.preserve_timestamp),
+        ..f.what.body()?
     };
     let started = app.transfers()?.start(&s.principal(), &body).await?;
     Ok(Redirect::to(&format!("/tasks?submitted={}", enc(&started.id))).into_response())
@@ -391,8 +508,8 @@ pub(super) async fn bookmark(State(app): State<App>, headers: HeaderMap, f: Form
     let s = form_session(&app, &headers, &f.csrf).await?;
     let b = app.transfers()?.bookmark(s.user().id, &f.name, &f.endpoint, &f.path).await?;
     let to = format!(
-        "/transfer?ref={}&endpoint={}&path={}&bookmarked={}",
-        enc(&f.reference),
+        "/transfer?{}&endpoint={}&path={}&bookmarked={}",
+        f.what.query(),
         enc(&b.endpoint_id),
         enc(&b.path),
         enc(&b.name)
