@@ -188,6 +188,17 @@ async fn sessions_folders_and_files_go_with_globus(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "nor does he see alice's transfers");
 
+    // The command line sends a folder and waits for it.
+    let cli = crate::cli::Cli::new(&s.url);
+    cli.login(&alice).await;
+    let target = format!("{}:/~/cli/", cluster.id);
+    std::fs::create_dir_all(cluster.root.join("cli")).unwrap();
+    let out = cli.ok(&["experiment", "send", "E1", "1", "--path", "raw/sub", &target, "--wait"]).await;
+    assert!(out.contains("SUCCEEDED") && out.contains("E1 session 1: raw/sub"), "{out}");
+    assert_eq!(std::fs::read(cluster.root.join("cli/sub/notes.txt")).unwrap(), b"E1 notes");
+    let (ok, _, err) = cli.run(&["experiment", "send", "E3", "1", &target]).await;
+    assert!(!ok && err.contains("no experiment"), "{err}");
+
     // The web pages: the session's page offers Globus, the transfer page sends it.
     let (st, page, _) = browser.get(&format!("{}/experiments/E1/sessions/1?path=raw%2Fsub", s.url)).await;
     assert_eq!(st, StatusCode::OK, "{page}");
