@@ -178,31 +178,8 @@ impl Store {
     /// memberships become exactly these (imported memberships stay). Records the sync.
     pub async fn apply_office_sync(&self, username: &str, found: &[ExperimentRecord]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        for rec in found {
-            upsert_experiment(&mut tx, rec).await?;
-        }
-        let ids: std::collections::HashSet<&str> = found.iter().map(|r| r.experiment.proposal_id.as_str()).collect();
-        let held = sqlx::query("SELECT proposal_id FROM experiment_members WHERE username = $1 AND source = 'office'")
-            .bind(username)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        for r in &held {
-            let id: String = get(r, "proposal_id")?;
-            if !ids.contains(id.as_str()) {
-                sqlx::query(
-                    "DELETE FROM experiment_members WHERE proposal_id = $1 AND username = $2 AND source = 'office'",
-                )
-                .bind(&id)
-                .bind(username)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
-        }
-        for id in ids {
-            add_member(&mut tx, id, username, "office").await?;
-        }
+        // A write first: SQLite then holds the write lock for the whole transaction
+        // (a read that later writes could fail at once against another writer).
         let now = now_unix();
         sqlx::query(
             "INSERT INTO experiment_syncs (username, attempted_at, synced_at, error) VALUES ($1, $2, $2, NULL) \
@@ -214,6 +191,54 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        // What the user's experiments are now: those the office gives again unchanged are
+        // not written again (a sync every few minutes mostly finds nothing new).
+        let before = known_records(&mut tx, username).await?;
+        let mut unchanged = vec![];
+        for rec in found {
+            let id = rec.experiment.proposal_id.as_str();
+            if before.get(id).is_some_and(|b| same_record(b, rec)) {
+                unchanged.push(id);
+            } else {
+                upsert_experiment(&mut tx, rec).await?;
+            }
+        }
+        let synced_at = found.first().map_or(now, |r| r.experiment.synced_at);
+        for chunk in unchanged.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let q = format!("UPDATE experiments SET synced_at = $1 WHERE proposal_id IN ({})", marks.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(q)).bind(synced_at);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
+        }
+        let ids: std::collections::HashSet<&str> = found.iter().map(|r| r.experiment.proposal_id.as_str()).collect();
+        let held = sqlx::query("SELECT proposal_id, source FROM experiment_members WHERE username = $1")
+            .bind(username)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut member_of = std::collections::HashSet::new();
+        for r in &held {
+            let id: String = get(r, "proposal_id")?;
+            let source: String = get(r, "source")?;
+            if source == "office" && !ids.contains(id.as_str()) {
+                sqlx::query(
+                    "DELETE FROM experiment_members WHERE proposal_id = $1 AND username = $2 AND source = 'office'",
+                )
+                .bind(&id)
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            } else {
+                member_of.insert(id);
+            }
+        }
+        for id in ids.into_iter().filter(|id| !member_of.contains(*id)) {
+            add_member(&mut tx, id, username, "office").await?;
+        }
         tx.commit().await.map_err(db_err)
     }
 
@@ -361,6 +386,52 @@ impl Store {
         sqlx::query(q).bind(user_id).bind(proposal_id).execute(&self.pool).await.map_err(db_err)?;
         Ok(())
     }
+}
+
+/// The experiments `username` is a member of, with their sessions (by session number).
+async fn known_records(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    username: &str,
+) -> Result<std::collections::HashMap<String, ExperimentRecord>> {
+    let rows = sqlx::query(sql!(
+        "SELECT {EXP_COLS} FROM experiments e JOIN experiment_members m ON m.proposal_id = e.proposal_id \
+         WHERE m.username = $1"
+    ))
+    .bind(username)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let mut out = std::collections::HashMap::new();
+    for r in &rows {
+        let e = ExperimentRow::from_row(r)?;
+        out.insert(e.proposal_id.clone(), ExperimentRecord { experiment: e, sessions: vec![] });
+    }
+    let rows = sqlx::query(
+        "SELECT s.proposal_id, s.session_number, s.subject, s.body, s.start_date, s.end_date, s.data_set_path \
+         FROM experiment_sessions s JOIN experiment_members m ON m.proposal_id = s.proposal_id \
+         WHERE m.username = $1 ORDER BY s.proposal_id, s.session_number",
+    )
+    .bind(username)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    for r in &rows {
+        let id: String = get(r, "proposal_id")?;
+        if let Some(rec) = out.get_mut(&id) {
+            rec.sessions.push(ExperimentSessionRow::from_row(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `new` says what `old` does (when it was synced aside).
+fn same_record(old: &ExperimentRecord, new: &ExperimentRecord) -> bool {
+    let (a, b) = (&old.experiment, &new.experiment);
+    let same =
+        a.subject == b.subject && a.body == b.body && a.beam_line == b.beam_line && a.uid == b.uid && a.gid == b.gid;
+    let mut sessions = new.sessions.clone();
+    sessions.sort_by_key(|s| s.session_number);
+    same && old.sessions == sessions
 }
 
 async fn upsert_experiment(tx: &mut sqlx::Transaction<'_, sqlx::Any>, rec: &ExperimentRecord) -> Result<()> {

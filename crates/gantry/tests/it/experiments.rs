@@ -251,6 +251,29 @@ async fn members_see_their_experiments_and_their_data(b: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(http().get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
+    // The office renames E1 and adds a session to E2: the next sync shows both; E1's
+    // unchanged then is not rewritten but is synced again all the same.
+    f.office.set(|c| {
+        c.experiments[0].subject = "Lysozyme crystals, again".into();
+        c.experiments[1].sessions.push(Session::new(2, "2026/E2/s2"));
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.state.facility.as_ref().unwrap().sync("alice").await.unwrap();
+    let (_, e1) = get(&format!("{}/api/v1/experiments/E1", s.url), &alice).await;
+    assert_eq!(e1["subject"], "Lysozyme crystals, again", "{e1}");
+    let (_, e2) = get(&format!("{}/api/v1/experiments/E2", s.url), &alice).await;
+    let numbers: Vec<i64> =
+        e2["sessions"].as_array().unwrap().iter().map(|x| x["session_number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [1, 2], "{e2}");
+    f.office.set(|c| c.experiments[1].sessions.truncate(1));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    s.state.facility.as_ref().unwrap().sync("alice").await.unwrap();
+    let (_, e2) = get(&format!("{}/api/v1/experiments/E2", s.url), &alice).await;
+    assert_eq!(e2["sessions"].as_array().unwrap().len(), 1, "a session the office dropped goes: {e2}");
+    let (_, e1_now) = get(&format!("{}/api/v1/experiments/E1", s.url), &alice).await;
+    assert_eq!(e1_now["subject"], e1["subject"]);
+    assert_ne!(e1_now["synced"], e1["synced"], "an unchanged experiment is synced again: {e1_now}");
+
     // The office takes bob off E1: the next sync takes his access away; alice keeps hers.
     f.office.set(|c| c.experiments[0].members.retain(|m| m != "bob"));
     s.state.facility.as_ref().unwrap().sync("bob").await.unwrap();
